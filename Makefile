@@ -1,0 +1,75 @@
+# The two commands a newcomer needs: `make demo` (the service's main job) and `make test`.
+# Every target sets itself up: a venv for the app (.venv) and one for aws-sam-cli (.venv-sam).
+SHELL := /bin/bash
+export PYENV_VERSION ?= 3.13.0
+PYTHON ?= $(shell command -v python3.13 || echo python3)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+PORT ?= 3000
+# sam build looks for python3.13 on PATH; the app's venv provides one.
+SAM_PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: all setup test check lint typecheck unit pytest sam-validate sam-build serve reset seed openapi demo bench clean
+
+all: test
+
+$(VENV)/.installed: requirements-dev.txt layers/allocator/requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), f"Python 3.13 is needed, found {sys.version}"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	@touch $@
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed
+
+test: setup check pytest sam-validate sam-build
+
+check: lint typecheck
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy layers/allocator functions local tests benchmarks
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+sam-validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint
+
+sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
+	PATH="$(SAM_PATH)" $(SAM) build --cached
+
+serve: $(VENV)/.installed
+	$(PY) -m local.runner --port $(PORT)
+
+seed: $(VENV)/.installed
+	$(PY) -m local.seed --url http://127.0.0.1:$(PORT)
+
+reset:
+	rm -rf .local/data
+
+openapi: $(VENV)/.installed
+	$(PY) -m local.openapi --write docs/openapi.json
+
+demo: $(VENV)/.installed
+	$(PY) -m local.demo
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/round_trips.py
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""OPD token allocation: the shared Lambda layer (domain, policy, lock, store, service)."""

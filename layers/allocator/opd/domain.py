@@ -1,0 +1,253 @@
+"""The allocation rules, as pure code: no clock, no I/O, no randomness.
+
+Every decision takes the slot as it was read and returns the slot as it must be written, so the
+store can write it back in one conditional replace and a lost race simply decides again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+MAX_CAPACITY = 1000  # far above any OPD slot; keeps a slot's document small
+MAX_DELAY_MINUTES = 24 * 60
+
+
+class Source(StrEnum):
+    ONLINE = "ONLINE"
+    WALKIN = "WALKIN"
+    PAID = "PAID"
+    FOLLOWUP = "FOLLOWUP"
+    EMERGENCY = "EMERGENCY"
+
+
+class Tier(StrEnum):
+    STANDARD = "STANDARD"
+    PREMIUM = "PREMIUM"
+    CRITICAL = "CRITICAL"
+
+
+TIER_OF_SOURCE: dict[Source, Tier] = {
+    Source.ONLINE: Tier.STANDARD,
+    Source.WALKIN: Tier.STANDARD,
+    Source.PAID: Tier.PREMIUM,
+    Source.FOLLOWUP: Tier.PREMIUM,
+    Source.EMERGENCY: Tier.CRITICAL,
+}
+
+
+class Status(StrEnum):
+    BOOKED = "BOOKED"
+    CHECKED_IN = "CHECKED_IN"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    NO_SHOW = "NO_SHOW"
+
+
+ACTIVE_STATUSES = frozenset({Status.BOOKED, Status.CHECKED_IN})
+
+# The only moves a booking can make; anything else is INVALID_TRANSITION.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.BOOKED: frozenset({Status.CHECKED_IN, Status.CANCELLED, Status.NO_SHOW}),
+    Status.CHECKED_IN: frozenset({Status.COMPLETED}),
+    Status.COMPLETED: frozenset(),
+    Status.CANCELLED: frozenset(),
+    Status.NO_SHOW: frozenset(),
+}
+
+
+def require_id(field_name: str, value: str) -> str:
+    if not ID_PATTERN.fullmatch(value):
+        raise ValidationFailed.field(field_name, "must be 1-64 characters of A-Za-z0-9._:-")
+    return value
+
+
+def require_aware(field_name: str, value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationFailed.field(field_name, "must carry a UTC offset, e.g. 2026-11-21T09:00:00+05:30")
+    return value
+
+
+@dataclass(frozen=True)
+class Capacity:
+    base: int = 10
+    premium_buffer: int = 2
+    emergency_buffer: int = 3
+
+    def __post_init__(self) -> None:
+        details = []
+        for name, value, lowest in (
+            ("baseCapacity", self.base, 1),
+            ("premiumBuffer", self.premium_buffer, 0),
+            ("emergencyBuffer", self.emergency_buffer, 0),
+        ):
+            if not lowest <= value <= MAX_CAPACITY:
+                details.append({"field": name, "message": f"must be between {lowest} and {MAX_CAPACITY}"})
+        if details:
+            raise ValidationFailed("invalid capacity", details)
+
+
+def tier_limits(capacity: Capacity, delayed: bool, delay_reduction_percent: int) -> dict[Tier, int]:
+    """Limits on active bookings per tier. A delay shrinks only the base; CRITICAL never shrinks."""
+    base = capacity.base * (100 - delay_reduction_percent) // 100 if delayed else capacity.base
+    return {
+        Tier.STANDARD: base,
+        Tier.PREMIUM: base + capacity.premium_buffer,
+        Tier.CRITICAL: capacity.base + capacity.premium_buffer + capacity.emergency_buffer,
+    }
+
+
+@dataclass(frozen=True)
+class Booking:
+    booking_id: str
+    slot_id: str
+    doctor_id: str
+    patient_id: str
+    source: Source
+    token: int
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def tier(self) -> Tier:
+        return TIER_OF_SOURCE[self.source]
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class Slot:
+    slot_id: str
+    doctor_id: str
+    start: datetime
+    end: datetime
+    capacity: Capacity = field(default_factory=Capacity)
+    delayed: bool = False
+    delay_minutes: int = 0
+    next_token: int = 1  # tokens are never reused, so the counter lives beside the bookings
+    bookings: tuple[Booking, ...] = ()
+    version: int = 0  # the store's fencing value: every write is conditional on it
+
+    @property
+    def booked(self) -> int:
+        return sum(1 for b in self.bookings if b.active)
+
+    @property
+    def awaiting_arrival(self) -> bool:
+        """True while some booking is BOOKED: the sweeper's index looks for these slots."""
+        return any(b.status is Status.BOOKED for b in self.bookings)
+
+    def limits(self, delay_reduction_percent: int) -> dict[Tier, int]:
+        return tier_limits(self.capacity, self.delayed, delay_reduction_percent)
+
+    def available(self, delay_reduction_percent: int) -> dict[Tier, int]:
+        booked = self.booked
+        return {tier: max(0, limit - booked) for tier, limit in self.limits(delay_reduction_percent).items()}
+
+    def booking(self, booking_id: str) -> Booking | None:
+        return next((b for b in self.bookings if b.booking_id == booking_id), None)
+
+    def with_booking(self, updated: Booking) -> Slot:
+        return replace(self, bookings=tuple(updated if b.booking_id == updated.booking_id else b for b in self.bookings))
+
+
+def new_slot(
+    slot_id: str, doctor_id: str, start: datetime, end: datetime, capacity: Capacity, now: datetime
+) -> Slot:
+    require_id("doctorId", doctor_id)
+    require_aware("start", start)
+    require_aware("end", end)
+    if end <= start:
+        raise ValidationFailed.field("end", "must be after start")
+    if end <= now:
+        raise ValidationFailed.field("end", "has already passed")
+    return Slot(slot_id=slot_id, doctor_id=doctor_id, start=start, end=end, capacity=capacity)
+
+
+def book(
+    slot: Slot,
+    booking_id: str,
+    patient_id: str,
+    source: Source,
+    now: datetime,
+    delay_reduction_percent: int,
+) -> tuple[Slot, Booking]:
+    """Give the patient the next token if the tier still has room, else refuse with the reason."""
+    require_id("patientId", patient_id)
+    if now >= slot.end:
+        raise SlotClosed(f"slot {slot.slot_id} ended at {slot.end.isoformat()}")
+    if any(b.active and b.patient_id == patient_id for b in slot.bookings):
+        raise DuplicateBooking(f"patient {patient_id} already holds an active booking in slot {slot.slot_id}")
+    tier = TIER_OF_SOURCE[source]
+    limit = slot.limits(delay_reduction_percent)[tier]
+    booked = slot.booked
+    if booked >= limit:
+        raise SlotFull(
+            f"no {tier.value} capacity left in slot {slot.slot_id}",
+            [{"tier": tier.value, "limit": limit, "booked": booked}],
+        )
+    booking = Booking(
+        booking_id=booking_id,
+        slot_id=slot.slot_id,
+        doctor_id=slot.doctor_id,
+        patient_id=patient_id,
+        source=source,
+        token=slot.next_token,
+        status=Status.BOOKED,
+        created_at=now,
+        updated_at=now,
+    )
+    return replace(slot, next_token=slot.next_token + 1, bookings=(*slot.bookings, booking)), booking
+
+
+def move(slot: Slot, booking: Booking, to: Status, now: datetime) -> tuple[Slot, Booking]:
+    """Move one booking along the state machine; leaving an active status frees its place at once."""
+    if to not in TRANSITIONS[booking.status]:
+        raise InvalidTransition(
+            f"booking {booking.booking_id} is {booking.status.value} and cannot become {to.value}",
+            [{"from": booking.status.value, "to": to.value}],
+        )
+    moved = replace(booking, status=to, updated_at=now)
+    return slot.with_booking(moved), moved
+
+
+def set_delay(slot: Slot, delayed: bool, minutes: int | None) -> Slot:
+    """Bookings already made are never bumped: only the limits for new bookings change."""
+    if minutes is not None and not 0 <= minutes <= MAX_DELAY_MINUTES:
+        raise ValidationFailed.field("minutes", f"must be between 0 and {MAX_DELAY_MINUTES}")
+    return replace(slot, delayed=delayed, delay_minutes=(minutes or 0) if delayed else 0)
+
+
+def no_show_cutoff(now: datetime, grace_minutes: int) -> datetime:
+    """Slots that started at or before this instant are past their grace period."""
+    return now - timedelta(minutes=grace_minutes)
+
+
+def mark_no_shows(slot: Slot, now: datetime, grace_minutes: int) -> tuple[Slot, list[Booking]]:
+    """Every BOOKED booking of a slot past start + grace becomes NO_SHOW; CHECKED_IN stays."""
+    if slot.start > no_show_cutoff(now, grace_minutes):
+        return slot, []
+    marked = [replace(b, status=Status.NO_SHOW, updated_at=now) for b in slot.bookings if b.status is Status.BOOKED]
+    by_id = {b.booking_id: b for b in marked}
+    return replace(slot, bookings=tuple(by_id.get(b.booking_id, b) for b in slot.bookings)), marked
+
+
+def call_order(bookings: Iterable[Booking]) -> list[Booking]:
+    """Active CRITICAL bookings first, then the others; each group by token."""
+    return sorted((b for b in bookings if b.active), key=lambda b: (b.tier is not Tier.CRITICAL, b.token))
+
+
+def slot_id_of_booking(booking_id: str) -> str | None:
+    """Booking ids are `<slotId>.<nonce>`: the slot is found by its primary key in one query."""
+    slot_id, sep, nonce = booking_id.rpartition(".")
+    return slot_id if sep and slot_id and nonce else None
+

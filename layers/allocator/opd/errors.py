@@ -1,0 +1,78 @@
+"""Domain errors. Each carries the contract's error code; the HTTP layer maps codes to statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OpdError(Exception):
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class ValidationFailed(OpdError):
+    code = "VALIDATION_ERROR"
+
+    @classmethod
+    def field(cls, field: str, message: str) -> ValidationFailed:
+        return cls(f"{field}: {message}", [{"field": field, "message": message}])
+
+
+class Unauthorized(OpdError):
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(OpdError):
+    code = "FORBIDDEN"
+
+
+class NotFound(OpdError):
+    code = "NOT_FOUND"
+
+
+class SlotFull(OpdError):
+    code = "SLOT_FULL"
+
+
+class DuplicateBooking(OpdError):
+    code = "DUPLICATE_BOOKING"
+
+
+class InvalidTransition(OpdError):
+    code = "INVALID_TRANSITION"
+
+
+class SlotExists(OpdError):
+    code = "SLOT_EXISTS"
+
+
+class SlotClosed(OpdError):
+    code = "SLOT_CLOSED"
+
+
+class IdempotencyConflict(OpdError):
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+class SlotBusy(OpdError):
+    """The slot's lock could not be had in the bounded wait; the caller should retry later."""
+
+    code = "SLOT_BUSY"
+
+    def __init__(self, message: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DependencyUnavailable(OpdError):
+    """Redis or MongoDB cannot be reached; nothing was written."""
+
+    code = "DEPENDENCY_UNAVAILABLE"
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(message, [{"dependency": dependency}])
+        self.dependency = dependency

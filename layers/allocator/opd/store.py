@@ -1,0 +1,169 @@
+"""MongoDB adapter: one document per slot, holding its capacity, delay, token counter and bookings.
+
+Every change of a slot is one `replace_one` conditional on the version that was read, so a crash
+can never leave a count that disagrees with the bookings, and a writer that lost the race (or
+outlived its lock) changes nothing and decides again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, MongoClient
+from pymongo.collection import Collection
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+
+from opd.domain import Booking, Capacity, Slot, Source, Status
+from opd.errors import DependencyUnavailable, SlotExists
+
+Document = dict[str, Any]
+
+
+@contextmanager
+def mongo_errors() -> Iterator[None]:
+    """An unreachable MongoDB is a 503 for the caller, never a half-done change."""
+    try:
+        yield
+    except DuplicateKeyError:
+        raise
+    except ConnectionFailure as exc:  # also ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout
+        raise DependencyUnavailable("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
+    except PyMongoError as exc:
+        raise DependencyUnavailable("mongo", f"MongoDB error: {exc}") from exc
+
+
+def connect(uri: str, timeout_ms: int = 2000) -> MongoClient[Document]:
+    """One client per execution environment; short timeouts so a dead store fails fast."""
+    return MongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms * 2,
+        appname="opd-token-service",
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def booking_to_doc(b: Booking) -> Document:
+    return {
+        "bookingId": b.booking_id,
+        "patientId": b.patient_id,
+        "source": b.source.value,
+        "token": b.token,
+        "status": b.status.value,
+        "createdAt": _utc(b.created_at),
+        "updatedAt": _utc(b.updated_at),
+    }
+
+
+def slot_to_doc(slot: Slot) -> Document:
+    return {
+        "_id": slot.slot_id,
+        "doctorId": slot.doctor_id,
+        "start": _utc(slot.start),
+        "end": _utc(slot.end),
+        "capacity": {
+            "base": slot.capacity.base,
+            "premiumBuffer": slot.capacity.premium_buffer,
+            "emergencyBuffer": slot.capacity.emergency_buffer,
+        },
+        "delayed": slot.delayed,
+        "delayMinutes": slot.delay_minutes,
+        "nextToken": slot.next_token,
+        "bookings": [booking_to_doc(b) for b in slot.bookings],
+        # Derived in code on every write, so they always agree with the bookings beside them.
+        "booked": slot.booked,
+        "awaitingArrival": slot.awaiting_arrival,
+        "version": slot.version,
+    }
+
+
+def slot_from_doc(doc: Document) -> Slot:
+    slot_id, doctor_id = doc["_id"], doc["doctorId"]
+    return Slot(
+        slot_id=slot_id,
+        doctor_id=doctor_id,
+        start=_utc(doc["start"]),
+        end=_utc(doc["end"]),
+        capacity=Capacity(
+            base=doc["capacity"]["base"],
+            premium_buffer=doc["capacity"]["premiumBuffer"],
+            emergency_buffer=doc["capacity"]["emergencyBuffer"],
+        ),
+        delayed=doc["delayed"],
+        delay_minutes=doc["delayMinutes"],
+        next_token=doc["nextToken"],
+        bookings=tuple(
+            Booking(
+                booking_id=b["bookingId"],
+                slot_id=slot_id,
+                doctor_id=doctor_id,
+                patient_id=b["patientId"],
+                source=Source(b["source"]),
+                token=b["token"],
+                status=Status(b["status"]),
+                created_at=_utc(b["createdAt"]),
+                updated_at=_utc(b["updatedAt"]),
+            )
+            for b in doc["bookings"]
+        ),
+        version=doc["version"],
+    )
+
+
+class SlotStore:
+    def __init__(self, collection: Collection[Document]) -> None:
+        self.collection = collection
+
+    def ensure_indexes(self) -> None:
+        with mongo_errors():
+            # One slot per doctor and start instant (starts are stored in UTC, so offsets don't matter).
+            self.collection.create_index([("doctorId", ASCENDING), ("start", ASCENDING)], unique=True)
+            # The sweeper's query: slots still holding BOOKED bookings, oldest start first.
+            self.collection.create_index([("awaitingArrival", ASCENDING), ("start", ASCENDING)])
+
+    def ping(self) -> None:
+        with mongo_errors():
+            self.collection.database.command("ping")
+
+    def insert(self, slot: Slot) -> None:
+        try:
+            with mongo_errors():
+                self.collection.insert_one(slot_to_doc(slot))
+        except DuplicateKeyError as exc:
+            raise SlotExists(
+                f"doctor {slot.doctor_id} already has a slot starting {_utc(slot.start).isoformat()}"
+            ) from exc
+
+    def get(self, slot_id: str) -> Slot | None:
+        with mongo_errors():
+            doc = self.collection.find_one({"_id": slot_id})
+        return slot_from_doc(doc) if doc else None
+
+    def replace(self, slot: Slot, read_version: int) -> bool:
+        """Write the whole slot if nobody wrote it since `read_version`; False means decide again."""
+        doc = slot_to_doc(slot)
+        doc["version"] = read_version + 1
+        with mongo_errors():
+            result = self.collection.replace_one({"_id": slot.slot_id, "version": read_version}, doc)
+        return result.matched_count == 1
+
+    def doctor_slots(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[Slot]:
+        query = {"doctorId": doctor_id, "start": {"$gte": _utc(start_from), "$lt": _utc(start_before)}}
+        with mongo_errors():
+            return [slot_from_doc(d) for d in self.collection.find(query).sort("start", ASCENDING)]
+
+    def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
+        """Ids of slots that started by `started_by` and still hold BOOKED bookings, fetched in batches."""
+        query = {"awaitingArrival": True, "start": {"$lte": _utc(started_by)}}
+        with mongo_errors():
+            cursor = self.collection.find(query, {"_id": 1}).sort("start", ASCENDING).batch_size(batch_size)
+            for doc in cursor:
+                yield doc["_id"]
