@@ -1,0 +1,71 @@
+"""What a Lambda execution environment builds once and reuses across invocations.
+
+Connection strings come from the environment (local runner, tests) or, in AWS, from Secrets
+Manager through Powertools parameters, cached for the life of the environment. Nothing connects
+at import time, so a cold start pays only for the imports.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import redis
+from pymongo import MongoClient
+
+from opd import lock, store
+from opd.lock import SlotLock
+from opd.service import Allocator
+from opd.settings import Settings
+from opd.store import Document, SlotStore
+
+SECRET_MAX_AGE_S = 3600  # rotate a secret and new environments pick it up within the hour
+
+
+def _connection_string(env_name: str) -> str:
+    """`X` holds the value itself; `X_SECRET` names a Secrets Manager secret holding it."""
+    if value := os.environ.get(env_name):
+        return value
+    secret_name = os.environ.get(f"{env_name}_SECRET")
+    if not secret_name:
+        raise RuntimeError(f"set {env_name} or {env_name}_SECRET")
+    from aws_lambda_powertools.utilities import parameters  # boto3 only where secrets are used
+
+    value = parameters.get_secret(secret_name, max_age=SECRET_MAX_AGE_S)
+    return value if isinstance(value, str) else value.decode()
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def redis_client() -> redis.Redis:
+    return lock.connect(_connection_string("REDIS_URL"))
+
+
+@cache
+def mongo_client() -> MongoClient[Document]:
+    return store.connect(_connection_string("MONGODB_URI"))
+
+
+@cache
+def slot_store() -> SlotStore:
+    database = os.environ.get("MONGODB_DATABASE", "opd")
+    slots = SlotStore(mongo_client()[database]["slots"])
+    slots.ensure_indexes()
+    return slots
+
+
+@cache
+def allocator() -> Allocator:
+    config = settings()
+    slot_lock = SlotLock(redis_client(), ttl_ms=config.lock_ttl_ms, wait_ms=config.lock_wait_ms)
+    return Allocator(slot_store(), slot_lock, config)
+
+
+def reset() -> None:
+    """Forget every cached client (tests and the local runner switch servers with this)."""
+    for cached in (settings, redis_client, mongo_client, slot_store, allocator):
+        cached.cache_clear()
