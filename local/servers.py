@@ -67,6 +67,7 @@ class LocalServer:
             raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.workdir}")
         if self.name == "redis":
             return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+        client: MongoClient[dict[str, object]]
         with MongoClient(self.url, serverSelectionTimeoutMS=500) as client:
             return bool(client.admin.command("ping")["ok"])
 

@@ -157,12 +157,12 @@ class Slot:
         return next((b for b in self.bookings if b.booking_id == booking_id), None)
 
     def with_booking(self, updated: Booking) -> Slot:
-        return replace(self, bookings=tuple(updated if b.booking_id == updated.booking_id else b for b in self.bookings))
+        return replace(
+            self, bookings=tuple(updated if b.booking_id == updated.booking_id else b for b in self.bookings)
+        )
 
 
-def new_slot(
-    slot_id: str, doctor_id: str, start: datetime, end: datetime, capacity: Capacity, now: datetime
-) -> Slot:
+def new_slot(slot_id: str, doctor_id: str, start: datetime, end: datetime, capacity: Capacity, now: datetime) -> Slot:
     require_id("doctorId", doctor_id)
     require_aware("start", start)
     require_aware("end", end)
@@ -250,4 +250,3 @@ def slot_id_of_booking(booking_id: str) -> str | None:
     """Booking ids are `<slotId>.<nonce>`: the slot is found by its primary key in one query."""
     slot_id, sep, nonce = booking_id.rpartition(".")
     return slot_id if sep and slot_id and nonce else None
-

@@ -7,6 +7,7 @@ holder that stalls past the TTL can lose the lock without any harm but a retry.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 import time
@@ -90,7 +91,6 @@ class SlotLock:
         try:
             yield
         finally:
-            try:
+            # The work is done or refused already; if Redis is gone, the lock expires by its TTL.
+            with contextlib.suppress(DependencyUnavailable):
                 self.release(slot_id, owner)
-            except DependencyUnavailable:
-                pass  # the work is done or refused already; the lock expires by its TTL

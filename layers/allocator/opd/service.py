@@ -10,7 +10,8 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time as clock_time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from typing import TypeVar
 
 from opd import domain
@@ -25,7 +26,9 @@ Decision = tuple[Slot | None, T]  # (the slot to write, or None when nothing cha
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: BSON keeps milliseconds, so what we answer equals what we store."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def new_slot_id() -> str:

@@ -35,7 +35,7 @@ def mongo_errors() -> Iterator[None]:
         raise DependencyUnavailable("mongo", f"MongoDB error: {exc}") from exc
 
 
-def connect(uri: str, timeout_ms: int = 2000) -> MongoClient[Document]:
+def connect(uri: str, timeout_ms: int = 2000, **options: Any) -> MongoClient[Document]:
     """One client per execution environment; short timeouts so a dead store fails fast."""
     return MongoClient(
         uri,
@@ -44,6 +44,7 @@ def connect(uri: str, timeout_ms: int = 2000) -> MongoClient[Document]:
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=timeout_ms * 2,
         appname="opd-token-service",
+        **options,
     )
 
 

@@ -1,0 +1,243 @@
+"""Every allocation rule, in pure code: no sockets, no clock."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from opd import domain
+from opd.domain import Booking, Capacity, Slot, Source, Status, Tier
+from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed
+
+START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+END = START + timedelta(hours=1)
+BEFORE = START - timedelta(hours=2)
+
+
+def make_slot(**changes: object) -> Slot:
+    slot = Slot(slot_id="slot-1", doctor_id="dr-1", start=START, end=END)
+    return replace(slot, **changes)  # type: ignore[arg-type]
+
+
+def fill(slot: Slot, sources: list[Source], pct: int = 20) -> tuple[Slot, list[Booking]]:
+    made = []
+    for source in sources:
+        token = slot.next_token
+        slot, booking = domain.book(slot, f"slot-1.b{token}", f"p{token}", source, BEFORE, pct)
+        made.append(booking)
+    return slot, made
+
+
+@pytest.mark.parametrize(
+    ("source", "tier"),
+    [
+        (Source.ONLINE, Tier.STANDARD),
+        (Source.WALKIN, Tier.STANDARD),
+        (Source.PAID, Tier.PREMIUM),
+        (Source.FOLLOWUP, Tier.PREMIUM),
+        (Source.EMERGENCY, Tier.CRITICAL),
+    ],
+)
+def test_each_source_maps_to_its_tier(source: Source, tier: Tier) -> None:
+    assert domain.TIER_OF_SOURCE[source] is tier
+
+
+@pytest.mark.parametrize(
+    ("capacity", "delayed", "pct", "expected"),
+    [
+        (Capacity(), False, 20, (10, 12, 15)),
+        (Capacity(), True, 20, (8, 10, 15)),
+        (Capacity(base=7, premium_buffer=1, emergency_buffer=4), False, 20, (7, 8, 12)),
+        (Capacity(base=7, premium_buffer=1, emergency_buffer=4), True, 20, (5, 6, 12)),  # floor(5.6)
+        (Capacity(base=10), True, 50, (5, 7, 15)),  # the reduction is a setting
+        (Capacity(base=1, premium_buffer=0, emergency_buffer=0), True, 20, (0, 0, 1)),
+    ],
+)
+def test_limits_with_and_without_delay(
+    capacity: Capacity, delayed: bool, pct: int, expected: tuple[int, int, int]
+) -> None:
+    limits = domain.tier_limits(capacity, delayed, pct)
+    assert (limits[Tier.STANDARD], limits[Tier.PREMIUM], limits[Tier.CRITICAL]) == expected
+
+
+@pytest.mark.parametrize("base", range(1, 60))
+def test_delay_reduction_is_exact_integer_floor(base: int) -> None:
+    # floor(base * 0.8) computed in floats goes wrong for some bases; the rule must not.
+    assert domain.tier_limits(Capacity(base=base), True, 20)[Tier.STANDARD] == (base * 8) // 10
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("baseCapacity", {"base": 0}),
+        ("premiumBuffer", {"premium_buffer": -1}),
+        ("emergencyBuffer", {"emergency_buffer": 1001}),
+    ],
+)
+def test_capacity_out_of_range_names_the_field(field: str, kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        Capacity(**kwargs)
+    assert [d["field"] for d in caught.value.details] == [field]
+
+
+def test_standard_stops_at_base_premium_stretches_critical_overflows() -> None:
+    slot, _ = fill(make_slot(), [Source.ONLINE] * 10)
+    with pytest.raises(SlotFull) as full:
+        domain.book(slot, "slot-1.x", "late", Source.WALKIN, BEFORE, 20)
+    assert full.value.details == [{"tier": "STANDARD", "limit": 10, "booked": 10}]
+
+    slot, _ = fill(slot, [Source.PAID, Source.FOLLOWUP])
+    assert slot.booked == 12
+    with pytest.raises(SlotFull):
+        domain.book(slot, "slot-1.y", "paid-late", Source.PAID, BEFORE, 20)
+
+    slot, made = fill(slot, [Source.EMERGENCY] * 3)
+    assert slot.booked == 15 and [b.token for b in made] == [13, 14, 15]
+    with pytest.raises(SlotFull) as critical:
+        domain.book(slot, "slot-1.z", "trauma", Source.EMERGENCY, BEFORE, 20)
+    assert critical.value.details == [{"tier": "CRITICAL", "limit": 15, "booked": 15}]
+
+
+def test_availability_per_tier_never_negative() -> None:
+    slot, _ = fill(make_slot(), [Source.EMERGENCY] * 13)
+    assert slot.available(20) == {Tier.STANDARD: 0, Tier.PREMIUM: 0, Tier.CRITICAL: 2}
+    assert make_slot().available(20) == {Tier.STANDARD: 10, Tier.PREMIUM: 12, Tier.CRITICAL: 15}
+
+
+def test_delay_never_bumps_existing_bookings_but_blocks_new_standard() -> None:
+    slot, _ = fill(make_slot(), [Source.ONLINE] * 9)
+    delayed = domain.set_delay(slot, True, 30)
+    assert delayed.booked == 9 and delayed.delay_minutes == 30
+    assert delayed.available(20) == {Tier.STANDARD: 0, Tier.PREMIUM: 1, Tier.CRITICAL: 6}
+    with pytest.raises(SlotFull):
+        domain.book(delayed, "slot-1.n", "new", Source.ONLINE, BEFORE, 20)
+    domain.book(delayed, "slot-1.p", "paid", Source.PAID, BEFORE, 20)
+
+
+def test_clearing_a_delay_restores_limits_and_zeroes_minutes() -> None:
+    cleared = domain.set_delay(domain.set_delay(make_slot(), True, 45), False, 45)
+    assert (cleared.delayed, cleared.delay_minutes) == (False, 0)
+    assert cleared.limits(20)[Tier.STANDARD] == 10
+
+
+def test_delay_minutes_out_of_range_is_refused() -> None:
+    with pytest.raises(ValidationFailed):
+        domain.set_delay(make_slot(), True, -5)
+
+
+def test_tokens_start_at_one_and_are_never_reused_after_cancel() -> None:
+    slot, made = fill(make_slot(), [Source.ONLINE] * 3)
+    slot, _ = domain.move(slot, made[2], Status.CANCELLED, BEFORE)
+    slot, again = domain.book(slot, "slot-1.again", "p-new", Source.ONLINE, BEFORE, 20)
+    assert [b.token for b in made] == [1, 2, 3] and again.token == 4
+
+
+def test_cancel_and_no_show_free_capacity_at_once() -> None:
+    slot, made = fill(make_slot(), [Source.ONLINE] * 10)
+    with pytest.raises(SlotFull):
+        domain.book(slot, "slot-1.w", "walkin", Source.WALKIN, BEFORE, 20)
+    slot, _ = domain.move(slot, made[0], Status.CANCELLED, BEFORE)
+    slot, _ = domain.book(slot, "slot-1.w", "walkin", Source.WALKIN, BEFORE, 20)
+    slot, _ = domain.move(slot, made[1], Status.NO_SHOW, BEFORE)
+    assert slot.booked == 9
+
+
+def test_checked_in_still_holds_capacity_completed_does_not() -> None:
+    slot, made = fill(make_slot(), [Source.ONLINE])
+    slot, checked_in = domain.move(slot, made[0], Status.CHECKED_IN, BEFORE)
+    assert slot.booked == 1
+    slot, _ = domain.move(slot, checked_in, Status.COMPLETED, BEFORE)
+    assert slot.booked == 0
+
+
+ALLOWED = {
+    (Status.BOOKED, Status.CHECKED_IN),
+    (Status.BOOKED, Status.CANCELLED),
+    (Status.BOOKED, Status.NO_SHOW),
+    (Status.CHECKED_IN, Status.COMPLETED),
+}
+
+
+@pytest.mark.parametrize(("start", "to"), list(itertools.product(Status, Status)))
+def test_every_transition_is_allowed_or_refused(start: Status, to: Status) -> None:
+    slot, made = fill(make_slot(), [Source.ONLINE])
+    booking = replace(made[0], status=start)
+    slot = slot.with_booking(booking)
+    later = BEFORE + timedelta(minutes=1)
+    if (start, to) in ALLOWED:
+        moved_slot, moved = domain.move(slot, booking, to, later)
+        assert moved.status is to and moved.updated_at == later and moved.token == booking.token
+        assert moved_slot.booking(booking.booking_id) == moved
+    else:
+        with pytest.raises(InvalidTransition):
+            domain.move(slot, booking, to, later)
+
+
+def test_one_active_booking_per_patient_per_slot() -> None:
+    slot, made = fill(make_slot(), [Source.ONLINE])
+    with pytest.raises(DuplicateBooking):
+        domain.book(slot, "slot-1.dup", "p1", Source.PAID, BEFORE, 20)
+    slot, _ = domain.move(slot, made[0], Status.CANCELLED, BEFORE)
+    slot, rebooked = domain.book(slot, "slot-1.re", "p1", Source.ONLINE, BEFORE, 20)
+    assert rebooked.token == 2
+
+
+def test_booking_refused_once_the_slot_has_ended_but_allowed_after_start() -> None:
+    domain.book(make_slot(), "slot-1.a", "p", Source.WALKIN, START + timedelta(minutes=30), 20)
+    with pytest.raises(SlotClosed):
+        domain.book(make_slot(), "slot-1.b", "p", Source.WALKIN, END, 20)
+
+
+def test_patient_id_must_match_the_id_pattern() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        domain.book(make_slot(), "slot-1.a", "bad id!", Source.ONLINE, BEFORE, 20)
+    assert caught.value.details[0]["field"] == "patientId"
+
+
+def test_call_order_critical_first_then_by_token_active_only() -> None:
+    sources = [Source.ONLINE, Source.EMERGENCY, Source.PAID, Source.WALKIN, Source.EMERGENCY]
+    slot, made = fill(make_slot(), sources)
+    slot, _ = domain.move(slot, made[3], Status.CANCELLED, BEFORE)
+    slot, _ = domain.move(slot, made[0], Status.CHECKED_IN, BEFORE)
+    assert [b.token for b in domain.call_order(slot.bookings)] == [2, 5, 1, 3]
+
+
+def test_no_shows_marked_only_after_grace_and_checked_in_untouched() -> None:
+    slot, made = fill(make_slot(), [Source.ONLINE, Source.PAID, Source.WALKIN])
+    slot, _ = domain.move(slot, made[1], Status.CHECKED_IN, BEFORE)
+    just_before = START + timedelta(minutes=15) - timedelta(seconds=1)
+    unchanged, marked = domain.mark_no_shows(slot, just_before, 15)
+    assert marked == [] and unchanged == slot
+
+    at_grace = START + timedelta(minutes=15)
+    swept, marked = domain.mark_no_shows(slot, at_grace, 15)
+    assert [b.token for b in marked] == [1, 3]
+    assert {b.token: b.status for b in swept.bookings} == {1: Status.NO_SHOW, 2: Status.CHECKED_IN, 3: Status.NO_SHOW}
+    assert swept.booked == 1 and not swept.awaiting_arrival
+    assert domain.mark_no_shows(swept, at_grace, 15)[1] == []
+
+
+def test_new_slot_validation() -> None:
+    now = START - timedelta(days=1)
+    with pytest.raises(ValidationFailed, match="end"):
+        domain.new_slot("s", "dr-1", START, START, Capacity(), now)
+    with pytest.raises(ValidationFailed, match="already passed"):
+        domain.new_slot("s", "dr-1", START, END, Capacity(), END + timedelta(seconds=1))
+    with pytest.raises(ValidationFailed, match="offset"):
+        domain.new_slot("s", "dr-1", START.replace(tzinfo=None), END, Capacity(), now)
+    with pytest.raises(ValidationFailed, match="doctorId"):
+        domain.new_slot("s", "dr 1", START, END, Capacity(), now)
+    ist = timezone(timedelta(hours=5, minutes=30))
+    slot = domain.new_slot("s", "dr-1", START.astimezone(ist), END.astimezone(ist), Capacity(), now)
+    assert slot.start == START
+
+
+@pytest.mark.parametrize(
+    ("booking_id", "slot_id"),
+    [("slot-ab.cd12", "slot-ab"), ("a.b.c", "a.b"), ("nodot", None), (".x", None), ("slot.", None)],
+)
+def test_booking_id_names_its_slot(booking_id: str, slot_id: str | None) -> None:
+    assert domain.slot_id_of_booking(booking_id) == slot_id
