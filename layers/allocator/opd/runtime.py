@@ -8,6 +8,7 @@ at import time, so a cold start pays only for the imports.
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 
 import redis
@@ -19,7 +20,9 @@ from opd.service import Allocator
 from opd.settings import Settings
 from opd.store import Document, SlotStore
 
-SECRET_MAX_AGE_S = 3600  # rotate a secret and new environments pick it up within the hour
+# Clients are built once per environment, so a secret is read at its first use; after a rotation,
+# new environments get the new value and old ones keep theirs until Lambda retires them.
+SECRET_MAX_AGE_S = 3600
 
 
 def _connection_string(env_name: str) -> str:
@@ -66,6 +69,8 @@ def allocator() -> Allocator:
 
 
 def reset() -> None:
-    """Forget every cached client (tests and the local runner switch servers with this)."""
+    """Forget every cached client and secret, as a new execution environment would (tests, local runner)."""
     for cached in (settings, redis_client, mongo_client, slot_store, allocator):
         cached.cache_clear()
+    if parameters := sys.modules.get("aws_lambda_powertools.utilities.parameters"):  # loaded only if secrets were read
+        parameters.clear_caches()
