@@ -1,0 +1,20 @@
+"""POST /bookings/{bookingId}/check-in (reception, admin): the patient has arrived."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+
+from opd.api.auth import STAFF
+from opd.api.models import BookingIdPath, BookingOut
+from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+
+app = make_app()
+
+
+@app.post("/bookings/<bookingId>/check-in")
+def check_in_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
+    caller(app).require(*STAFF)
+    return answer(BookingOut.of(allocator().check_in(bookingId)))
+
+
+lambda_handler = make_handler(app)

@@ -1,0 +1,26 @@
+"""POST /slots (admin): open a doctor's time slot with its capacity."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+
+from opd.api.auth import Role
+from opd.api.models import CreateSlotRequest, SlotOut
+from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.domain import Capacity
+
+app = make_app()
+
+
+@app.post("/slots")
+def create_slot(request: CreateSlotRequest) -> Response[SlotOut]:
+    caller(app).require(Role.ADMIN)
+    service = allocator()
+    capacity = Capacity(request.base_capacity, request.premium_buffer, request.emergency_buffer)
+    slot = service.create_slot(request.doctor_id, request.start, request.end, capacity)
+    return answer(SlotOut.of(slot, service.settings), HTTPStatus.CREATED)
+
+
+lambda_handler = make_handler(app)

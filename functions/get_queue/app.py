@@ -1,0 +1,21 @@
+"""GET /slots/{slotId}/queue (reception, admin): the active bookings in call order."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+
+from opd.api.auth import STAFF
+from opd.api.models import BookingOut, QueueOut, SlotIdPath
+from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+
+app = make_app()
+
+
+@app.get("/slots/<slotId>/queue")
+def get_queue(slotId: SlotIdPath) -> Response[QueueOut]:
+    caller(app).require(*STAFF)
+    queue = allocator().queue(slotId)
+    return answer(QueueOut(slot_id=slotId, queue=[BookingOut.of(booking) for booking in queue]))
+
+
+lambda_handler = make_handler(app)

@@ -1,0 +1,22 @@
+"""PUT /slots/{slotId}/delay (admin): mark the doctor late (or on time); new bookings see the new limits."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+
+from opd.api.auth import Role
+from opd.api.models import SetDelayRequest, SlotIdPath, SlotOut
+from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+
+app = make_app()
+
+
+@app.put("/slots/<slotId>/delay")
+def set_delay(slotId: SlotIdPath, request: SetDelayRequest) -> Response[SlotOut]:
+    caller(app).require(Role.ADMIN)
+    service = allocator()
+    slot = service.set_delay(slotId, request.delayed, request.minutes)
+    return answer(SlotOut.of(slot, service.settings))
+
+
+lambda_handler = make_handler(app)

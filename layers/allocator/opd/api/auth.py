@@ -1,0 +1,88 @@
+"""Who is calling, and what their role lets them do (contract, "Roles").
+
+In AWS the HttpApi JWT authorizer has already checked the Cognito token and hands its claims to
+the function; the handler still refuses a protected call without claims, so a misrouted or
+directly invoked request is never treated as trusted. The role is the `cognito:groups` claim,
+the identity the `username` claim. OPD_AUTH=off (local experiments only) makes everyone admin.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+from opd.domain import Booking, Source
+from opd.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    PATIENT = "patient"
+    RECEPTION = "reception"
+    ADMIN = "admin"
+
+
+STAFF = (Role.RECEPTION, Role.ADMIN)
+ROLE_NAMES = frozenset(role.value for role in Role)
+LOCAL_ADMIN = "local-admin"
+
+
+def groups_of(claim: Any) -> frozenset[Role]:
+    """API Gateway passes an array claim as text like "[admin reception]"; accept that, a list or one name."""
+    if isinstance(claim, str):
+        names: Iterable[Any] = claim.strip().strip("[]").replace(",", " ").split()
+    elif isinstance(claim, list | tuple):
+        names = claim
+    else:
+        names = ()
+    return frozenset(Role(name) for name in names if name in ROLE_NAMES)
+
+
+@dataclass(frozen=True)
+class Caller:
+    username: str
+    roles: frozenset[Role]
+
+    def is_any(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    def require(self, *roles: Role) -> Caller:
+        if not self.is_any(*roles):
+            raise Forbidden(f"this needs the role {' or '.join(roles)}")
+        return self
+
+
+def caller_of(event: APIGatewayProxyEventV2) -> Caller:
+    claims = event.request_context.authorizer.jwt_claim
+    if os.environ.get("OPD_AUTH", "on").strip().lower() == "off":
+        return Caller(username=str(claims.get("username") or LOCAL_ADMIN), roles=frozenset({Role.ADMIN}))
+    if not claims:
+        raise Unauthorized("a bearer token is required")
+    username = claims.get("username")
+    if not isinstance(username, str) or not username:
+        raise Unauthorized("the token names no user")
+    return Caller(username=username, roles=groups_of(claims.get("cognito:groups")))
+
+
+def may_book(caller: Caller, patient_id: str, source: Source) -> None:
+    """Staff book any source for anyone; a patient books ONLINE, for themselves only."""
+    if caller.is_any(*STAFF):
+        return
+    caller.require(Role.PATIENT)
+    if source is not Source.ONLINE:
+        raise Forbidden("a patient may only book ONLINE")
+    if patient_id != caller.username:
+        raise Forbidden("a patient may only book for themselves")
+
+
+def may_see(caller: Caller, booking: Booking) -> None:
+    """Staff see (and cancel) any booking; a patient only their own."""
+    if caller.is_any(*STAFF):
+        return
+    caller.require(Role.PATIENT)
+    if booking.patient_id != caller.username:
+        raise Forbidden("a patient may only see their own bookings")

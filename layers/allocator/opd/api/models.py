@@ -1,0 +1,187 @@
+"""Request and response shapes of the public HTTP contract.
+
+Requests are strict about what they accept (unknown fields, ids outside the pattern, times without
+an offset are all 400s); responses are camelCase with times in UTC ending in `Z`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from opd.domain import ID_PATTERN, MAX_CAPACITY, MAX_DELAY_MINUTES, Booking, Capacity, Slot, Source, Status, Tier
+from opd.settings import Settings
+
+
+def iso_utc(value: datetime) -> str:
+    """UTC, `Z`, at most milliseconds: what MongoDB keeps, so a booking reads back as it was answered."""
+    utc = value.astimezone(UTC)
+    return utc.isoformat(timespec="seconds" if utc.microsecond == 0 else "milliseconds").replace("+00:00", "Z")
+
+
+def _text_only(value: Any) -> Any:
+    # pydantic would also take a number of seconds; the contract speaks of ISO 8601 text only.
+    if not isinstance(value, str):
+        raise PydanticCustomError("time_text", "must be ISO 8601 text with an offset, e.g. 2026-11-21T09:00:00+05:30")
+    return value
+
+
+Id = Annotated[str, Field(pattern=ID_PATTERN.pattern, strict=True)]
+RequestTime = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+UtcTime = Annotated[AwareDatetime, PlainSerializer(iso_utc, return_type=str)]
+
+# Path parameters are named as in the contract (`{slotId}`), so a 400 names the same field.
+SlotIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
+BookingIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
+DoctorIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
+# Optional on POST /bookings: printable text without spaces, as clients send UUIDs or similar.
+IdempotencyKeyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,  # `doctor_id` is an unknown field, not another spelling of `doctorId`
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class ResponseModel(BaseModel):
+    # Built by field name in code, read back by alias from a stored idempotent answer.
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True, extra="forbid", frozen=True
+    )
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+class CreateSlotRequest(RequestModel):
+    doctor_id: Id
+    start: RequestTime
+    end: RequestTime
+    base_capacity: Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)] = Capacity.base
+    premium_buffer: Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)] = Capacity.premium_buffer
+    emergency_buffer: Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)] = Capacity.emergency_buffer
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise PydanticCustomError("end_not_after_start", "must be after start")
+        return end
+
+
+class SetDelayRequest(RequestModel):
+    delayed: Annotated[bool, Field(strict=True)]
+    minutes: Annotated[int, Field(strict=True, ge=0, le=MAX_DELAY_MINUTES)] | None = None
+
+
+class CreateBookingRequest(RequestModel):
+    slot_id: Id
+    patient_id: Id
+    source: Source
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+class CapacityOut(ResponseModel):
+    base: int
+    premium_buffer: int
+    emergency_buffer: int
+
+
+class SlotOut(ResponseModel):
+    slot_id: str
+    doctor_id: str
+    start: UtcTime
+    end: UtcTime
+    capacity: CapacityOut
+    delayed: bool
+    delay_minutes: int
+    limits: dict[Tier, int]
+    booked: int
+    available: dict[Tier, int]
+
+    @classmethod
+    def of(cls, slot: Slot, settings: Settings) -> SlotOut:
+        reduction = settings.delay_reduction_percent
+        return cls(
+            slot_id=slot.slot_id,
+            doctor_id=slot.doctor_id,
+            start=slot.start,
+            end=slot.end,
+            capacity=CapacityOut(
+                base=slot.capacity.base,
+                premium_buffer=slot.capacity.premium_buffer,
+                emergency_buffer=slot.capacity.emergency_buffer,
+            ),
+            delayed=slot.delayed,
+            delay_minutes=slot.delay_minutes,
+            limits=slot.limits(reduction),
+            booked=slot.booked,
+            available=slot.available(reduction),
+        )
+
+
+class BookingOut(ResponseModel):
+    booking_id: str
+    slot_id: str
+    doctor_id: str
+    patient_id: str
+    source: Source
+    tier: Tier
+    token: int
+    status: Status
+    created_at: UtcTime
+    updated_at: UtcTime
+
+    @classmethod
+    def of(cls, booking: Booking) -> BookingOut:
+        return cls(
+            booking_id=booking.booking_id,
+            slot_id=booking.slot_id,
+            doctor_id=booking.doctor_id,
+            patient_id=booking.patient_id,
+            source=booking.source,
+            tier=booking.tier,
+            token=booking.token,
+            status=booking.status,
+            created_at=booking.created_at,
+            updated_at=booking.updated_at,
+        )
+
+
+class SlotListOut(ResponseModel):
+    slots: list[SlotOut]
+
+
+class QueueOut(ResponseModel):
+    slot_id: str
+    queue: list[BookingOut]
+
+
+class HealthOut(ResponseModel):
+    status: str
+    redis: str
+    mongo: str

@@ -1,0 +1,45 @@
+"""Logger, Tracer and Metrics shared by every route handler (Powertools keeps one of each per process)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, cast
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "opd")
+logger = Logger(service=SERVICE)
+metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OPD"))
+
+
+def tracing_on() -> bool:
+    """X-Ray traces only inside a Lambda (not `sam local`) unless POWERTOOLS_TRACE_DISABLED says no,
+    as Powertools' Tracer decides. Asked first because Tracer() imports the X-Ray SDK (a few hundred
+    ms of a cold start) even where it then disables itself."""
+    in_lambda = bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
+    return in_lambda and os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in {"1", "true"}
+
+
+def traced[Handler: Callable[..., Any]](handler: Handler) -> Handler:
+    """The Lambda handler inside an X-Ray subsegment, where tracing is on; unchanged elsewhere."""
+    if not tracing_on():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    # Nothing is patched: patching would import pymongo (or, for all modules, boto3) during the cold
+    # import. The handler's subsegment still carries the cold start annotation and any exception.
+    tracer = Tracer(service=SERVICE, auto_patch=False)
+    return cast(Handler, tracer.capture_lambda_handler(handler))
+
+
+def count(name: str, **dimensions: str) -> None:
+    """One event of `name`, e.g. count("Bookings", tier="PREMIUM"); flushed when the invocation ends.
+
+    Dimensions apply to the whole invocation's metric set, which is fine: a request ends in one
+    booking or one refusal, never both.
+    """
+    for dimension, value in dimensions.items():
+        metrics.add_dimension(name=dimension, value=value)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)

@@ -1,0 +1,151 @@
+"""`Idempotency-Key` on POST /bookings: the first answer is replayed, never a second booking."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+
+from opd.api import bookings, idempotency
+from opd.api.auth import Caller, Role
+from opd.api.models import CreateBookingRequest
+from opd.domain import Capacity, Slot, Source
+from opd.errors import IdempotencyConflict
+from opd.lock import SlotLock
+from opd.service import Allocator
+from tests.handlers.support import PATIENT, Answer, call, context, event
+
+
+@pytest.fixture
+def desk() -> str:
+    """A receptionist of this test's own: keys are per caller, so no test replays another's answer."""
+    return f"desk-{uuid.uuid4().hex[:8]}"
+
+
+def post(desk: str, slot_id: str, key: str | None, patient_id: str = PATIENT) -> Answer:
+    body = {"slotId": slot_id, "patientId": patient_id, "source": "ONLINE"}
+    ev = event("create_booking", body=body, role="reception", user=desk, headers={"Idempotency-Key": key})
+    return call("create_booking", ev)
+
+
+def test_a_repeat_gets_the_first_answer_and_books_nothing_more(allocator: Allocator, slot: Slot, desk: str) -> None:
+    first = post(desk, slot.slot_id, "key-1")
+    again = post(desk, slot.slot_id, "key-1")
+    assert first.status == again.status == 201
+    assert again.body == first.body  # same bookingId, token, times
+    assert allocator.get_slot(slot.slot_id).booked == 1
+
+
+def test_the_same_key_with_another_body_is_a_conflict(allocator: Allocator, slot: Slot, desk: str) -> None:
+    assert post(desk, slot.slot_id, "key-1").status == 201
+    answer = post(desk, slot.slot_id, "key-1", patient_id="patient-2")
+    assert (answer.status, answer.code) == (409, "IDEMPOTENCY_CONFLICT")
+    assert allocator.get_slot(slot.slot_id).booked == 1
+
+
+def test_keys_are_per_caller(allocator: Allocator, slot: Slot, desk: str) -> None:
+    assert post(desk, slot.slot_id, "key-1").status == 201
+    other_desk = post(f"{desk}-next-door", slot.slot_id, "key-1")  # a request of its own, not a replay
+    assert (other_desk.status, other_desk.code) == (409, "DUPLICATE_BOOKING")
+
+
+def test_without_a_key_a_repeat_is_a_new_request(slot: Slot, desk: str) -> None:
+    assert post(desk, slot.slot_id, None).status == 201
+    assert post(desk, slot.slot_id, None).code == "DUPLICATE_BOOKING"
+
+
+def test_a_definitive_refusal_is_replayed_even_after_room_appears(
+    allocator: Allocator, doctor_id: str, soon: datetime, desk: str
+) -> None:
+    small = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1), Capacity(1, 0, 0))
+    held = allocator.book(small.slot_id, "patient-first", Source.ONLINE)
+    refused = post(desk, small.slot_id, "key-full")
+    assert (refused.status, refused.code) == (409, "SLOT_FULL")
+
+    allocator.cancel(held.booking_id)
+    again = post(desk, small.slot_id, "key-full")
+    assert (again.status, again.body) == (409, refused.body)
+    assert post(desk, small.slot_id, "a-new-key").status == 201  # the room was really there
+
+
+def test_a_busy_slot_is_not_remembered(redis_client: redis.Redis, allocator: Allocator, slot: Slot, desk: str) -> None:
+    redis_client.set(SlotLock.key(slot.slot_id), "someone-else", px=5_000)
+    busy = post(desk, slot.slot_id, "key-busy")
+    redis_client.delete(SlotLock.key(slot.slot_id))
+    assert (busy.status, busy.code) == (429, "SLOT_BUSY")
+
+    retried = post(desk, slot.slot_id, "key-busy")
+    assert retried.status == 201
+    assert post(desk, slot.slot_id, "key-busy").body == retried.body
+    assert allocator.get_slot(slot.slot_id).booked == 1
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "tab\there"])
+def test_a_malformed_key_is_a_validation_error(slot: Slot, key: str, desk: str) -> None:
+    answer = post(desk, slot.slot_id, key)
+    assert (answer.status, answer.code) == (400, "VALIDATION_ERROR")
+    assert [d["field"] for d in answer.details] == ["idempotency-key"]  # header names are case-insensitive
+
+
+def test_concurrent_duplicates_book_once(allocator: Allocator, slot: Slot, desk: str) -> None:
+    """Threads stand in for Lambda environments (the Powertools resolver is not thread-safe, so they
+    enter at the layer the create_booking handler calls, with the same key and body)."""
+    request = CreateBookingRequest.model_validate({"slotId": slot.slot_id, "patientId": PATIENT, "source": "ONLINE"})
+    reception = Caller(username=desk, roles=frozenset({Role.RECEPTION}))
+    start = threading.Barrier(6)
+
+    def attempt(_: int) -> dict[str, Any] | str:
+        start.wait()
+        try:
+            return bookings.book(request, reception, "key-race", context())
+        except IdempotencyConflict as conflict:
+            return conflict.code
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(attempt, range(6)))
+
+    booked = [o for o in outcomes if isinstance(o, dict)]
+    assert booked and all(o == "IDEMPOTENCY_CONFLICT" for o in outcomes if not isinstance(o, dict))
+    assert {b["bookingId"] for b in booked} == {allocator.get_slot(slot.slot_id).bookings[0].booking_id}
+    assert allocator.get_slot(slot.slot_id).booked == 1
+
+
+def test_a_repeat_while_the_first_is_in_flight_is_a_conflict(desk: str) -> None:
+    in_flight, finish = threading.Event(), threading.Event()
+
+    def slow_first() -> dict[str, Any]:
+        in_flight.set()
+        assert finish.wait(5)
+        return {"answer": 1}
+
+    def first() -> dict[str, Any]:
+        return idempotency.once(caller=desk, key="key-slow", body={"b": 1}, compute=slow_first, context=context())
+
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(first)
+        assert in_flight.wait(5)
+        with pytest.raises(IdempotencyConflict, match="in progress"):
+            idempotency.once(caller=desk, key="key-slow", body={"b": 1}, compute=dict, context=context())
+        finish.set()
+        assert result.result() == {"answer": 1}
+    replay = idempotency.once(caller=desk, key="key-slow", body={"b": 1}, compute=dict, context=context())
+    assert replay == {"answer": 1}
+
+
+def test_keys_live_as_long_as_configured(monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis, desk: str) -> None:
+    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "7200")
+    before = set(redis_client.keys(f"{idempotency.KEY_PREFIX}#*"))
+    idempotency.once(caller=desk, key="key-ttl", body={}, compute=lambda: {"a": 1}, context=context())
+    [record] = set(redis_client.keys(f"{idempotency.KEY_PREFIX}#*")) - before
+    assert 7100 < int(redis_client.ttl(record)) <= 7200
+
+
+def test_a_ttl_under_the_contracts_hour_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "60")
+    with pytest.raises(RuntimeError, match="at least 3600"):
+        idempotency.ttl_seconds()

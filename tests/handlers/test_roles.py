@@ -1,0 +1,149 @@
+"""Who may call what (contract, "Roles"): 401 without a token, 403 for a role that may not, per endpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opd.api.auth import Role, groups_of
+from opd.domain import Slot, Source, Status
+from opd.service import Allocator
+from tests.handlers.support import PATIENT, ROUTE_HANDLERS, call, event
+
+PUBLIC = {None, "patient", "reception", "admin", "[doctor]"}
+ALLOWED: dict[str, set[str | None]] = {
+    "health": PUBLIC,
+    "get_slot": PUBLIC,
+    "list_doctor_slots": PUBLIC,
+    "create_slot": {"admin"},
+    "set_delay": {"admin"},
+    "get_queue": {"reception", "admin"},
+    "create_booking": {"patient", "reception", "admin"},
+    "get_booking": {"patient", "reception", "admin"},
+    "cancel_booking": {"patient", "reception", "admin"},
+    "check_in_booking": {"reception", "admin"},
+    "mark_no_show": {"reception", "admin"},
+    "complete_booking": {"reception", "admin"},
+}
+CREATED = {"create_slot", "create_booking"}
+ROLES = [None, "patient", "reception", "admin", "[doctor]"]  # "[doctor]": a group the service does not know
+
+
+def real_event(
+    name: str, allocator: Allocator, slot: Slot, role: str | None, user: str | None = None
+) -> dict[str, Any]:
+    """The sample event of `name` made valid against this test's slot, with a booking of PATIENT where needed."""
+    if name == "create_slot":
+        start = slot.end + timedelta(hours=1)
+        body = {"doctorId": slot.doctor_id, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+        return event(name, body=body, role=role, user=user)
+    if name == "create_booking":
+        body = {"slotId": slot.slot_id, "patientId": PATIENT, "source": "ONLINE"}
+        return event(name, body=body, role=role, user=user)
+    if name == "list_doctor_slots":
+        query = {"date": slot.start.date().isoformat()}
+        return event(name, path={"doctorId": slot.doctor_id}, query=query, role=role, user=user)
+    if name in {"get_slot", "get_queue", "set_delay"}:
+        return event(name, path={"slotId": slot.slot_id}, role=role, user=user)
+    if name == "health":
+        return event(name, role=role, user=user)
+    booking = allocator.book(slot.slot_id, PATIENT, Source.ONLINE)
+    if name == "complete_booking":
+        allocator.check_in(booking.booking_id)
+    return event(name, path={"bookingId": booking.booking_id}, role=role, user=user)
+
+
+def stored(allocator: Allocator, slot: Slot) -> tuple[int, Slot]:
+    """How many slots exist, and this one as stored (its bookings, delay and version)."""
+    return allocator.store.collection.count_documents({}), allocator.get_slot(slot.slot_id)
+
+
+def expected_status(name: str, role: str | None) -> int:
+    if role in ALLOWED[name]:
+        return 201 if name in CREATED else 200
+    return 401 if role is None else 403
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+@pytest.mark.parametrize("name", sorted(ALLOWED))
+def test_role_matrix(allocator: Allocator, slot: Slot, name: str, role: str | None) -> None:
+    ev = real_event(name, allocator, slot, role)
+    before = stored(allocator, slot)
+    answer = call(name, ev)
+    assert answer.status == expected_status(name, role), answer.body
+    if answer.status in (401, 403):
+        assert answer.code == {401: "UNAUTHORIZED", 403: "FORBIDDEN"}[answer.status]
+        assert stored(allocator, slot) == before  # a refused caller changes nothing
+
+
+@pytest.mark.parametrize("name", ["get_booking", "cancel_booking"])
+def test_a_patient_sees_and_cancels_only_their_own_booking(allocator: Allocator, slot: Slot, name: str) -> None:
+    answer = call(name, real_event(name, allocator, slot, "patient", user="patient-someone-else"))
+    assert (answer.status, answer.code) == (403, "FORBIDDEN")
+    assert [b.status for b in allocator.get_slot(slot.slot_id).bookings] == [Status.BOOKED]
+
+
+@pytest.mark.parametrize(
+    ("patient_id", "source"),
+    [("patient-someone-else", "ONLINE"), (PATIENT, "WALKIN"), (PATIENT, "EMERGENCY")],
+)
+def test_a_patient_books_online_for_themselves_only(
+    allocator: Allocator, slot: Slot, patient_id: str, source: str
+) -> None:
+    body = {"slotId": slot.slot_id, "patientId": patient_id, "source": source}
+    answer = call("create_booking", event("create_booking", body=body, role="patient"))
+    assert (answer.status, answer.code) == (403, "FORBIDDEN")
+    assert allocator.get_slot(slot.slot_id).bookings == ()
+
+
+@pytest.mark.parametrize("source", ["WALKIN", "PAID", "FOLLOWUP", "EMERGENCY"])
+def test_reception_books_any_source_for_anyone(slot: Slot, source: str) -> None:
+    body = {"slotId": slot.slot_id, "patientId": f"walk-in-{source}", "source": source}
+    answer = call("create_booking", event("create_booking", body=body, role="reception"))
+    assert (answer.status, answer.body["patientId"]) == (201, f"walk-in-{source}")
+
+
+def test_several_groups_count_as_the_strongest(allocator: Allocator, slot: Slot) -> None:
+    answer = call("get_queue", real_event("get_queue", allocator, slot, "[patient reception]"))
+    assert answer.status == 200
+
+
+def test_a_token_without_a_username_is_401(allocator: Allocator, slot: Slot) -> None:
+    ev = real_event("get_queue", allocator, slot, "reception")
+    del ev["requestContext"]["authorizer"]["jwt"]["claims"]["username"]
+    answer = call("get_queue", ev)
+    assert (answer.status, answer.code) == (401, "UNAUTHORIZED")
+
+
+def test_auth_off_treats_every_caller_as_admin(
+    monkeypatch: pytest.MonkeyPatch, allocator: Allocator, slot: Slot
+) -> None:
+    monkeypatch.setenv("OPD_AUTH", "off")
+    for name in ("create_slot", "set_delay", "get_queue", "check_in_booking"):
+        answer = call(name, real_event(name, allocator, slot, role=None))
+        assert answer.status == expected_status(name, "admin"), (name, answer.body)
+
+
+@pytest.mark.parametrize(
+    ("claim", "roles"),
+    [
+        ("[admin reception]", {Role.ADMIN, Role.RECEPTION}),
+        ("[patient]", {Role.PATIENT}),
+        ("admin", {Role.ADMIN}),
+        (["reception", "cleaner"], {Role.RECEPTION}),
+        ("[]", set()),
+        (None, set()),
+        ("[Admin]", set()),  # Cognito group names are case-sensitive
+    ],
+)
+def test_groups_claim_forms(claim: object, roles: set[Role]) -> None:
+    assert groups_of(claim) == roles
+
+
+def test_the_matrix_covers_every_route_handler() -> None:
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    handlers = {p.parent.name for p in functions.glob("*/app.py")} - {"sweep_no_shows"}
+    assert handlers == set(ROUTE_HANDLERS) == set(ALLOWED)
