@@ -1,0 +1,102 @@
+"""A local Cognito user pool (moto's server in a thread): the issuer of every token the runner accepts."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+from moto.server import ThreadedMotoServer
+
+from local.auth import JwtVerifier
+from local.servers import free_port
+
+ROLES = ("patient", "reception", "admin")
+REGION = "us-east-1"
+_PASSWORD = "Local-only-password-1"  # every local user's; tokens come from /_local/token, never a login
+
+
+@dataclass
+class LocalCognito:
+    server: ThreadedMotoServer
+    endpoint: str
+    client: Any  # boto3 cognito-idp client
+    pool_id: str
+    client_id: str
+    _users: dict[str, str] = field(default_factory=dict)  # user -> the role they were last given
+    _enrolling: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def issuer(self) -> str:
+        # moto signs tokens with the issuer the real service would use
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.endpoint}/{self.pool_id}/.well-known/jwks.json"
+
+    def verifier(self) -> JwtVerifier:
+        return JwtVerifier(issuer=self.issuer, audiences=(self.client_id,), jwks_url=self.jwks_url)
+
+    def token(self, role: str, user: str) -> str:
+        """A real access token for `user`, created on first use, in the group `role` only."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        with self._enrolling:
+            if self._users.get(user) != role:
+                self._enrol(user, role)
+        answer = self.client.admin_initiate_auth(
+            UserPoolId=self.pool_id,
+            ClientId=self.client_id,
+            AuthFlow="ADMIN_NO_SRP_AUTH",
+            AuthParameters={"USERNAME": user, "PASSWORD": _PASSWORD},
+        )
+        return str(answer["AuthenticationResult"]["AccessToken"])
+
+    def _enrol(self, user: str, role: str) -> None:
+        with contextlib.suppress(self.client.exceptions.UsernameExistsException):
+            self.client.admin_create_user(UserPoolId=self.pool_id, Username=user, MessageAction="SUPPRESS")
+        self.client.admin_set_user_password(UserPoolId=self.pool_id, Username=user, Password=_PASSWORD, Permanent=True)
+        # One group per user, so the token says exactly the role that was asked for.
+        groups = self.client.admin_list_groups_for_user(UserPoolId=self.pool_id, Username=user)["Groups"]
+        for group in groups:
+            if group["GroupName"] != role:
+                self.client.admin_remove_user_from_group(
+                    UserPoolId=self.pool_id, Username=user, GroupName=group["GroupName"]
+                )
+        self.client.admin_add_user_to_group(UserPoolId=self.pool_id, Username=user, GroupName=role)
+        self._users[user] = role
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_cognito() -> LocalCognito:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server would log every call
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        client = boto3.client(
+            "cognito-idp",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        pool_id = client.create_user_pool(PoolName="opd-local")["UserPool"]["Id"]
+        client_id = client.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName="opd-local",
+            ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        for role in ROLES:
+            client.create_group(UserPoolId=pool_id, GroupName=role)
+    except BaseException:
+        server.stop()
+        raise
+    return LocalCognito(server, endpoint, client, pool_id, client_id)

@@ -1,0 +1,198 @@
+"""API Gateway on this machine: one HTTP request in, one answer out, exactly as the deployed API decides it.
+
+Routing and auth come from template.yaml; the function runs in a local Lambda environment.
+The local-only endpoints (`/_local/token`, `/_local/sweep`, `/docs`, `/openapi.json`) live here too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from local.apigw import HttpAnswer, HttpRequest, answer_from_result, error_answer, http_api_event, json_answer
+from local.auth import InvalidToken, JwtVerifier
+from local.cognito import ROLES, LocalCognito
+from local.lambdas import EnvironmentPool, FunctionFailed
+from local.template import Cors, Function, RouteTable
+
+log = logging.getLogger("local.runner")
+
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # the contract's id pattern: a patient's user name is its patientId
+_INTERNAL_ERROR = HttpAnswer(500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}')
+
+
+def _swagger_assets() -> Path:
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+
+    return Path(swagger_ui.__file__).parent
+
+
+_SWAGGER_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>OPD token API</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script>
+    // Tokens for "Authorize": POST /_local/token {"role": "admin", "user": "me"}
+    SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});
+  </script>
+</body>
+</html>
+"""
+
+
+def _validation_error(field_name: str, message: str) -> HttpAnswer:
+    details = [{"field": field_name, "message": message}]
+    return json_answer(
+        400, {"error": {"code": "VALIDATION_ERROR", "message": f"{field_name}: {message}", "details": details}}
+    )
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any] | HttpAnswer:
+    """The request's JSON object body (an empty body is {}), or the 400 answer."""
+    if not request.body.strip():
+        return {}
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return _validation_error("body", "is not JSON")
+    return body if isinstance(body, dict) else _validation_error("body", "must be a JSON object")
+
+
+@dataclass
+class Gateway:
+    routes: RouteTable
+    pool: EnvironmentPool
+    cognito: LocalCognito
+    sweeper: Function
+    verifier: JwtVerifier | None  # None: OPD_AUTH=off, every request goes through
+    openapi_path: Path
+    sweep_input: dict[str, Any] = field(default_factory=dict)  # the schedule's Input, from the template
+    cors: Cors | None = None
+
+    def handle(self, request: HttpRequest) -> HttpAnswer:
+        try:
+            return self._with_cors(request)
+        except Exception:  # the runner's own failure: answer like API Gateway does, keep serving
+            log.exception("the runner failed on %s %s", request.method, request.path)
+            return _INTERNAL_ERROR
+
+    def _with_cors(self, request: HttpRequest) -> HttpAnswer:
+        origin = request.header("origin")
+        if self.cors is None or origin is None:
+            return self._answer(request)
+        if request.method == "OPTIONS" and request.header("access-control-request-method"):
+            return HttpAnswer(204, self.cors.preflight_headers(origin), b"")  # API Gateway answers these itself
+        answer = self._answer(request)
+        # With CORS configured, API Gateway's CORS headers replace any the function sent.
+        kept = [(name, value) for name, value in answer.headers if not name.lower().startswith("access-control-")]
+        return HttpAnswer(answer.status, kept + self.cors.answer_headers(origin), answer.body)
+
+    def _answer(self, request: HttpRequest) -> HttpAnswer:
+        local = self._local_endpoint(request)
+        if local is not None:
+            return local
+        found = self.routes.find(request.method, request.path)
+        if found is None:
+            return error_answer(404, "NOT_FOUND", f"no route {request.method} {request.path}")
+        route, path_parameters = found
+        claims = None
+        if not route.public and self.verifier is not None:
+            try:
+                claims = self.verifier.claims(request.header("authorization"))
+            except InvalidToken as error:
+                return error_answer(401, "UNAUTHORIZED", f"missing or invalid bearer token: {error}")
+        event = http_api_event(request, route.route_key, path_parameters, claims)
+        return self._invoke(route.function, event)
+
+    def _invoke(self, function: Function, event: dict[str, Any]) -> HttpAnswer:
+        try:
+            return answer_from_result(self.pool.invoke(function, event))
+        except FunctionFailed as failure:
+            log.error("%s failed:\n%s", function.name, failure)
+            return _INTERNAL_ERROR
+
+    # -- local-only endpoints ----------------------------------------------------------------
+
+    def _local_endpoint(self, request: HttpRequest) -> HttpAnswer | None:
+        endpoint = (request.method, request.path)
+        if endpoint == ("POST", "/_local/token"):
+            return self._token(request)
+        if endpoint == ("POST", "/_local/sweep"):
+            return self._sweep(request)
+        if endpoint == ("GET", "/openapi.json"):
+            return self._openapi(request)
+        if endpoint in (("GET", "/docs"), ("GET", "/docs/")):
+            return HttpAnswer(200, [("content-type", "text/html; charset=utf-8")], _SWAGGER_PAGE.encode())
+        if endpoint == ("GET", "/docs/swagger-ui-bundle.js"):
+            return self._asset("swagger-ui-bundle.min.js", "text/javascript")
+        if endpoint == ("GET", "/docs/swagger-ui.css"):
+            return self._asset("swagger-ui.min.css", "text/css")
+        return None
+
+    def _token(self, request: HttpRequest) -> HttpAnswer:
+        body = _json_object(request)
+        if isinstance(body, HttpAnswer):
+            return body
+        role, user = body.get("role"), body.get("user")
+        if role not in ROLES:
+            return _validation_error("role", f"must be one of {', '.join(ROLES)}")
+        if not isinstance(user, str) or not _ID.match(user):
+            return _validation_error("user", "must be 1-64 characters of A-Za-z0-9._:-")
+        return json_answer(200, {"token": self.cognito.token(str(role), user)})
+
+    def _sweep(self, request: HttpRequest) -> HttpAnswer:
+        body = _json_object(request)
+        if isinstance(body, HttpAnswer):
+            return body
+        now = body.get("now")
+        if now is not None:
+            try:
+                valid = isinstance(now, str) and datetime.fromisoformat(now).utcoffset() is not None
+            except ValueError:
+                valid = False
+            if not valid:
+                return _validation_error("now", "must be an ISO 8601 time with an offset")
+        event = scheduled_input(self.sweep_input) | ({"now": now} if now is not None else {})
+        try:
+            result = self.pool.invoke(self.sweeper, event)
+        except FunctionFailed as failure:
+            log.error("%s failed:\n%s", self.sweeper.name, failure)
+            return _INTERNAL_ERROR
+        return json_answer(200, {"marked": int(result["marked"])})
+
+    def _openapi(self, request: HttpRequest) -> HttpAnswer:
+        if not self.openapi_path.is_file():
+            return error_answer(404, "NOT_FOUND", f"{self.openapi_path.name} is missing: run `make openapi`")
+        document = json.loads(self.openapi_path.read_text(encoding="utf-8"))
+        # "Try it out" should call this runner, whatever port it is on.
+        document["servers"] = [{"url": f"http://{request.header('host') or '127.0.0.1'}", "description": "this runner"}]
+        return json_answer(200, document)
+
+    def _asset(self, name: str, content_type: str) -> HttpAnswer:
+        return HttpAnswer(200, [("content-type", content_type)], (_swagger_assets() / name).read_bytes())
+
+
+def scheduled_input(template_input: dict[str, Any]) -> dict[str, Any]:
+    """The sweeper's event: the schedule's Input with EventBridge Scheduler's placeholders filled in."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    values = {
+        "<aws.scheduler.schedule-arn>": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/opd-local-sweep",
+        "<aws.scheduler.scheduled-time>": now,
+        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+        "<aws.scheduler.attempt-number>": "1",
+    }
+    return {
+        name: values.get(value, value) if isinstance(value, str) else value for name, value in template_input.items()
+    }

@@ -1,0 +1,100 @@
+"""`make seed`: a demo clinic day on a running local API: a few doctors with hourly slots, over HTTP.
+
+Slots are today's in the clinic's time zone (CLINIC_TIME_ZONE, else the template's default), from
+the clinic's opening to its closing hour; slots that have already started are skipped. Running it
+again is fine: a slot that exists already (409 SLOT_EXISTS) is left as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+
+from local import template as templates
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DOCTORS = ("dr-asha", "dr-bose", "dr-chen")
+OPENS, CLOSES = 9, 17  # hourly slots from 09:00; the last one starts at 16:00
+
+
+@dataclass(frozen=True)
+class Planned:
+    doctor_id: str
+    start: datetime
+    end: datetime
+
+
+def clinic_zone() -> ZoneInfo:
+    name = os.environ.get("CLINIC_TIME_ZONE")
+    if not name:
+        environment = templates.plain_environment(templates.load_template(REPO_ROOT / "template.yaml"))
+        name = environment.get("CLINIC_TIME_ZONE", "UTC")
+    return ZoneInfo(name)
+
+
+def plan(day: date, zone: ZoneInfo, now: datetime, doctors: tuple[str, ...] = DOCTORS) -> list[Planned]:
+    """Each doctor's hourly slots of `day`, leaving out those that have started by `now`."""
+    starts = [datetime.combine(day, time(hour), tzinfo=zone) for hour in range(OPENS, CLOSES)]
+    return [Planned(doctor, start, start + timedelta(hours=1)) for doctor in doctors for start in starts if start > now]
+
+
+def _post(session: requests.Session, url: str, body: dict[str, Any], token: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return session.post(url, json=body, headers=headers, timeout=30)
+
+
+def seed(base_url: str, slots: list[Planned]) -> tuple[int, int]:
+    """Create the slots; (created, already there). Raises on any other answer."""
+    session = requests.Session()
+    answer = _post(session, f"{base_url}/_local/token", {"role": "admin", "user": "seed-admin"})
+    answer.raise_for_status()
+    token = str(answer.json()["token"])
+    created = existing = 0
+    for slot in slots:
+        body = {"doctorId": slot.doctor_id, "start": slot.start.isoformat(), "end": slot.end.isoformat()}
+        answer = _post(session, f"{base_url}/slots", body, token)
+        code = answer.json().get("error", {}).get("code") if answer.status_code >= 400 else None
+        if answer.status_code == 201:
+            created += 1
+            print(f"  {slot.doctor_id}  {slot.start:%H:%M}-{slot.end:%H:%M}  {answer.json()['slotId']}")
+        elif code == "SLOT_EXISTS":
+            existing += 1
+            print(f"  {slot.doctor_id}  {slot.start:%H:%M}-{slot.end:%H:%M}  (exists)")
+        else:
+            raise RuntimeError(f"POST /slots {body}: HTTP {answer.status_code} {answer.text}")
+    return created, existing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.seed", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}")
+    parser.add_argument("--date", type=date.fromisoformat, help="the clinic day (default: today in its zone)")
+    args = parser.parse_args(argv)
+    zone = clinic_zone()
+    now = datetime.now(zone)
+    day = args.date or now.date()
+    slots = plan(day, zone, now)
+    if not slots:
+        print(f"No slots left on {day} in {zone.key} (clinic hours {OPENS}:00-{CLOSES}:00): try --date YYYY-MM-DD")
+        return 0
+    print(f"Seeding {args.url}: {len(DOCTORS)} doctors, {day} ({zone.key})")
+    try:
+        created, existing = seed(args.url.rstrip("/"), slots)
+    except requests.ConnectionError:
+        print(f"Nothing answers at {args.url}: start the API first with `make serve`", file=sys.stderr)
+        return 1
+    print(f"{created} slots created, {existing} already there.")
+    print(f"Try: curl '{args.url}/doctors/{DOCTORS[0]}/slots?date={day}'")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""What the local runner needs from template.yaml: the HTTP routes, their functions and the shared settings.
+
+The template is the single source of truth for routes and auth, so the runner serves exactly what
+API Gateway would, without a second list to keep in step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A CloudFormation intrinsic (`!Ref X`, `!Sub ...`), kept as written: the runner cannot resolve most."""
+
+    tag: str
+    value: Any
+
+
+class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """A SafeLoader that accepts any `!Tag`, so CloudFormation short forms parse."""
+
+
+def _construct_tagged(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Tagged:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return Tagged(tag_suffix, value)
+
+
+_CloudFormationLoader.add_multi_constructor("!", _construct_tagged)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} is not a template")
+    return loaded
+
+
+@dataclass(frozen=True)
+class Function:
+    """One AWS::Serverless::Function, as the runner calls it in-process."""
+
+    logical_id: str
+    name: str  # the directory under functions/, e.g. "create_booking"
+    module: str  # e.g. "functions.create_booking.app"
+    handler: str  # the attribute, e.g. "lambda_handler"
+    timeout_s: int
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # "GET", ... or "ANY"
+    path: str  # "/slots/{slotId}"
+    function: Function
+    public: bool  # no authorizer: API Gateway passes every request through
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = _path_pattern(self.path).fullmatch(path)
+        return None if found is None else found.groupdict()
+
+
+@cache
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """`/slots/{slotId}` -> a regex with a named group per parameter; `{proxy+}` is greedy."""
+    parts: list[str] = []
+    for piece in re.split(r"(\{[^}]+\})", path):
+        if piece.startswith("{") and piece.endswith("}"):
+            name = piece[1:-1]
+            parts.append(f"(?P<{name[:-1]}>.+)" if name.endswith("+") else f"(?P<{name}>[^/]+)")
+        else:
+            parts.append(re.escape(piece))
+    return re.compile("".join(parts))
+
+
+def _specificity(route: Route) -> tuple[int, int]:
+    """API Gateway prefers literal segments over parameters, and a method over ANY."""
+    literal = sum(1 for segment in route.path.split("/") if segment and not segment.startswith("{"))
+    return (-literal, route.method == "ANY")
+
+
+class RouteTable:
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = sorted(routes, key=_specificity)
+
+    def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            if route.method in (method, "ANY") and (params := route.match(path)) is not None:
+                return route, params
+        return None
+
+
+def _globals(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    found = template.get("Globals", {}).get(kind, {})
+    return found if isinstance(found, dict) else {}
+
+
+def function_of(template: dict[str, Any], logical_id: str, repo_root: Path) -> Function:
+    defaults = _globals(template, "Function")
+    properties = {**defaults, **template["Resources"][logical_id].get("Properties", {})}
+    code_dir = Path(str(properties["CodeUri"]).rstrip("/"))
+    handler_module, _, handler = str(properties.get("Handler", "app.lambda_handler")).rpartition(".")
+    if code_dir.is_absolute():
+        code_dir = code_dir.relative_to(repo_root)
+    return Function(
+        logical_id=logical_id,
+        name=code_dir.name,
+        module=".".join([*code_dir.parts, handler_module]),
+        handler=handler,
+        timeout_s=int(_known(template, properties.get("Timeout")) or 3),  # Lambda's defaults
+        memory_mb=int(_known(template, properties.get("MemorySize")) or 128),
+    )
+
+
+def _default_authorizer(template: dict[str, Any], api: Any) -> str | None:
+    """The authorizer a route gets when its event names none: its HttpApi's, else Globals.HttpApi's."""
+    api_id = api.value if isinstance(api, Tagged) and api.tag == "Ref" else None
+    resources = template.get("Resources", {})
+    api_properties = resources.get(api_id, {}).get("Properties", {}) if api_id else _globals(template, "HttpApi")
+    authorizer = api_properties.get("Auth", {}).get("DefaultAuthorizer")
+    return str(authorizer) if authorizer else None
+
+
+def routes(template: dict[str, Any], repo_root: Path) -> RouteTable:
+    found: list[Route] = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            properties = event.get("Properties", {})
+            authorizer = properties.get("Auth", {}).get("Authorizer") or _default_authorizer(
+                template, properties.get("ApiId")
+            )
+            found.append(
+                Route(
+                    method=str(properties["Method"]).upper().replace("*", "ANY"),
+                    path=str(properties["Path"]),
+                    function=function_of(template, logical_id, repo_root),
+                    public=authorizer in (None, "NONE"),
+                )
+            )
+    return RouteTable(found)
+
+
+def function_named(template: dict[str, Any], name: str, repo_root: Path) -> Function:
+    """A function by its directory name, also one without an HTTP route (the sweeper)."""
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            function = function_of(template, logical_id, repo_root)
+            if function.name == name:
+                return function
+    return Function(name, name, f"functions.{name}.app", "lambda_handler", timeout_s=60, memory_mb=128)
+
+
+def plain_environment(template: dict[str, Any]) -> dict[str, str]:
+    """Globals.Function environment values the runner can know: literals and `!Ref Parameter` defaults.
+
+    Secret names and other resource references only make sense in AWS, so they are left out.
+    """
+    variables = _globals(template, "Function").get("Environment", {}).get("Variables", {})
+    plain: dict[str, str] = {}
+    for name, written in variables.items():
+        value = _known(template, written)
+        if value is not None and not name.endswith("_SECRET"):
+            plain[name] = value
+    return plain
+
+
+def _known(template: dict[str, Any], written: Any) -> str | None:
+    """A literal, or the default of the parameter a `!Ref` names; None for what only AWS knows."""
+    if isinstance(written, Tagged):
+        is_parameter = written.tag == "Ref" and isinstance(written.value, str)
+        written = template.get("Parameters", {}).get(written.value, {}).get("Default") if is_parameter else None
+    if isinstance(written, bool):
+        return str(written).lower()
+    return str(written) if isinstance(written, str | int | float) else None
+
+
+@dataclass(frozen=True)
+class Cors:
+    """An HttpApi's CorsConfiguration: API Gateway answers preflight requests itself."""
+
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    allow_headers: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    max_age: str | None
+
+    def allowed_origin(self, origin: str) -> str | None:
+        if "*" in self.allow_origins:
+            return "*"
+        return origin if origin in self.allow_origins else None
+
+    def preflight_headers(self, origin: str) -> list[tuple[str, str]]:
+        allowed = self.allowed_origin(origin)
+        if allowed is None:
+            return []
+        headers = [
+            ("access-control-allow-origin", allowed),
+            ("access-control-allow-methods", ",".join(self.allow_methods)),
+            ("access-control-allow-headers", ",".join(self.allow_headers)),
+        ]
+        return headers + ([("access-control-max-age", self.max_age)] if self.max_age else [])
+
+    def answer_headers(self, origin: str) -> list[tuple[str, str]]:
+        allowed = self.allowed_origin(origin)
+        if allowed is None:
+            return []
+        exposed = [("access-control-expose-headers", ",".join(self.expose_headers))] if self.expose_headers else []
+        return [("access-control-allow-origin", allowed), *exposed]
+
+
+def cors(template: dict[str, Any]) -> Cors | None:
+    apis = (
+        resource
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == "AWS::Serverless::HttpApi"
+    )
+    config = next(
+        (api["Properties"]["CorsConfiguration"] for api in apis if "CorsConfiguration" in api.get("Properties", {})),
+        None,
+    )
+    if not isinstance(config, dict):
+        return None
+
+    def listed(name: str) -> tuple[str, ...]:
+        values = (_known(template, value) for value in config.get(name, []))
+        return tuple(value for value in values if value is not None)
+
+    return Cors(
+        allow_origins=listed("AllowOrigins"),
+        allow_methods=listed("AllowMethods"),
+        allow_headers=listed("AllowHeaders"),
+        expose_headers=listed("ExposeHeaders"),
+        max_age=_known(template, config.get("MaxAge")),
+    )
+
+
+def schedule_input(template: dict[str, Any], function: Function) -> dict[str, Any]:
+    """The Input of the function's schedule (ScheduleV2 / Schedule event), `{}` when it sets none."""
+    events = template["Resources"].get(function.logical_id, {}).get("Properties", {}).get("Events", {})
+    for event in events.values():
+        if event.get("Type") in ("ScheduleV2", "Schedule") and isinstance(
+            event.get("Properties", {}).get("Input"), str
+        ):
+            found = json.loads(event["Properties"]["Input"])
+            return found if isinstance(found, dict) else {}
+    return {}
