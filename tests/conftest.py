@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,28 +25,28 @@ from opd.settings import Settings
 from opd.store import Document, SlotStore
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if url := os.environ.get("REDIS_URL"):
+def _given_or_own(
+    env_name: str, make: Callable[[Path], LocalServer], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The server named in the environment, or one of our own for this test session."""
+    if url := os.environ.get(env_name):
         yield url
         return
-    server = redis_server(tmp_path_factory.mktemp("redis")).start()
+    server = make(tmp_path_factory.mktemp(env_name.lower())).start()
     try:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _given_or_own("REDIS_URL", redis_server, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if uri := os.environ.get("MONGODB_URI"):
-        yield uri
-        return
-    server = mongo_server(tmp_path_factory.mktemp("mongo")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    yield from _given_or_own("MONGODB_URI", mongo_server, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
