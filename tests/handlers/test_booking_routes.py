@@ -64,11 +64,12 @@ def test_create_booking_answers_the_booking(slot: Slot) -> None:
     assert answer.body["updatedAt"] == answer.body["createdAt"]
 
 
-def test_each_booking_is_counted_by_tier(slot: Slot, capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_booking_is_counted_by_tier_with_its_lock_wait(slot: Slot, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     book(slot.slot_id, "p-1", "PAID")
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [(m["Bookings"], m["tier"]) for m in emf if "Bookings" in m] == [([1.0], "PREMIUM")]
+    assert [len(m["LockWaitMs"]) == 1 and m["LockWaitMs"][0] >= 0 for m in emf if "LockWaitMs" in m] == [True]
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "OPD"
 
 

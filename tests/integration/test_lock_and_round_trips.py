@@ -42,11 +42,13 @@ def test_a_busy_slot_waits_a_bounded_time_then_says_retry(redis_client: redis.Re
     assert 0.3 <= waited < 1.5  # waited its bound, and not the lock's whole TTL
 
 
-def test_a_waiter_gets_the_lock_as_soon_as_it_is_released(redis_client: redis.Redis) -> None:
-    lock = SlotLock(redis_client, ttl_ms=2000, wait_ms=300)
+def test_a_waiter_gets_the_lock_as_soon_as_it_is_released_and_reports_its_wait(redis_client: redis.Redis) -> None:
+    waits: list[float] = []
+    lock = SlotLock(redis_client, ttl_ms=2000, wait_ms=300, observe_wait=waits.append)
     owner = lock.acquire("slot-lock-3")
     redis_client.pexpire(SlotLock.key("slot-lock-3"), 100)  # the holder finishes soon
     assert lock.acquire("slot-lock-3") != owner
+    assert len(waits) == 2 and waits[0] < 50 and 100 <= waits[1] < 300
 
 
 def test_an_uncontended_booking_costs_at_most_four_round_trips(

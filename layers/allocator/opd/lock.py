@@ -54,8 +54,10 @@ class SlotLock:
         wait_ms: int = 300,
         sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        observe_wait: Callable[[float], None] | None = None,
     ) -> None:
         self.client = client
+        self.observe_wait = observe_wait  # told each acquisition's wait in ms (the LockWaitMs metric)
         self.ttl_ms = ttl_ms
         self.wait_ms = wait_ms
         self._sleep = sleep
@@ -68,11 +70,14 @@ class SlotLock:
     def acquire(self, slot_id: str) -> str:
         """Return the owner token, waiting with jittered retries for at most `wait_ms`."""
         key, owner = self.key(slot_id), secrets.token_hex(16)
-        give_up_at = self._clock() + self.wait_ms / 1000
+        began = self._clock()
+        give_up_at = began + self.wait_ms / 1000
         pause = 0.002
         while True:
             with redis_errors():
                 if self.client.set(key, owner, nx=True, px=self.ttl_ms):
+                    if self.observe_wait is not None:
+                        self.observe_wait((self._clock() - began) * 1000)
                     return owner
             if self._clock() >= give_up_at:
                 # A holder finishes in milliseconds or its lock expires within the TTL.

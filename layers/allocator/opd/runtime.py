@@ -61,10 +61,21 @@ def slot_store() -> SlotStore:
     return slots
 
 
+def record_lock_wait(waited_ms: float) -> None:
+    """EMF metric LockWaitMs, flushed with the rest of the invocation's metrics."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    # Powertools' Metrics instances share one metric set per process, so this joins the handler's.
+    Metrics().add_metric(name="LockWaitMs", unit=MetricUnit.Milliseconds, value=round(waited_ms, 1))
+
+
 @cache
 def allocator() -> Allocator:
     config = settings()
-    slot_lock = SlotLock(redis_client(), ttl_ms=config.lock_ttl_ms, wait_ms=config.lock_wait_ms)
+    slot_lock = SlotLock(
+        redis_client(), ttl_ms=config.lock_ttl_ms, wait_ms=config.lock_wait_ms, observe_wait=record_lock_wait
+    )
     return Allocator(slot_store(), slot_lock, config)
 
 

@@ -66,6 +66,8 @@ def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
             # flush (what log_metrics does) warns on every warm invocation.
             if metrics.metric_set:
                 metrics.flush_metrics()
+            # Flushing clears the set only while metrics are enabled; never carry dimensions over.
+            metrics.clear_metrics()
 
     return lambda_handler
 
