@@ -70,6 +70,8 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/round_trips.py
+	$(PY) benchmarks/rush.py
+	$(PY) benchmarks/cold_start.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

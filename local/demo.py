@@ -472,7 +472,12 @@ def summary(events: Sequence[Event]) -> str:
     return text + (f"; {busy} × 429 retried after Retry-After" if busy else "")
 
 
-PAST = {"book": "booked", "check-in": "checked in", "no-show": "marked no-show", "swept": "read as swept"}
+PAST = {
+    "book": "booked",
+    "check-in": "checked in",
+    "no-show": "marked no-show at the desk",
+    "swept": "read back as NO_SHOW",
+}
 PAST |= {"cancel": "cancelled", "complete": "completed", "delay": "delays set"}
 
 
@@ -583,7 +588,7 @@ def clinic_hours(c: Clinic) -> str:
         events += swept + c.each_room(partial(_consultations, c, start == hours[-1]), now)
     marked = sum(m for m, _ in c.log.sweeps)
     told = f"start + {SWEEP_AFTER.seconds // 60} min"
-    return f"{len(hours)} hours, {marked} no-shows swept (sweeper told {told}): " + summary(events)
+    return f"{len(hours)} hours, the sweeper (told {told}) marked {marked} no-shows; " + summary(events)
 
 
 def _arrivals(c: Clinic, slot: SlotPlan) -> list[Event]:
