@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from local.client import Answer
-from local.demo import DayLog, FinalView, SlotPlan, check_day, plot_timeline, report_text, slot_rows
+from local.demo.checks import FinalView, check_day
+from local.demo.day import DayLog, SlotPlan
+from local.demo.report import plot_timeline, report_text, slot_rows
 
 START = datetime(2026, 11, 22, 9, tzinfo=UTC)
 SLOT = SlotPlan("dr-a", "s1", START, START + timedelta(hours=1))
