@@ -6,7 +6,6 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -15,6 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.sweep_no_shows import app
+from local.apigw import LambdaContext as LocalContext
 from opd import domain, runtime
 from opd.domain import Capacity, Slot, Source, Status
 from opd.service import Allocator, new_booking_id, new_slot_id
@@ -23,22 +23,20 @@ EVENT_FILE = Path(__file__).resolve().parents[2] / "events" / "sweep_no_shows.js
 GRACE = timedelta(minutes=15)  # NO_SHOW_GRACE_MINUTES, set below
 
 
-@dataclass
-class FakeContext:
-    """What Powertools and the sweep read of a Lambda context; the remaining time comes from `remaining_ms`."""
+class ClockedContext(LocalContext):
+    """The runner's context object, with the remaining time given by `remaining_ms`."""
 
-    remaining_ms: Callable[[], int] = lambda: 60_000
-    function_name: str = "SweepNoShowsFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-south-1:123456789012:function:SweepNoShowsFunction"
-    aws_request_id: str = "0f6c7d1e-4b1a-4c55-9a57-8b1f7c5e2d10"
+    def __init__(self, remaining_ms: Callable[[], int]) -> None:
+        super().__init__("SweepNoShowsFunction", memory_limit_in_mb=512, timeout_s=60)
+        self.remaining_ms = remaining_ms
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms()
 
 
-def sweep(event: dict[str, Any], context: FakeContext | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = app.lambda_handler(event, cast(LambdaContext, context or FakeContext()))
+def sweep(event: dict[str, Any], context: LocalContext | None = None) -> dict[str, Any]:
+    context = context or LocalContext("SweepNoShowsFunction", memory_limit_in_mb=512, timeout_s=60)
+    result: dict[str, Any] = app.lambda_handler(event, cast(LambdaContext, context))
     return result
 
 
@@ -157,7 +155,7 @@ def test_concurrent_runs_mark_each_booking_once(
 def test_stops_before_the_deadline_and_the_next_run_finishes(runtime_allocator: Allocator, soon: datetime) -> None:
     slots = [booked_slot(runtime_allocator, soon + timedelta(minutes=30 * i), patients=2) for i in range(5)]
     remaining = iter(range(3_000, -100_000, -400))  # every look at the clock finds 0.4 s less
-    nearly_out = FakeContext(remaining_ms=lambda: next(remaining))
+    nearly_out = ClockedContext(lambda: next(remaining))
 
     first = sweep(as_of(soon + timedelta(days=1)), nearly_out)
 

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from local.apigw import LambdaContext as LocalContext
 from opd import runtime
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -36,21 +37,9 @@ KEEP: Any = object()  # leave this part of the sample event as it is
 LOCK_WAIT_MS = 50  # a busy slot answers 429 after this; short keeps the suite fast
 
 
-@dataclass
-class FakeContext:
-    """What Powertools reads of a Lambda context (Logger, idempotency's in-progress expiry)."""
-
-    function_name: str = "OpdRouteFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-south-1:123456789012:function:OpdRouteFunction"
-    aws_request_id: str = "6f1d2c3b-0000-4000-8000-00000000abcd"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def context() -> LambdaContext:
-    return cast(LambdaContext, FakeContext())
+    """The same context object the local runner hands its Lambda environments."""
+    return cast(LambdaContext, LocalContext("OpdRouteFunction", memory_limit_in_mb=512, timeout_s=10))
 
 
 @cache
