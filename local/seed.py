@@ -13,12 +13,10 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import requests
-
 from local import template as templates
+from local.client import NO_ANSWER, ApiError, OpdClient, expect
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCTORS = ("dr-asha", "dr-bose", "dr-chen")
@@ -46,30 +44,21 @@ def plan(day: date, zone: ZoneInfo, now: datetime, doctors: tuple[str, ...] = DO
     return [Planned(doctor, start, start + timedelta(hours=1)) for doctor in doctors for start in starts if start > now]
 
 
-def _post(session: requests.Session, url: str, body: dict[str, Any], token: str | None = None) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return session.post(url, json=body, headers=headers, timeout=30)
-
-
 def seed(base_url: str, slots: list[Planned]) -> tuple[int, int]:
     """Create the slots; (created, already there). Raises on any other answer."""
-    session = requests.Session()
-    answer = _post(session, f"{base_url}/_local/token", {"role": "admin", "user": "seed-admin"})
-    answer.raise_for_status()
-    token = str(answer.json()["token"])
+    api = OpdClient(base_url)
+    token = api.token("admin", "seed-admin")
     created = existing = 0
     for slot in slots:
-        body = {"doctorId": slot.doctor_id, "start": slot.start.isoformat(), "end": slot.end.isoformat()}
-        answer = _post(session, f"{base_url}/slots", body, token)
-        code = answer.json().get("error", {}).get("code") if answer.status_code >= 400 else None
-        if answer.status_code == 201:
-            created += 1
-            print(f"  {slot.doctor_id}  {slot.start:%H:%M}-{slot.end:%H:%M}  {answer.json()['slotId']}")
-        elif code == "SLOT_EXISTS":
+        answer = api.create_slot(token, slot.doctor_id, slot.start, slot.end)
+        hours = f"{slot.start:%H:%M}-{slot.end:%H:%M}"
+        if answer.code == "SLOT_EXISTS":
             existing += 1
-            print(f"  {slot.doctor_id}  {slot.start:%H:%M}-{slot.end:%H:%M}  (exists)")
-        else:
-            raise RuntimeError(f"POST /slots {body}: HTTP {answer.status_code} {answer.text}")
+            print(f"  {slot.doctor_id}  {hours}  (exists)")
+            continue
+        made = expect(answer, f"POST /slots for {slot.doctor_id} at {slot.start.isoformat()}")
+        created += 1
+        print(f"  {slot.doctor_id}  {hours}  {made['slotId']}")
     return created, existing
 
 
@@ -88,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Seeding {args.url}: {len(DOCTORS)} doctors, {day} ({zone.key})")
     try:
         created, existing = seed(args.url.rstrip("/"), slots)
-    except requests.ConnectionError:
+    except ApiError as error:
+        if error.answer.status != NO_ANSWER:
+            raise
         print(f"Nothing answers at {args.url}: start the API first with `make serve`", file=sys.stderr)
         return 1
     print(f"{created} slots created, {existing} already there.")
