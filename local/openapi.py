@@ -124,9 +124,7 @@ def error_schema() -> dict[str, Any]:
 
 def build_document(repo_root: Path = REPO_ROOT) -> dict[str, Any]:
     """The whole API's OpenAPI document, from the template's routes and each function's resolver."""
-    for path in (repo_root / "layers" / "allocator", repo_root):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
+    templates.make_importable(repo_root)
     routes = templates.routes(templates.load_template(repo_root / "template.yaml"), repo_root).routes
     document: dict[str, Any] = {
         "openapi": "3.1.0",

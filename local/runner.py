@@ -140,7 +140,7 @@ def start_stack(
     follows OPD_AUTH (on unless "off"). `database` defaults to MONGODB_DATABASE or the template's.
     """
     auth = _auth_default() if auth is None else auth
-    _importable(repo_root)
+    templates.make_importable(repo_root)
     with contextlib.ExitStack() as resources:
         redis_url = os.environ.get("REDIS_URL") or _start(resources, redis_server(data_dir / "redis", persist=persist))
         mongodb_uri = os.environ.get("MONGODB_URI") or _start(
@@ -195,13 +195,6 @@ def _start(resources: contextlib.ExitStack, server: LocalServer) -> str:
     server.start()
     resources.callback(server.stop)
     return server.url
-
-
-def _importable(repo_root: Path) -> None:
-    """The functions import `functions.<name>.app` and `opd` (the layer), as they do in Lambda."""
-    for path in (repo_root / "layers" / "allocator", repo_root):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))  # spawned Lambda environments start with this sys.path
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

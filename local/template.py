@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -39,6 +40,13 @@ def _construct_tagged(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node)
 
 
 _CloudFormationLoader.add_multi_constructor("!", _construct_tagged)
+
+
+def make_importable(repo_root: Path) -> None:
+    """Functions import `functions.<name>.app` and `opd` (the layer), as they do in Lambda."""
+    for path in (repo_root / "layers" / "allocator", repo_root):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))  # spawned Lambda environments start with this sys.path
 
 
 def load_template(path: Path) -> dict[str, Any]:
