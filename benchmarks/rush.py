@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]  # run as a script: the repo's `local` package
 
-from local.client import OpdClient, at_once, expect, in_parallel  # noqa: E402
+from local.client import TIER_OF_SOURCE, OpdClient, at_once, expect, in_parallel  # noqa: E402
 from local.servers import free_port  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -48,8 +48,6 @@ TARGET_FIRST_TRY = 0.99
 DEFAULT_CASES = ((1, 20), (5, 40))
 # Most bookings are online; the desk books walk-ins, paid, follow-up and emergency patients.
 SOURCE_MIX = {"ONLINE": 50, "WALKIN": 20, "PAID": 12, "FOLLOWUP": 8, "EMERGENCY": 10}
-TIER_OF_SOURCE = {"ONLINE": "STANDARD", "WALKIN": "STANDARD", "PAID": "PREMIUM", "FOLLOWUP": "PREMIUM"}
-TIER_OF_SOURCE |= {"EMERGENCY": "CRITICAL"}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,15 @@ from typing import Any
 import requests
 
 BUSY = 429
+# The contract's sources and tiers, written out rather than imported from the service: the demo and
+# the benchmarks check the service against the contract, so they must not share its mistakes.
+TIER_OF_SOURCE = {
+    "ONLINE": "STANDARD",
+    "WALKIN": "STANDARD",
+    "PAID": "PREMIUM",
+    "FOLLOWUP": "PREMIUM",
+    "EMERGENCY": "CRITICAL",
+}
 NO_ANSWER = 0  # the connection failed: the client cannot know what the server did
 
 

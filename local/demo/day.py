@@ -8,17 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from local.client import Answer
+from local.client import TIER_OF_SOURCE, Answer
 
 # The contract's words, written out here rather than imported from the service: the demo checks
 # the service against the contract, so it must not share the service's mistakes.
-TIER_OF_SOURCE = {
-    "ONLINE": "STANDARD",
-    "WALKIN": "STANDARD",
-    "PAID": "PREMIUM",
-    "FOLLOWUP": "PREMIUM",
-    "EMERGENCY": "CRITICAL",
-}
 TIERS = ("STANDARD", "PREMIUM", "CRITICAL")
 ACTIVE = frozenset({"BOOKED", "CHECKED_IN"})
 CONTRACT_CODES = frozenset(
