@@ -1,7 +1,8 @@
 """The allocator's operations: domain decisions applied under the slot's lock, written in one replace.
 
-Dependencies come in as parameters (store, lock, settings, clock, id maker), so the handlers,
-the local runner and the tests all assemble the same service around different clients.
+Dependencies come in as parameters (store, lock, settings, clock), typed by the ports in
+`opd.ports`, so the handlers, the local runner and the tests all assemble the same service around
+different adapters: MongoDB and Redis in AWS and locally, in-memory fakes in the unit tests.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from opd import domain
 from opd.domain import Booking, Capacity, Slot, Source, Status
 from opd.errors import NotFound, SlotBusy
-from opd.lock import SlotLock
+from opd.ports import SlotMutex, SlotRepository
 from opd.settings import Settings
-from opd.store import SlotStore
+
+if TYPE_CHECKING:
+    from opd.lock import SlotLock
+    from opd.store import SlotStore
 
 T = TypeVar("T")
 Decision = tuple[Slot | None, T]  # (the slot to write, or None when nothing changes; the answer)
@@ -47,11 +51,18 @@ class SweepReport:
     finished: bool  # False when it stopped early to respect the caller's deadline
 
 
-class Allocator:
+class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
+    """The service over any slot repository and slot mutex.
+
+    Generic in the two so that whoever assembles it keeps their adapters' own types (the runtime
+    and the tests reach `allocator.store` as the store they built); a bare `Allocator` is the one
+    over MongoDB and Redis.
+    """
+
     def __init__(
         self,
-        store: SlotStore,
-        lock: SlotLock,
+        store: Store,
+        lock: Mutex,
         settings: Settings | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:

@@ -1,0 +1,96 @@
+"""In-memory stand-ins for the slot repository and the slot lock, so the service runs without sockets.
+
+They keep the promises of `opd.ports` the way the real adapters keep them, and add no rules of
+their own:
+
+- `FakeSlotStore` (like `opd.store.SlotStore`): `replace` writes only if the stored version is
+  still the one read, and bumps it; `insert` refuses a second slot of a doctor at the same instant,
+  or a taken id, with `SlotExists`; the sweep query is the real one's filter and order. Slots and
+  bookings are frozen dataclasses, so a stored slot cannot be changed behind the store's back and
+  nothing needs copying.
+- `FakeSlotLock` (like `opd.lock.SlotLock`): one holder per slot; `acquire` on a held slot raises
+  `SlotBusy` at once (the real lock first waits up to `wait_ms`, but here nothing could let go in
+  the meantime); `release` lets go only for the owner. A test makes a slot busy by acquiring its
+  lock itself, as another request would, and sees in `taken` which locks were had.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from opd.domain import Slot
+from opd.errors import SlotBusy, SlotExists
+
+
+class FakeSlotStore:
+    def __init__(self) -> None:
+        self.slots: dict[str, Slot] = {}  # each slot as last written, with that write's version
+
+    def insert(self, slot: Slot) -> None:
+        # The real store's unique keys: the id, and (doctor, start) with starts compared as instants.
+        taken = slot.slot_id in self.slots or any(
+            s.doctor_id == slot.doctor_id and s.start == slot.start for s in self.slots.values()
+        )
+        if taken:
+            raise SlotExists(
+                f"doctor {slot.doctor_id} already has a slot starting {slot.start.astimezone(UTC).isoformat()}"
+            )
+        self.slots[slot.slot_id] = slot
+
+    def get(self, slot_id: str) -> Slot | None:
+        return self.slots.get(slot_id)
+
+    def replace(self, slot: Slot, read_version: int) -> bool:
+        stored = self.slots.get(slot.slot_id)
+        if stored is None or stored.version != read_version:
+            return False
+        self.slots[slot.slot_id] = dataclasses.replace(slot, version=read_version + 1)
+        return True
+
+    def doctor_slots(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[Slot]:
+        found = (s for s in self.slots.values() if s.doctor_id == doctor_id and start_from <= s.start < start_before)
+        return sorted(found, key=lambda s: s.start)
+
+    def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
+        # Like the real cursor, nothing is read until the first id is asked for.
+        due = sorted(
+            (s for s in self.slots.values() if s.awaiting_arrival and s.start <= started_by), key=lambda s: s.start
+        )
+        for slot in due:
+            yield slot.slot_id
+
+
+class FakeSlotLock:
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}  # slot id -> the owner token of whoever holds its lock
+        self.taken: list[str] = []  # every slot id whose lock was had, in order, for tests to look at
+        self._guard = threading.Lock()  # makes check-and-take one step, as SET NX is
+        self._tokens = itertools.count(1)
+
+    def acquire(self, slot_id: str) -> str:
+        with self._guard:
+            if slot_id in self.owners:
+                raise SlotBusy(f"slot {slot_id} is busy, try again", retry_after_seconds=1)
+            owner = self.owners[slot_id] = f"owner-{next(self._tokens)}"
+            self.taken.append(slot_id)
+            return owner
+
+    def release(self, slot_id: str, owner: str) -> bool:
+        with self._guard:
+            if self.owners.get(slot_id) != owner:
+                return False
+            del self.owners[slot_id]
+            return True
+
+    @contextmanager
+    def held(self, slot_id: str) -> Iterator[None]:
+        owner = self.acquire(slot_id)
+        try:
+            yield
+        finally:
+            self.release(slot_id, owner)
