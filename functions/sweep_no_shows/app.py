@@ -6,7 +6,6 @@ POST /_local/sweep passes a top-level "now" to sweep as of another instant.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +14,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from opd import runtime
+from opd.settings import current as settings
 
-logger = Logger()
-tracer = Tracer()
-# The template sets the namespace; the fallback keeps a local run without it from failing at flush.
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OPD"))
+# The settings are read here, at import: a bad environment fails the cold start.
+config = settings()
+logger = Logger(service=config.service_name, level=config.log_level)
+tracer = Tracer(service=config.service_name)
+# The template sets the namespace; the settings' default keeps a local run without it from failing at flush.
+metrics = Metrics(service=config.service_name, namespace=config.metrics_namespace)
 
 
 def sweep_time(event: dict[str, Any]) -> datetime | None:

@@ -7,7 +7,6 @@ at import time, so a cold start pays only for the imports.
 
 from __future__ import annotations
 
-import os
 import sys
 from functools import cache
 
@@ -17,7 +16,8 @@ from pymongo import MongoClient
 from opd import lock, store
 from opd.lock import SlotLock
 from opd.service import Allocator
-from opd.settings import Settings
+from opd.settings import SecretName, Settings
+from opd.settings import current as current_settings
 from opd.store import Document, SlotStore
 
 # Clients are built once per environment, so a secret is read at its first use; after a rotation,
@@ -25,38 +25,34 @@ from opd.store import Document, SlotStore
 SECRET_MAX_AGE_S = 3600
 
 
-def _connection_string(env_name: str) -> str:
-    """`X` holds the value itself; `X_SECRET` names a Secrets Manager secret holding it."""
-    if value := os.environ.get(env_name):
-        return value
-    secret_name = os.environ.get(f"{env_name}_SECRET")
-    if not secret_name:
-        raise RuntimeError(f"set {env_name} or {env_name}_SECRET")
+def _connection_string(given: str | SecretName) -> str:
+    """The connection string itself, or the value of the Secrets Manager secret that holds it."""
+    if isinstance(given, str):
+        return given
     from aws_lambda_powertools.utilities import parameters  # boto3 only where secrets are used
 
-    value = parameters.get_secret(secret_name, max_age=SECRET_MAX_AGE_S)
+    value = parameters.get_secret(given.name, max_age=SECRET_MAX_AGE_S)
     return value if isinstance(value, str) else value.decode()
 
 
-@cache
 def settings() -> Settings:
-    return Settings.from_env()
+    """This environment's settings (read once, see opd.settings.current)."""
+    return current_settings()
 
 
 @cache
 def redis_client() -> redis.Redis:
-    return lock.connect(_connection_string("REDIS_URL"))
+    return lock.connect(_connection_string(settings().redis_connection))
 
 
 @cache
 def mongo_client() -> MongoClient[Document]:
-    return store.connect(_connection_string("MONGODB_URI"))
+    return store.connect(_connection_string(settings().mongodb_connection))
 
 
 @cache
 def slot_store() -> SlotStore:
-    database = os.environ.get("MONGODB_DATABASE", "opd")
-    slots = SlotStore(mongo_client()[database]["slots"])
+    slots = SlotStore(mongo_client()[settings().mongodb_database]["slots"])
     slots.ensure_indexes()
     return slots
 
@@ -80,8 +76,8 @@ def allocator() -> Allocator:
 
 
 def reset() -> None:
-    """Forget every cached client and secret, as a new execution environment would (tests, local runner)."""
-    for cached in (settings, redis_client, mongo_client, slot_store, allocator):
+    """Forget the settings and every cached client and secret, as a new execution environment would."""
+    for cached in (current_settings, redis_client, mongo_client, slot_store, allocator):
         cached.cache_clear()
     if parameters := sys.modules.get("aws_lambda_powertools.utilities.parameters"):  # loaded only if secrets were read
         parameters.clear_caches()

@@ -1,33 +1,206 @@
-"""Deployment settings, read once per execution environment from the environment."""
+"""Every environment variable the layer and the functions read, declared once and checked at cold start.
+
+`current()` reads `os.environ` once per execution environment: the first import of a handler does it,
+so a bad value fails the cold start with a message naming the variable, e.g.
+`LOCK_WAIT_MS: must be ≥ 0 (got "-5")`. `Settings(...)` with keyword overrides and
+`Settings.from_env(mapping)` build settings without touching the process environment.
+
+An empty variable counts as unset, and values lose surrounding white space. The connection strings
+may be given themselves (`REDIS_URL`, `MONGODB_URI`) or as the Secrets Manager secret holding them
+(`REDIS_URL_SECRET`, `MONGODB_URI_SECRET`, as the template does); the value wins if both are set.
+The settings only say which was given: `opd.runtime` reads a secret at the client's first use.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from functools import cache
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+
+MIN_IDEMPOTENCY_TTL_SECONDS = 3_600  # the contract: keys are remembered for at least an hour
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class SettingsError(RuntimeError):
+    """The environment is wrong: the message names each bad variable and what it holds."""
 
 
 @dataclass(frozen=True)
-class Settings:
-    delay_reduction_percent: int = 20  # a doctor delay cuts the base by this share
-    lock_ttl_ms: int = 2000  # the mutex expires by itself if its holder dies
-    lock_wait_ms: int = 300  # how long a request waits for a busy slot before 429
-    no_show_grace_minutes: int = 15
-    clinic_time_zone: str = "UTC"  # the zone a doctor's "date" is read in
-    write_attempts: int = 5  # re-reads after a lost conditional write before giving up
+class SecretName:
+    """A connection string kept in Secrets Manager under this name (or ARN)."""
+
+    name: str
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Asia/Kolkata") from None
+    return name
+
+
+def _on_off(value: Any) -> Any:
+    """OPD_AUTH: exactly "on" or "off", so a typo never turns authentication off."""
+    if isinstance(value, str):
+        switch = value.strip().lower()
+        if switch not in {"on", "off"}:
+            raise ValueError('must be "on" or "off"')
+        return switch == "on"
+    return value
+
+
+def _idempotency_ttl(seconds: int) -> int:
+    if seconds < MIN_IDEMPOTENCY_TTL_SECONDS:
+        raise ValueError(f"must be at least {MIN_IDEMPOTENCY_TTL_SECONDS}, the contract's hour")
+    return seconds
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _url(*schemes: str) -> AfterValidator:
+    def check(url: str) -> str:
+        if not url.startswith(schemes):
+            raise ValueError(f"must start with {', '.join(schemes[:-1])} or {schemes[-1]}")
+        return url
+
+    return AfterValidator(check)
+
+
+class Settings(BaseModel):
+    """The deployment's settings; each field's `validation_alias` is the environment variable it comes from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    # -- the allocator ---------------------------------------------------------------------------
+    # A doctor delay cuts the base capacity by this share.
+    delay_reduction_percent: int = Field(default=20, ge=0, le=100, validation_alias="DELAY_REDUCTION_PERCENT")
+    # The slot mutex expires by itself if its holder dies.
+    lock_ttl_ms: int = Field(default=2000, gt=0, validation_alias="LOCK_TTL_MS")
+    # How long a request waits for a busy slot before answering 429.
+    lock_wait_ms: int = Field(default=300, ge=0, validation_alias="LOCK_WAIT_MS")
+    # A BOOKED patient becomes a no-show this long after the slot's start.
+    no_show_grace_minutes: int = Field(default=15, ge=0, validation_alias="NO_SHOW_GRACE_MINUTES")
+    # The zone in which a doctor's "date" is read.
+    clinic_time_zone: Annotated[str, AfterValidator(_time_zone)] = Field(
+        default="UTC", validation_alias="CLINIC_TIME_ZONE"
+    )
+    # Re-reads after a lost conditional write before giving up (not an environment variable).
+    write_attempts: int = Field(default=5, ge=1)
+
+    # -- connections -------------------------------------------------------------------------------
+    redis_url: Annotated[str, _url("redis://", "rediss://", "unix://")] | None = Field(
+        default=None, validation_alias="REDIS_URL", repr=False
+    )
+    redis_url_secret: str | None = Field(default=None, validation_alias="REDIS_URL_SECRET")
+    mongodb_uri: Annotated[str, _url("mongodb://", "mongodb+srv://")] | None = Field(
+        default=None, validation_alias="MONGODB_URI", repr=False
+    )
+    mongodb_uri_secret: str | None = Field(default=None, validation_alias="MONGODB_URI_SECRET")
+    mongodb_database: str = Field(default="opd", min_length=1, validation_alias="MONGODB_DATABASE")
+
+    # -- the HTTP API ------------------------------------------------------------------------------
+    # OPD_AUTH=off (local experiments only) makes every caller admin.
+    auth: Annotated[bool, BeforeValidator(_on_off)] = Field(default=True, validation_alias="OPD_AUTH")
+    idempotency_ttl_seconds: Annotated[int, AfterValidator(_idempotency_ttl)] = Field(
+        default=86_400, validation_alias="IDEMPOTENCY_TTL_SECONDS"
+    )
+
+    # -- observability (Powertools reads some of these too; the handlers pass ours explicitly) -----
+    service_name: str = Field(default="opd", min_length=1, validation_alias="POWERTOOLS_SERVICE_NAME")
+    metrics_namespace: str = Field(default="OPD", min_length=1, validation_alias="POWERTOOLS_METRICS_NAMESPACE")
+    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = Field(
+        default="INFO", validation_alias="POWERTOOLS_LOG_LEVEL"
+    )
+    # Where X-Ray can trace: inside a Lambda (its task root is set), not under `sam local`, not disabled.
+    lambda_task_root: str | None = Field(default=None, validation_alias="LAMBDA_TASK_ROOT")
+    sam_local: str | None = Field(default=None, validation_alias="AWS_SAM_LOCAL")
+    trace_disabled: bool = Field(default=False, validation_alias="POWERTOOLS_TRACE_DISABLED")
 
     @property
     def clinic_zone(self) -> ZoneInfo:
         return ZoneInfo(self.clinic_time_zone)
 
+    @property
+    def tracing(self) -> bool:
+        """X-Ray traces only inside a Lambda (not `sam local`) unless POWERTOOLS_TRACE_DISABLED says no,
+        as Powertools' Tracer decides."""
+        return bool(self.lambda_task_root) and not self.sam_local and not self.trace_disabled
+
+    @property
+    def redis_connection(self) -> str | SecretName:
+        """The Redis URL itself, or the secret holding it."""
+        return _given("REDIS_URL", self.redis_url, self.redis_url_secret)
+
+    @property
+    def mongodb_connection(self) -> str | SecretName:
+        """The MongoDB connection string itself, or the secret holding it."""
+        return _given("MONGODB_URI", self.mongodb_uri, self.mongodb_uri_secret)
+
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ) if env is None else env
-        defaults = cls()
-        return cls(
-            delay_reduction_percent=int(env.get("DELAY_REDUCTION_PERCENT", defaults.delay_reduction_percent)),
-            lock_ttl_ms=int(env.get("LOCK_TTL_MS", defaults.lock_ttl_ms)),
-            lock_wait_ms=int(env.get("LOCK_WAIT_MS", defaults.lock_wait_ms)),
-            no_show_grace_minutes=int(env.get("NO_SHOW_GRACE_MINUTES", defaults.no_show_grace_minutes)),
-            clinic_time_zone=env.get("CLINIC_TIME_ZONE", defaults.clinic_time_zone),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings `env` (default: the process environment) gives; SettingsError names what is wrong."""
+        env = os.environ if env is None else env
+        given = {name: value for name in ENVIRONMENT_VARIABLES if (value := env.get(name, "").strip())}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as invalid:
+            raise SettingsError("; ".join(_problem(error, given) for error in invalid.errors())) from None
+
+
+def _given(variable: str, value: str | None, secret: str | None) -> str | SecretName:
+    if value:
+        return value
+    if secret:
+        return SecretName(secret)
+    raise SettingsError(f"set {variable} or {variable}_SECRET")
+
+
+ENVIRONMENT_VARIABLES: tuple[str, ...] = tuple(
+    field.validation_alias for field in Settings.model_fields.values() if isinstance(field.validation_alias, str)
+)
+# Never echoed in an error: they may carry a password.
+_CONFIDENTIAL = frozenset({"REDIS_URL", "MONGODB_URI"})
+
+
+def _problem(error: ErrorDetails, given: Mapping[str, str]) -> str:
+    """One pydantic error as `NAME: what it must be (got "value")`."""
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    ctx = error.get("ctx", {})
+    match error["type"]:
+        case "greater_than_equal":
+            rule = f"must be ≥ {ctx['ge']}"
+        case "greater_than":
+            rule = f"must be > {ctx['gt']}"
+        case "less_than_equal":
+            rule = f"must be ≤ {ctx['le']}"
+        case "int_parsing" | "int_from_float" | "int_type":
+            rule = "must be a whole number"
+        case "bool_parsing" | "bool_type":
+            rule = "must be true or false"
+        case "string_too_short":
+            rule = "must not be empty"
+        case "literal_error":
+            rule = f"must be one of {ctx['expected']}"
+        case "value_error":
+            rule = str(ctx["error"])
+        case _:
+            rule = str(error["msg"])
+    if name in _CONFIDENTIAL or name not in given:
+        return f"{name}: {rule}"
+    return f'{name}: {rule} (got "{given[name]}")'
+
+
+@cache
+def current() -> Settings:
+    """This execution environment's settings, read from the process environment at first use."""
+    return Settings.from_env()

@@ -8,7 +8,6 @@ the identity the `username` claim. OPD_AUTH=off (local experiments only) makes e
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from opd.domain import Booking, Source
 from opd.errors import Forbidden, Unauthorized
+from opd.settings import current as settings
 
 
 class Role(StrEnum):
@@ -58,7 +58,7 @@ class Caller:
 
 def caller_of(event: APIGatewayProxyEventV2) -> Caller:
     claims = event.request_context.authorizer.jwt_claim
-    if os.environ.get("OPD_AUTH", "on").strip().lower() == "off":
+    if not settings().auth:
         return Caller(username=str(claims.get("username") or LOCAL_ADMIN), roles=frozenset({Role.ADMIN}))
     if not claims:
         raise Unauthorized("a bearer token is required")

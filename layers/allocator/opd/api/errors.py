@@ -1,13 +1,15 @@
 """The one map from what went wrong to the contract's answer: `{"error": {"code", "message", "details"}}`.
 
-Domain errors carry their contract code; the status follows from the code. Request validation
-(Powertools + pydantic) becomes 400 VALIDATION_ERROR naming each field, never Powertools' 422.
+Domain errors carry their contract code; ERRORS, the one table of them, gives each its status and
+says whether it is final or transient. Request validation (Powertools + pydantic) becomes 400
+VALIDATION_ERROR naming each field, never Powertools' 422.
 Anything unexpected is logged with its stack and answered 500 INTERNAL_ERROR without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -38,40 +40,37 @@ from opd.errors import (
 
 INTERNAL_ERROR = OpdError.code
 
-STATUS_OF_CODE: dict[str, HTTPStatus] = {
-    ValidationFailed.code: HTTPStatus.BAD_REQUEST,
-    Unauthorized.code: HTTPStatus.UNAUTHORIZED,
-    Forbidden.code: HTTPStatus.FORBIDDEN,
-    NotFound.code: HTTPStatus.NOT_FOUND,
-    SlotFull.code: HTTPStatus.CONFLICT,
-    DuplicateBooking.code: HTTPStatus.CONFLICT,
-    InvalidTransition.code: HTTPStatus.CONFLICT,
-    SlotExists.code: HTTPStatus.CONFLICT,
-    IdempotencyConflict.code: HTTPStatus.CONFLICT,
-    SlotClosed.code: HTTPStatus.CONFLICT,
-    SlotBusy.code: HTTPStatus.TOO_MANY_REQUESTS,
-    DependencyUnavailable.code: HTTPStatus.SERVICE_UNAVAILABLE,
-    INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
+
+@dataclass(frozen=True)
+class ErrorKind:
+    status: HTTPStatus
+    # Worth a retry with the same Idempotency-Key, so never kept as that key's answer. Every other
+    # refusal is final for the request that got it, and a stored answer may hold one.
+    transient: bool = False
+
+
+# The one table: each domain error once, with its status and whether it is final or transient.
+ERRORS: dict[type[OpdError], ErrorKind] = {
+    ValidationFailed: ErrorKind(HTTPStatus.BAD_REQUEST),
+    Unauthorized: ErrorKind(HTTPStatus.UNAUTHORIZED),
+    Forbidden: ErrorKind(HTTPStatus.FORBIDDEN),
+    NotFound: ErrorKind(HTTPStatus.NOT_FOUND),
+    SlotFull: ErrorKind(HTTPStatus.CONFLICT),
+    DuplicateBooking: ErrorKind(HTTPStatus.CONFLICT),
+    InvalidTransition: ErrorKind(HTTPStatus.CONFLICT),
+    SlotExists: ErrorKind(HTTPStatus.CONFLICT),
+    IdempotencyConflict: ErrorKind(HTTPStatus.CONFLICT),
+    SlotClosed: ErrorKind(HTTPStatus.CONFLICT),
+    SlotBusy: ErrorKind(HTTPStatus.TOO_MANY_REQUESTS, transient=True),
+    DependencyUnavailable: ErrorKind(HTTPStatus.SERVICE_UNAVAILABLE, transient=True),
+    OpdError: ErrorKind(HTTPStatus.INTERNAL_SERVER_ERROR),  # INTERNAL_ERROR: a bug, never worth a retry
 }
 
-# Worth a retry with the same Idempotency-Key, so never kept as that key's answer.
-TRANSIENT: tuple[type[OpdError], ...] = (SlotBusy, DependencyUnavailable)
-# Every other refusal is final for the request that got it, and a stored answer may hold one.
-REFUSALS: dict[str, type[OpdError]] = {
-    cls.code: cls
-    for cls in (
-        ValidationFailed,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        SlotFull,
-        DuplicateBooking,
-        InvalidTransition,
-        SlotExists,
-        IdempotencyConflict,
-        SlotClosed,
-    )
-}
+# Derived from ERRORS, never written by hand.
+CODES: tuple[str, ...] = tuple(error.code for error in ERRORS)
+TRANSIENT: tuple[type[OpdError], ...] = tuple(error for error, kind in ERRORS.items() if kind.transient)
+_STATUS_OF_CODE = {error.code: kind.status for error, kind in ERRORS.items()}
+_FINAL_OF_CODE = {error.code: error for error, kind in ERRORS.items() if not kind.transient}
 
 # What a client can do about a body Powertools could not even hand to pydantic.
 _BODY_MESSAGES = {
@@ -83,7 +82,7 @@ _BODY_MESSAGES = {
 
 
 def status_of(code: str) -> HTTPStatus:
-    return STATUS_OF_CODE.get(code, HTTPStatus.INTERNAL_SERVER_ERROR)
+    return _STATUS_OF_CODE.get(code, HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
 def envelope(code: str, message: str, details: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
@@ -103,7 +102,7 @@ def error_response(
 
 def stored_refusal(error: Mapping[str, Any]) -> OpdError:
     """The domain error behind a stored answer, so a replay is answered exactly like the first time."""
-    return REFUSALS.get(error["code"], OpdError)(error["message"], error["details"])
+    return _FINAL_OF_CODE.get(error["code"], OpdError)(error["message"], error["details"])
 
 
 def field_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:

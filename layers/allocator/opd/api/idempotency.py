@@ -9,7 +9,6 @@ Powertools then deletes the in-progress record, and the client's retry really re
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
@@ -17,22 +16,19 @@ from typing import TYPE_CHECKING, Any, cast
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from opd.errors import DependencyUnavailable, IdempotencyConflict
+from opd.settings import current as settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.redis import RedisCachePersistenceLayer
 
 KEY_PREFIX = "idempotency:booking"  # Redis keys look like idempotency:booking#<md5 of [caller, key]>
-DEFAULT_TTL_SECONDS = 86_400
-MIN_TTL_SECONDS = 3_600  # the contract: keys are remembered for at least an hour
 
 Answer = dict[str, Any]
 
 
 def ttl_seconds() -> int:
-    ttl = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", DEFAULT_TTL_SECONDS))
-    if ttl < MIN_TTL_SECONDS:
-        raise RuntimeError(f"IDEMPOTENCY_TTL_SECONDS must be at least {MIN_TTL_SECONDS}, the contract's hour")
-    return ttl
+    """IDEMPOTENCY_TTL_SECONDS: at least the contract's hour, which the settings check."""
+    return settings().idempotency_ttl_seconds
 
 
 def once(

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "opd")
-logger = Logger(service=SERVICE)
-metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OPD"))
+from opd.settings import Settings, current
+
+# The settings are read here, with the first import of a handler: a bad environment fails the cold start.
+_config = current()
+SERVICE = _config.service_name
+logger = Logger(service=SERVICE, level=_config.log_level)
+metrics = Metrics(service=SERVICE, namespace=_config.metrics_namespace)
 
 
-def tracing_on() -> bool:
+def tracing_on(config: Settings | None = None) -> bool:
     """X-Ray traces only inside a Lambda (not `sam local`) unless POWERTOOLS_TRACE_DISABLED says no,
     as Powertools' Tracer decides. Asked first because Tracer() imports the X-Ray SDK (a few hundred
     ms of a cold start) even where it then disables itself."""
-    in_lambda = bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
-    return in_lambda and os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in {"1", "true"}
+    return (config or current()).tracing
 
 
 def traced[Handler: Callable[..., Any]](handler: Handler) -> Handler:

@@ -8,12 +8,11 @@ A handler is then only its route: `app = make_app()`, one `@app.<method>(...)` f
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -24,13 +23,6 @@ from opd.api.observability import logger, metrics, traced
 
 if TYPE_CHECKING:
     from opd.service import Allocator
-
-CORS = CORSConfig(
-    allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"),
-    allow_headers=["Idempotency-Key"],
-    expose_headers=["Retry-After"],
-    max_age=600,
-)
 
 JSON_KINDS: dict[type, str] = {
     list: "an array",
@@ -44,8 +36,9 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def make_app() -> APIGatewayHttpResolver:
+    # No CORS here: the HttpApi's CorsConfiguration in template.yaml is the one place. With it, API
+    # Gateway answers preflights itself and replaces any CORS headers a function sends.
     app = APIGatewayHttpResolver(
-        cors=CORS,
         enable_validation=True,
         # A response that breaks its own model is our bug: 500, not Powertools' default 422.
         response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,

@@ -1,0 +1,55 @@
+"""The one table of errors: every domain error once, with its status and whether it is final."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+
+from opd import errors as domain_errors
+from opd.api import errors
+from opd.errors import DependencyUnavailable, OpdError, SlotBusy, SlotFull
+
+
+def every_error_class() -> list[type[OpdError]]:
+    found: list[type[OpdError]] = [OpdError]
+    for cls in found:
+        found.extend(cls.__subclasses__())
+    return found
+
+
+def test_every_error_class_has_exactly_one_entry() -> None:
+    classes = every_error_class()
+    assert set(errors.ERRORS) == set(classes)
+    assert len(classes) == len(set(classes))
+    codes = [cls.code for cls in errors.ERRORS]
+    assert len(codes) == len(set(codes)), "two error classes share a code"
+    assert tuple(codes) == errors.CODES
+
+
+def test_every_error_class_of_the_domain_module_is_covered() -> None:
+    declared = {
+        value for value in vars(domain_errors).values() if isinstance(value, type) and issubclass(value, OpdError)
+    }
+    assert declared <= set(errors.ERRORS)
+
+
+def test_the_derived_views() -> None:
+    assert (SlotBusy, DependencyUnavailable) == errors.TRANSIENT
+    assert errors.status_of(SlotFull.code) is HTTPStatus.CONFLICT
+    assert errors.status_of(SlotBusy.code) is HTTPStatus.TOO_MANY_REQUESTS
+    assert errors.status_of(DependencyUnavailable.code) is HTTPStatus.SERVICE_UNAVAILABLE
+    assert errors.status_of(OpdError.code) is HTTPStatus.INTERNAL_SERVER_ERROR
+    assert errors.status_of("NO_SUCH_CODE") is HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+@pytest.mark.parametrize("cls", [cls for cls, kind in errors.ERRORS.items() if not kind.transient])
+def test_a_stored_final_refusal_comes_back_as_its_class(cls: type[OpdError]) -> None:
+    refusal = errors.stored_refusal({"code": cls.code, "message": "no", "details": [{"field": "x"}]})
+    assert type(refusal) is cls
+    assert (refusal.message, refusal.details) == ("no", [{"field": "x"}])
+
+
+@pytest.mark.parametrize("code", [SlotBusy.code, DependencyUnavailable.code, "NO_SUCH_CODE"])
+def test_what_is_never_stored_comes_back_as_an_internal_error(code: str) -> None:
+    assert type(errors.stored_refusal({"code": code, "message": "?", "details": []})) is OpdError
