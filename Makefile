@@ -39,7 +39,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/allocator functions local tests benchmarks
+	$(VENV)/bin/mypy layers/allocator functions devserver demo tests benchmarks
 
 pytest: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
@@ -54,19 +54,19 @@ sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --cached
 
 serve: $(VENV)/.installed
-	$(PY) -m local.runner --port $(PORT)
+	$(PY) -m devserver.runner --port $(PORT)
 
 seed: $(VENV)/.installed
-	$(PY) -m local.seed --url http://127.0.0.1:$(PORT)
+	$(PY) -m demo.seed --url http://127.0.0.1:$(PORT)
 
 reset:
 	rm -rf .local/data
 
 openapi: $(VENV)/.installed
-	$(PY) -m local.openapi --write docs/openapi.json
+	$(PY) -m devserver.openapi --write docs/openapi.json
 
 demo: $(VENV)/.installed
-	$(PY) -m local.demo
+	$(PY) -m demo
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/round_trips.py

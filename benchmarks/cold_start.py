@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]  # run as a script: the repo's `local` package
+sys.path[:0] = [str(ROOT)]  # run as a script: the repo's devserver package
 
-from local.template import function_named, load_template, plain_environment  # noqa: E402
+from devserver.template import function_named, load_template, plain_environment  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 BUILD = ROOT / ".aws-sam" / "build"

@@ -21,14 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "allocator"), str(ROOT)]
 
-from local.roundtrips import CountingRedis, MongoCommandCounter, combined  # noqa: E402
-from local.servers import mongo_server, redis_server  # noqa: E402
+from devserver.servers import mongo_server, redis_server  # noqa: E402
 from opd import store as store_module  # noqa: E402
 from opd.domain import Source  # noqa: E402
 from opd.lock import SlotLock  # noqa: E402
 from opd.service import Allocator  # noqa: E402
 from opd.settings import Settings  # noqa: E402
 from opd.store import SlotStore  # noqa: E402
+from tests.support.roundtrips import CountingRedis, MongoCommandCounter, combined  # noqa: E402
 
 TARGET = 4
 

@@ -1,6 +1,6 @@
 """Rush: K slots × N clients per slot book at the same moment, each retrying 429 after its Retry-After.
 
-The local API runner runs in a child process (`python -m local.runner`), so the clients' threads do
+The local API runner runs in a child process (`python -m devserver.runner`), so the clients' threads do
 not share an interpreter with the gateway; `--url` uses one that is already running instead.
 Sources are mixed (online patients with their own token, the rest through the reception desk).
 Per client: attempts, final status, time to the final answer. Per case: the share decided on the
@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]  # run as a script: the repo's `local` package
+sys.path[:0] = [str(ROOT)]  # run as a script: the repo's demo and devserver packages
 
-from local.client import TIER_OF_SOURCE, OpdClient, at_once, expect, in_parallel  # noqa: E402
-from local.servers import free_port  # noqa: E402
+from demo.client import TIER_OF_SOURCE, OpdClient, at_once, expect, in_parallel  # noqa: E402
+from devserver.servers import free_port  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 TARGET_FIRST_TRY = 0.99
@@ -161,10 +161,10 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 @contextmanager
 def runner(environments: int) -> Iterator[str]:
-    """`python -m local.runner` in a child process on a free port and a throwaway data directory."""
+    """`python -m devserver.runner` in a child process on a free port and a throwaway data directory."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="opd-rush-") as data:
-        command = [sys.executable, "-m", "local.runner", "--port", str(port), "--data-dir", data]
+        command = [sys.executable, "-m", "devserver.runner", "--port", str(port), "--data-dir", data]
         command += ["--concurrency", str(environments)]
         child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:

@@ -16,7 +16,7 @@ import pytest
 import redis
 from pymongo import MongoClient
 
-from local.servers import LocalServer, mongo_server, redis_server
+from devserver.servers import LocalServer, mongo_server, redis_server
 from opd import lock as lock_module
 from opd import store as store_module
 from opd.lock import SlotLock

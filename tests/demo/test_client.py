@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from local.client import OpdClient
+from demo.client import OpdClient
 
 
 class BusyThenBooked(BaseHTTPRequestHandler):

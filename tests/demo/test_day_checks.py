@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from local.client import Answer
-from local.demo.checks import FinalView, check_day
-from local.demo.day import DayLog, SlotPlan
-from local.demo.report import plot_timeline, report_text, slot_rows
+from demo.checks import FinalView, check_day
+from demo.client import Answer
+from demo.day import DayLog, SlotPlan
+from demo.report import plot_timeline, report_text, slot_rows
 
 START = datetime(2026, 11, 22, 9, tzinfo=UTC)
 SLOT = SlotPlan("dr-a", "s1", START, START + timedelta(hours=1))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local.demo import run_demo
+from demo import run_demo
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.runner import LocalStack, start_stack
+from devserver.runner import LocalStack, start_stack
 from tests.e2e.support import Api
 
 

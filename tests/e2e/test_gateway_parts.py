@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from local import template as templates
-from local.apigw import HttpRequest, answer_from_result, http_api_event, jwt_claims_as_api_gateway_passes_them
-from local.gateway import scheduled_input
+from devserver import template as templates
+from devserver.apigw import HttpRequest, answer_from_result, http_api_event, jwt_claims_as_api_gateway_passes_them
+from devserver.gateway import scheduled_input
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = {"GET /health", "GET /slots/{slotId}", "GET /doctors/{doctorId}/slots"}

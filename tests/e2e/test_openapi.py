@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from local import openapi
-from local import template as templates
+from devserver import openapi
+from devserver import template as templates
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = REPO_ROOT / "docs" / "openapi.json"

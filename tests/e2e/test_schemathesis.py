@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from schemathesis.checks import not_a_server_error
 
-from local.runner import LocalStack
+from devserver.runner import LocalStack
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 CONFIG = schemathesis.Config.from_dict(

@@ -13,8 +13,8 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from devserver.apigw import LambdaContext as LocalContext
 from functions.sweep_no_shows import app
-from local.apigw import LambdaContext as LocalContext
 from opd import domain, runtime
 from opd.domain import Capacity, Slot, Source, Status
 from opd.service import Allocator, new_booking_id, new_slot_id

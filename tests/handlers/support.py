@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from local.apigw import LambdaContext as LocalContext
+from devserver.apigw import LambdaContext as LocalContext
 from opd import runtime
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

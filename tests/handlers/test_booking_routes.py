@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 
-from local.servers import LocalServer
+from devserver import template as templates
+from devserver.servers import LocalServer
 from opd.api import resolver
 from opd.domain import Booking, Capacity, Slot, Source
 from opd.lock import SlotLock
 from opd.service import Allocator
 from opd.store import SlotStore
 from tests.handlers.support import PATIENT, call, event, point_runtime_at
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 BOOKING_KEYS = {
     "bookingId",
@@ -241,9 +245,16 @@ def test_an_unknown_route_is_a_404_envelope() -> None:
 
 
 def test_cors_headers_for_a_browser(booking: Booking) -> None:
-    ev = event("get_booking", path={"bookingId": booking.booking_id}, headers={"Origin": "https://clinic.example"})
+    """CORS lives in one place, the HttpApi's CorsConfiguration: with it API Gateway answers preflights
+    itself and replaces any CORS headers a function sends, so the handler sends none."""
+    origin = "https://clinic.example"
+    ev = event("get_booking", path={"bookingId": booking.booking_id}, headers={"Origin": origin})
     answer = call("get_booking", ev)
     assert answer.status == 200
-    assert answer.headers["Access-Control-Allow-Origin"] == "*"  # CORS_ALLOW_ORIGIN's default
-    assert "Idempotency-Key" in answer.headers["Access-Control-Allow-Headers"]
-    assert answer.headers["Access-Control-Expose-Headers"] == "Retry-After"
+    assert not [name for name in answer.headers if name.lower().startswith("access-control-")]
+    cors = templates.cors(templates.load_template(REPO_ROOT / "template.yaml"))
+    assert cors is not None
+    headers, preflight = dict(cors.answer_headers(origin)), dict(cors.preflight_headers(origin))
+    assert headers["access-control-allow-origin"] == "*"  # the CorsAllowOrigin parameter's default
+    assert "idempotency-key" in preflight["access-control-allow-headers"]
+    assert headers["access-control-expose-headers"] == "retry-after"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from opd.api.observability import tracing_on
+from opd.settings import Settings
 from tests.handlers.support import ROUTE_HANDLERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +40,5 @@ def test_importing_every_route_handler_loads_no_client_library() -> None:
         ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}, False),
     ],
 )
-def test_x_ray_only_where_it_can_trace(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], on: bool) -> None:
-    for name in ("LAMBDA_TASK_ROOT", "AWS_SAM_LOCAL", "POWERTOOLS_TRACE_DISABLED"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    assert tracing_on() is on
+def test_x_ray_only_where_it_can_trace(env: dict[str, str], on: bool) -> None:
+    assert tracing_on(Settings.from_env(env)) is on

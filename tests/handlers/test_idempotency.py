@@ -18,6 +18,7 @@ from opd.domain import Capacity, Slot, Source
 from opd.errors import IdempotencyConflict
 from opd.lock import SlotLock
 from opd.service import Allocator
+from opd.settings import current as current_settings
 from tests.handlers.support import PATIENT, Answer, call, context, event
 
 
@@ -139,6 +140,7 @@ def test_a_repeat_while_the_first_is_in_flight_is_a_conflict(desk: str) -> None:
 
 def test_keys_live_as_long_as_configured(monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis, desk: str) -> None:
     monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "7200")
+    current_settings.cache_clear()  # read again, as a new execution environment would
     before = set(redis_client.keys(f"{idempotency.KEY_PREFIX}#*"))
     idempotency.once(caller=desk, key="key-ttl", body={}, compute=lambda: {"a": 1}, context=context())
     [record] = set(redis_client.keys(f"{idempotency.KEY_PREFIX}#*")) - before
@@ -147,5 +149,6 @@ def test_keys_live_as_long_as_configured(monkeypatch: pytest.MonkeyPatch, redis_
 
 def test_a_ttl_under_the_contracts_hour_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "60")
+    current_settings.cache_clear()
     with pytest.raises(RuntimeError, match="at least 3600"):
         idempotency.ttl_seconds()

@@ -11,6 +11,7 @@ import pytest
 from opd.api.auth import Role, groups_of
 from opd.domain import Slot, Source, Status
 from opd.service import Allocator
+from opd.settings import current as current_settings
 from tests.handlers.support import PATIENT, ROUTE_HANDLERS, call, event
 
 PUBLIC = {None, "patient", "reception", "admin", "[doctor]"}
@@ -122,6 +123,7 @@ def test_auth_off_treats_every_caller_as_admin(
     monkeypatch: pytest.MonkeyPatch, allocator: Allocator, slot: Slot
 ) -> None:
     monkeypatch.setenv("OPD_AUTH", "off")
+    current_settings.cache_clear()  # read again, as a new execution environment would
     for name in ("create_slot", "set_delay", "get_queue", "check_in_booking"):
         answer = call(name, real_event(name, allocator, slot, role=None))
         assert answer.status == expected_status(name, "admin"), (name, answer.body)

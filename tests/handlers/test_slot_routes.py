@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from local.servers import LocalServer
+from devserver.servers import LocalServer
 from opd.domain import Slot, Source
 from opd.service import Allocator
 from tests.handlers.support import call, event, point_runtime_at

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local.servers import LocalServer, mongo_server, redis_server
+from devserver.servers import LocalServer, mongo_server, redis_server
 from opd import lock as lock_module
 from opd import store as store_module
 from opd.domain import Slot, Source

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from local.roundtrips import CountingRedis, MongoCommandCounter, combined
 from opd import store as store_module
 from opd.domain import Source
 from opd.errors import SlotBusy
@@ -16,6 +15,7 @@ from opd.lock import SlotLock
 from opd.service import Allocator
 from opd.settings import Settings
 from opd.store import SlotStore
+from tests.support.roundtrips import CountingRedis, MongoCommandCounter, combined
 
 
 def test_the_lock_is_set_nx_with_the_ttl_and_released_only_by_its_owner(redis_client: redis.Redis) -> None:

@@ -7,8 +7,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from local.demo.checks import Check, FinalView
-from local.demo.day import PHASES, TIERS, DayLog, Point, SlotPlan
+from demo.checks import Check, FinalView
+from demo.day import PHASES, TIERS, DayLog, Point, SlotPlan
 
 # -- the report ----------------------------------------------------------------------------------
 

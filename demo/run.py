@@ -15,11 +15,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from local.client import OpdClient, expect, in_parallel
-from local.demo.checks import Check, check_day
-from local.demo.day import FIRST_HOUR, PHASES, TIERS, DayLog, SlotPlan
-from local.demo.replay import REPLAY, Clinic, read_back
-from local.demo.report import plot_timeline, report_text, slot_rows
+from demo.checks import Check, check_day
+from demo.client import OpdClient, expect, in_parallel
+from demo.day import FIRST_HOUR, PHASES, TIERS, DayLog, SlotPlan
+from demo.replay import REPLAY, Clinic, read_back
+from demo.report import plot_timeline, report_text, slot_rows
 
 DOCTORS = ("asha", "bose", "chen", "diaz", "eze", "fonseca", "gupta", "haddad", "ito", "jensen")
 
@@ -80,7 +80,7 @@ def local_stack(database: str) -> Iterator[tuple[str, Callable[[str], dict[str, 
     """The local runner in this process, on its own servers and a throwaway data directory."""
     from pymongo import MongoClient
 
-    from local.runner import start_stack
+    from devserver.runner import start_stack
 
     with (
         tempfile.TemporaryDirectory(prefix="opd-demo-") as data,

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from local.demo.day import ACTIVE, CONTRACT_CODES, DayLog, Event, SlotPlan
+from demo.day import ACTIVE, CONTRACT_CODES, DayLog, Event, SlotPlan
 
 # -- the invariants ------------------------------------------------------------------------------
 

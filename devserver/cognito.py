@@ -11,10 +11,11 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 from moto.server import ThreadedMotoServer
 
-from local.auth import JwtVerifier
-from local.servers import free_port
+from devserver.auth import JwtVerifier
+from devserver.servers import free_port
+from opd.api.auth import Role
 
-ROLES = ("patient", "reception", "admin")
+ROLES = tuple(role.value for role in Role)  # the Cognito groups: the layer's roles
 REGION = "us-east-1"
 _PASSWORD = "Local-only-password-1"  # every local user's; tokens come from /_local/token, never a login
 

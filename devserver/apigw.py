@@ -196,11 +196,5 @@ def answer_from_result(result: Any) -> HttpAnswer:
     return HttpAnswer(int(result["statusCode"]), headers, body)
 
 
-def error_answer(status: int, code: str, message: str, extra_headers: Iterable[tuple[str, str]] = ()) -> HttpAnswer:
-    """The contract's error envelope, for answers the gateway (not a handler) gives."""
-    body = json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
-    return HttpAnswer(status, [("content-type", "application/json"), *extra_headers], body)
-
-
 def json_answer(status: int, payload: Any) -> HttpAnswer:
     return HttpAnswer(status, [("content-type", "application/json")], json.dumps(payload).encode())

@@ -8,23 +8,26 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local.apigw import HttpAnswer, HttpRequest, answer_from_result, error_answer, http_api_event, json_answer
-from local.auth import InvalidToken, JwtVerifier
-from local.cognito import ROLES, LocalCognito
-from local.lambdas import EnvironmentPool, FunctionFailed
-from local.template import Cors, Function, RouteTable
+from devserver.apigw import HttpAnswer, HttpRequest, answer_from_result, http_api_event, json_answer
+from devserver.auth import InvalidToken, JwtVerifier
+from devserver.cognito import ROLES, LocalCognito
+from devserver.lambdas import EnvironmentPool, FunctionFailed
+from devserver.template import Cors, Function, RouteTable
+from opd.api.errors import envelope, status_of
+from opd.domain import require_id
+from opd.errors import NotFound, OpdError, ValidationFailed
 
-log = logging.getLogger("local.runner")
+log = logging.getLogger("devserver.runner")
 
-_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # the contract's id pattern: a patient's user name is its patientId
+# What API Gateway answers itself, in its own words rather than the contract's envelope.
 _INTERNAL_ERROR = HttpAnswer(500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}')
+_UNAUTHORIZED_BODY = b'{"message":"Unauthorized"}'  # the JWT authorizer's 401
 
 
 def _swagger_assets() -> Path:
@@ -52,11 +55,22 @@ _SWAGGER_PAGE = """<!DOCTYPE html>
 """
 
 
+def error_answer(error: OpdError) -> HttpAnswer:
+    """The contract's error envelope, for what the gateway refuses itself (no route, the local-only endpoints)."""
+    return json_answer(status_of(error.code).value, envelope(error.code, error.message, error.details))
+
+
 def _validation_error(field_name: str, message: str) -> HttpAnswer:
-    details = [{"field": field_name, "message": message}]
-    return json_answer(
-        400, {"error": {"code": "VALIDATION_ERROR", "message": f"{field_name}: {message}", "details": details}}
-    )
+    return error_answer(ValidationFailed.field(field_name, message))
+
+
+def _unauthorized(request: HttpRequest, error: InvalidToken) -> HttpAnswer:
+    """The JWT authorizer's 401: its own body, and the reason in `www-authenticate` when a token was sent."""
+    headers = [("content-type", "application/json")]
+    if request.header("authorization") is not None:
+        reason = " ".join(str(error).replace('"', "'").split())
+        headers.append(("www-authenticate", f'Bearer scope="" error="invalid_token" error_description="{reason}"'))
+    return HttpAnswer(401, headers, _UNAUTHORIZED_BODY)
 
 
 def _json_object(request: HttpRequest) -> dict[str, Any] | HttpAnswer:
@@ -105,14 +119,14 @@ class Gateway:
             return local
         found = self.routes.find(request.method, request.path)
         if found is None:
-            return error_answer(404, "NOT_FOUND", f"no route {request.method} {request.path}")
+            return error_answer(NotFound(f"no route {request.method} {request.path}"))
         route, path_parameters = found
         claims = None
         if not route.public and self.verifier is not None:
             try:
                 claims = self.verifier.claims(request.header("authorization"))
             except InvalidToken as error:
-                return error_answer(401, "UNAUTHORIZED", f"missing or invalid bearer token: {error}")
+                return _unauthorized(request, error)
         event = http_api_event(request, route.route_key, path_parameters, claims)
         return self._invoke(route.function, event)
 
@@ -148,8 +162,10 @@ class Gateway:
         role, user = body.get("role"), body.get("user")
         if role not in ROLES:
             return _validation_error("role", f"must be one of {', '.join(ROLES)}")
-        if not isinstance(user, str) or not _ID.match(user):
-            return _validation_error("user", "must be 1-64 characters of A-Za-z0-9._:-")
+        try:  # a patient's user name is their patientId, so it follows the contract's id pattern
+            user = require_id("user", user if isinstance(user, str) else "")
+        except ValidationFailed as error:
+            return error_answer(error)
         return json_answer(200, {"token": self.cognito.token(str(role), user)})
 
     def _sweep(self, request: HttpRequest) -> HttpAnswer:
@@ -174,7 +190,7 @@ class Gateway:
 
     def _openapi(self, request: HttpRequest) -> HttpAnswer:
         if not self.openapi_path.is_file():
-            return error_answer(404, "NOT_FOUND", f"{self.openapi_path.name} is missing: run `make openapi`")
+            return error_answer(NotFound(f"{self.openapi_path.name} is missing: run `make openapi`"))
         document = json.loads(self.openapi_path.read_text(encoding="utf-8"))
         # "Try it out" should call this runner, whatever port it is on.
         document["servers"] = [{"url": f"http://{request.header('host') or '127.0.0.1'}", "description": "this runner"}]

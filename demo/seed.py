@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from local import template as templates
-from local.client import NO_ANSWER, ApiError, OpdClient, expect
+from demo.client import NO_ANSWER, ApiError, OpdClient, expect
+from devserver import template as templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCTORS = ("dr-asha", "dr-bose", "dr-chen")
@@ -63,7 +63,7 @@ def seed(base_url: str, slots: list[Planned]) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.seed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m demo.seed", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}")
     parser.add_argument("--date", type=date.fromisoformat, help="the clinic day (default: today in its zone)")
     args = parser.parse_args(argv)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from local.client import TIER_OF_SOURCE, Answer
+from demo.client import TIER_OF_SOURCE, Answer
 
 # The contract's words, written out here rather than imported from the service: the demo checks
 # the service against the contract, so it must not share the service's mistakes.

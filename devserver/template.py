@@ -8,51 +8,19 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
-
-
-@dataclass(frozen=True)
-class Tagged:
-    """A CloudFormation intrinsic (`!Ref X`, `!Sub ...`), kept as written: the runner cannot resolve most."""
-
-    tag: str
-    value: Any
-
-
-class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """A SafeLoader that accepts any `!Tag`, so CloudFormation short forms parse."""
-
-
-def _construct_tagged(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Tagged:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return Tagged(tag_suffix, value)
-
-
-_CloudFormationLoader.add_multi_constructor("!", _construct_tagged)
-
-
-def make_importable(repo_root: Path) -> None:
-    """Functions import `functions.<name>.app` and `opd` (the layer), as they do in Lambda."""
-    for path in (repo_root / "layers" / "allocator", repo_root):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))  # spawned Lambda environments start with this sys.path
-
 
 def load_template(path: Path) -> dict[str, Any]:
-    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
-    if not isinstance(loaded, dict):
-        raise ValueError(f"{path} is not a template")
+    """The template as plain data; cfn-lint's parser reads the short forms, `!Ref X` as `{"Ref": "X"}`."""
+    import cfnlint.decode  # half a second to import: only where a template is read, not in every Lambda environment
+
+    loaded, problems = cfnlint.decode.decode(str(path))
+    if problems or not isinstance(loaded, dict):
+        raise ValueError(f"{path} is not a template: {'; '.join(problem.message for problem in problems)}")
     return loaded
 
 
@@ -138,7 +106,7 @@ def function_of(template: dict[str, Any], logical_id: str, repo_root: Path) -> F
 
 def _default_authorizer(template: dict[str, Any], api: Any) -> str | None:
     """The authorizer a route gets when its event names none: its HttpApi's, else Globals.HttpApi's."""
-    api_id = api.value if isinstance(api, Tagged) and api.tag == "Ref" else None
+    api_id = api.get("Ref") if isinstance(api, dict) else None
     resources = template.get("Resources", {})
     api_properties = resources.get(api_id, {}).get("Properties", {}) if api_id else _globals(template, "HttpApi")
     authorizer = api_properties.get("Auth", {}).get("DefaultAuthorizer")
@@ -194,9 +162,9 @@ def plain_environment(template: dict[str, Any]) -> dict[str, str]:
 
 def _known(template: dict[str, Any], written: Any) -> str | None:
     """A literal, or the default of the parameter a `!Ref` names; None for what only AWS knows."""
-    if isinstance(written, Tagged):
-        is_parameter = written.tag == "Ref" and isinstance(written.value, str)
-        written = template.get("Parameters", {}).get(written.value, {}).get("Default") if is_parameter else None
+    if isinstance(written, dict):  # an intrinsic function, e.g. {"Ref": "ClinicTimeZone"}
+        name = written.get("Ref") if len(written) == 1 else None
+        written = template.get("Parameters", {}).get(name, {}).get("Default") if isinstance(name, str) else None
     if isinstance(written, bool):
         return str(written).lower()
     return str(written) if isinstance(written, str | int | float) else None

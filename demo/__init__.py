@@ -6,8 +6,11 @@ Every answer is kept; at the end the slots, their queues, every booking and the 
 are read back and the invariants are checked. Output: a report on stdout, and under demo-output/
 a JSON report and a PNG timeline of each slot's active bookings against its tier limits.
 The exit status is 1 when an invariant fails.
+
+Beside the day: `seed` (`make seed`: a clinic day on a running `make serve`) and `client`, the small
+HTTP client of the API that the day, the seed and the benchmarks use.
 """
 
-from local.demo.run import DemoResult, run_demo
+from demo.run import DemoResult, run_demo
 
 __all__ = ["DemoResult", "run_demo"]

@@ -14,22 +14,26 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import socketserver
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from pathlib import Path
 from types import FrameType, TracebackType
 
-from local import template as templates
-from local.apigw import HttpRequest
-from local.cognito import LocalCognito, start_cognito
-from local.gateway import Gateway
-from local.lambdas import EnvironmentPool
-from local.servers import LocalServer, mongo_server, redis_server
+import h11
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from devserver import REPO_ROOT, make_importable
+from devserver import template as templates
+from devserver.apigw import HttpAnswer, HttpRequest, json_answer
+from devserver.cognito import LocalCognito, start_cognito
+from devserver.gateway import Gateway
+from devserver.lambdas import EnvironmentPool
+from devserver.servers import LocalServer, mongo_server, redis_server
+
 DATA_DIR = REPO_ROOT / ".local" / "data"
 
 # What differs from AWS on purpose: no X-Ray, and no metric or INFO log lines flooding the console.
@@ -41,57 +45,93 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 
-log = logging.getLogger("local.runner")
+log = logging.getLogger("devserver.runner")
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    allow_reuse_address = True
     request_queue_size = 1024  # hundreds of clients may connect at the same moment
     gateway: Gateway
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"  # keep-alive: benchmarks reuse their connections
-    timeout = 60  # an idle keep-alive connection is dropped after this
+_HOP_BY_HOP = ("content-length", "connection", "transfer-encoding")  # h11 frames the answer itself
 
-    def _serve(self) -> None:
+
+class _Connection(socketserver.BaseRequestHandler):
+    """One client connection. h11 parses HTTP/1.1 off it (Content-Length or chunked bodies,
+    `Expect: 100-continue`, keep-alive: benchmarks reuse their connections); the gateway answers."""
+
+    server: _Server
+    request: socket.socket
+    idle_timeout_s = 60  # an idle keep-alive connection is dropped after this
+
+    def handle(self) -> None:
+        self.request.settimeout(self.idle_timeout_s)
+        connection = h11.Connection(h11.SERVER)
+        try:
+            while self._serve_one(connection):
+                connection.start_next_cycle()
+        except h11.RemoteProtocolError as error:  # not HTTP/1.1 as h11 reads it: answer 400 (or 413, 431), close
+            if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                status = error.error_status_hint
+                with contextlib.suppress(OSError, h11.LocalProtocolError):
+                    self._send(connection, "GET", json_answer(status, {"message": HTTPStatus(status).phrase}))
+        except h11.LocalProtocolError:
+            log.exception("the runner could not send an answer on HTTP/1.1")
+        except OSError:  # the client went away, or kept the connection idle too long
+            pass
+
+    def _serve_one(self, connection: h11.Connection) -> bool:
+        """Read one request and answer it; False when the connection is to be closed."""
+        event = self._next(connection)
+        if isinstance(event, h11.ConnectionClosed):
+            return False
+        if not isinstance(event, h11.Request):
+            raise h11.RemoteProtocolError(f"expected a request, got {event!r}")
         began = time.perf_counter()
+        if connection.they_are_waiting_for_100_continue:
+            self.request.sendall(
+                connection.send(h11.InformationalResponse(status_code=100, headers=[], reason="Continue"))
+            )
+        body = bytearray()
+        while not isinstance(part := self._next(connection), h11.EndOfMessage):
+            if isinstance(part, h11.Data):
+                body += part.data
         request = HttpRequest(
-            method=self.command,
-            target=self.path,
-            headers=list(self.headers.items()),
-            body=self._body(),
+            method=event.method.decode("ascii"),
+            target=event.target.decode("iso-8859-1"),
+            headers=[
+                (name.decode("iso-8859-1"), value.decode("iso-8859-1")) for name, value in event.headers.raw_items()
+            ],
+            body=bytes(body),
             source_ip=self.client_address[0],
-            protocol=self.request_version,
+            protocol=f"HTTP/{event.http_version.decode('ascii')}",
         )
         answer = self.server.gateway.handle(request)
-        self.send_response_only(answer.status)
-        for name, value in answer.headers:
-            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        self.send_header("content-length", str(len(answer.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(answer.body)
-        log.info("%s %s %d %.0fms", self.command, self.path, answer.status, (time.perf_counter() - began) * 1000)
+        self._send(connection, request.method, answer)
+        log.info("%s %s %d %.0fms", request.method, request.target, answer.status, (time.perf_counter() - began) * 1000)
+        return connection.our_state is h11.DONE and connection.their_state is h11.DONE
 
-    def _body(self) -> bytes:
-        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()  # the CRLF after each chunk
-            while self.rfile.readline().strip():  # trailers, up to the blank line
-                pass
-            return b"".join(chunks)
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length else b""
+    def _next(self, connection: h11.Connection) -> h11.Event:
+        while True:
+            event = connection.next_event()
+            if event is h11.NEED_DATA:
+                connection.receive_data(self.request.recv(65536))  # b"" when the client closed
+            elif isinstance(event, h11.Event):
+                return event
+            else:  # PAUSED: cannot happen, each request is answered before the next one is read
+                raise h11.LocalProtocolError(f"unexpected {event!r}")
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug(format, *args)
+    def _send(self, connection: h11.Connection, method: str, answer: HttpAnswer) -> None:
+        headers = [(name, value) for name, value in answer.headers if name.lower() not in _HOP_BY_HOP]
+        headers.append(("content-length", str(len(answer.body))))
+        reason = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus else ""
+        wire = connection.send(h11.Response(status_code=answer.status, headers=headers, reason=reason))
+        if method != "HEAD" and answer.status not in (204, 304):  # answers that never carry a body
+            wire += connection.send(h11.Data(data=answer.body))
+        wire += connection.send(h11.EndOfMessage())
+        self.request.sendall(wire)
 
 
 @dataclass
@@ -140,7 +180,7 @@ def start_stack(
     follows OPD_AUTH (on unless "off"). `database` defaults to MONGODB_DATABASE or the template's.
     """
     auth = _auth_default() if auth is None else auth
-    templates.make_importable(repo_root)
+    make_importable(repo_root)
     with contextlib.ExitStack() as resources:
         redis_url = os.environ.get("REDIS_URL") or _start(resources, redis_server(data_dir / "redis", persist=persist))
         mongodb_uri = os.environ.get("MONGODB_URI") or _start(
@@ -161,7 +201,7 @@ def start_stack(
         resources.callback(pool.close)
         pool.warm(min(2, concurrency))
 
-        server = _Server(("127.0.0.1", port), _RequestHandler)
+        server = _Server(("127.0.0.1", port), _Connection)
         server.gateway = Gateway(
             routes=routes,
             pool=pool,
@@ -202,7 +242,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.runner", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devserver.runner", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--concurrency", type=int, default=8, help="Lambda environments at most (default 8)")

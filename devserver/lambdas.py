@@ -23,8 +23,8 @@ from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
-from local.apigw import LambdaContext
-from local.template import Function
+from devserver.apigw import LambdaContext
+from devserver.template import Function
 
 _START_UP_S = 30  # a cold environment imports every handler before its first invocation
 
@@ -84,7 +84,7 @@ def _environment_main(connection: Connection, preload: list[str]) -> None:
 
 
 class _Worker:
-    """One environment: `python -m local.lambdas <fd>`, talking over a socket pair.
+    """One environment: `python -m devserver.lambdas <fd>`, talking over a socket pair.
 
     A plain subprocess rather than multiprocessing's spawn: spawn re-runs the parent's main script in
     the child, which a caller's script without a `__main__` guard would not survive.
@@ -94,7 +94,7 @@ class _Worker:
         ours, theirs = socket.socketpair()
         with theirs:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "local.lambdas", str(theirs.fileno()), *preload],
+                [sys.executable, "-m", "devserver.lambdas", str(theirs.fileno()), *preload],
                 env={**environ, "PYTHONPATH": os.pathsep.join(sys.path)},
                 pass_fds=[theirs.fileno()],
                 start_new_session=True,  # Ctrl-C goes to the runner, which stops the workers itself

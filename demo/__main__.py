@@ -1,6 +1,6 @@
 """`make demo`: a clinic day replayed through the HTTP API of a local stack, then checked.
 
-The command line of `python -m local.demo`; the package's docstring tells the whole story.
+The command line of `python -m demo`; the package's docstring tells the whole story.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from local.demo.run import run_demo
+from demo.run import run_demo
 
 OUTPUT = Path("demo-output")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     parser.add_argument("--doctors", type=int, default=3, choices=range(1, 11), metavar="1..10")
     parser.add_argument(
         "--slots",

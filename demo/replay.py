@@ -11,9 +11,9 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from local.client import OpdClient, at_once, expect, in_parallel
-from local.demo.checks import FinalView
-from local.demo.day import (
+from demo.checks import FinalView
+from demo.client import OpdClient, at_once, expect, in_parallel
+from demo.day import (
     CANCELLATIONS,
     CLINIC_HOURS,
     DELAY,

@@ -4,8 +4,8 @@ Each function's Powertools resolver describes its own route and models; this mer
 routes and auth from template.yaml, and states what Powertools cannot know from the code: the
 contract's success statuses, its error answers (400 instead of Powertools' 422) and the bearer token.
 
-    python -m local.openapi --write docs/openapi.json   # regenerate
-    python -m local.openapi --check docs/openapi.json   # exit 1 when the file is stale
+    python -m devserver.openapi --write docs/openapi.json   # regenerate
+    python -m devserver.openapi --check docs/openapi.json   # exit 1 when the file is stale
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from local import template as templates
-from local.template import Route
+from devserver import make_importable
+from devserver import template as templates
+from devserver.template import Route
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TITLE = "OPD token API"
@@ -115,16 +116,16 @@ def _describe(operation: dict[str, Any], route: Route) -> None:
 
 def error_schema() -> dict[str, Any]:
     """The envelope, its codes taken from the handlers' error map so the two cannot drift apart."""
-    from opd.api.errors import STATUS_OF_CODE
+    from opd.api.errors import CODES
 
     schema = copy.deepcopy(ERROR_SCHEMA)
-    schema["properties"]["error"]["properties"]["code"]["enum"] = list(STATUS_OF_CODE)
+    schema["properties"]["error"]["properties"]["code"]["enum"] = list(CODES)
     return schema
 
 
 def build_document(repo_root: Path = REPO_ROOT) -> dict[str, Any]:
     """The whole API's OpenAPI document, from the template's routes and each function's resolver."""
-    templates.make_importable(repo_root)
+    make_importable(repo_root)
     routes = templates.routes(templates.load_template(repo_root / "template.yaml"), repo_root).routes
     document: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -188,7 +189,7 @@ def render(document: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.openapi", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devserver.openapi", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", type=Path, metavar="PATH", help="write the document to PATH")
     mode.add_argument("--check", type=Path, metavar="PATH", help="exit 1 if PATH differs from what would be written")

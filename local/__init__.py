@@ -1,1 +1,0 @@
-"""Local-only tooling: the API runner, the local servers it starts, seeding and the demo."""
