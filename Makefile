@@ -11,7 +11,7 @@ PORT ?= 3000
 # sam build looks for python3.13 on PATH; the app's venv provides one.
 SAM_PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all setup test check lint typecheck unit pytest sam-validate sam-build serve reset seed openapi demo bench clean
+.PHONY: all setup test check fmt lint typecheck unit pytest sam-validate sam-build serve reset seed openapi demo bench clean
 
 all: test
 
@@ -34,6 +34,11 @@ test: setup check pytest sam-validate sam-build
 
 check: lint typecheck
 
+# Rewrites the tree as `make lint` wants it: safe ruff fixes, then the formatter.
+fmt: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -41,8 +46,9 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/allocator functions devserver demo tests benchmarks
 
+# Coverage of the layer and the functions (what runs in Lambda) is printed with the results.
 pytest: $(VENV)/.installed
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup --cov=layers/allocator/opd --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
