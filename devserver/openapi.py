@@ -1,8 +1,21 @@
 """`make openapi`: docs/openapi.json, one OpenAPI document for the whole API.
 
-Each function's Powertools resolver describes its own route and models; this merges them, takes
-routes and auth from template.yaml, and states what Powertools cannot know from the code: the
-contract's success statuses, its error answers (400 instead of Powertools' 422) and the bearer token.
+Each route declares its own facts on its decorator (summary, tags, security, its success and error
+answers: see opd.api.openapi), each function's Powertools resolver writes its part of the document,
+and Powertools' OpenAPIMerge joins the parts. What is left here is what Powertools cannot do:
+
+- find the functions: template.yaml routes each endpoint to its function (OpenAPIMerge.discover()
+  only finds files that call a resolver class by name; ours call `make_app()`);
+- the document's own facts: title, version (pyproject.toml), description, the local server, and the
+  definition of the bearer scheme the routes name (given when generating, so no function builds it
+  at its cold start);
+- take out what Powertools adds to every route and this API never answers, with the schemas only
+  they use: 422 (an invalid request is 400 VALIDATION_ERROR) and 500 "Response Validation Error"
+  (a response that breaks its model is 500 INTERNAL_ERROR, in the error envelope);
+- refuse two functions that describe one schema name differently (OpenAPIMerge keeps the last).
+
+That the document covers exactly the template's routes, with security on those behind the
+authorizer, is checked by tests/e2e/test_openapi.py.
 
     python -m devserver.openapi --write docs/openapi.json   # regenerate
     python -m devserver.openapi --check docs/openapi.json   # exit 1 when the file is stale
@@ -11,7 +24,6 @@ contract's success statuses, its error answers (400 instead of Powertools' 422) 
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib
 import json
 import sys
@@ -19,47 +31,29 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.event_handler.openapi import OpenAPIMerge
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme, Server
+
 from devserver import make_importable
 from devserver import template as templates
-from devserver.template import Route
+from opd.api.openapi import SECURITY_SCHEME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TITLE = "OPD token API"
 LOCAL_SERVER = "http://127.0.0.1:3000"
-SECURITY_SCHEME = "cognitoJwt"
 DESCRIPTION = (
     "Books hospital outpatients into doctors' time slots: tiered capacity (STANDARD, PREMIUM, CRITICAL), "
     "doctor delays, cancellations, no-shows.\n\n"
     "Protected routes need `Authorization: Bearer <Cognito access token>`; the role is the token's "
     "`cognito:groups` (patient, reception, admin). Locally, `POST /_local/token` "
-    '`{"role": "admin", "user": "me"}` returns one.\n\n'
-    'Every error is `{"error": {"code", "message", "details"}}`.'
+    '`{"role": "admin", "user": "me"}` returns one. A missing or invalid token is refused by '
+    'API Gateway itself: 401 `{"message": "Unauthorized"}`.\n\n'
+    'Every other error is `{"error": {"code", "message", "details"}}`.'
 )
-CREATED = {"POST /slots", "POST /bookings"}  # the contract's 201s; everything else answers 200
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "Error",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string", "enum": []},  # filled from the error map by error_schema()
-                "message": {"type": "string"},
-                "details": {"type": "array", "items": {"type": "object"}},
-            },
-        }
-    },
-}
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "A repeat with the same key and body gets the first answer and books nothing more.",
-    "schema": {"type": "string"},
-}
-RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+BEARER_TOKEN = HTTPBearer(bearerFormat="JWT", description="A Cognito access token; locally from POST /_local/token.")
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {SECURITY_SCHEME: BEARER_TOKEN}
+NEVER_ANSWERED = ("422", "500")  # Powertools' request and response validation answers, see above
+THEIR_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
 def version(repo_root: Path = REPO_ROOT) -> str:
@@ -67,121 +61,35 @@ def version(repo_root: Path = REPO_ROOT) -> str:
     return str(project["project"]["version"])
 
 
-def _error(description: str, **extra: Any) -> dict[str, Any]:
-    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    return {"description": description, "content": content, **extra}
-
-
-def _errors_of(route: Route, operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The contract's error answers a route can give (its "Errors" table, per endpoint)."""
-    writes = route.method in ("POST", "PUT")
-    errors = {}
-    if operation.get("parameters") or operation.get("requestBody"):
-        errors["400"] = _error("VALIDATION_ERROR: the request breaks the contract; details name each field")
-    if not route.public:
-        errors["401"] = _error("UNAUTHORIZED: missing or invalid bearer token")
-        errors["403"] = _error("FORBIDDEN: the caller's role may not do this")
-    if "{slotId}" in route.path or "{bookingId}" in route.path or route.route_key == "POST /bookings":
-        errors["404"] = _error("NOT_FOUND: no such slot or booking")
-    if writes:
-        errors["409"] = _error("a conflict with the slot's state; `error.code` says which")
-        if route.route_key != "POST /slots":
-            errors["429"] = _error("SLOT_BUSY: the slot is busy; retry after Retry-After", headers=RETRY_AFTER)
-    errors["503"] = _error("DEPENDENCY_UNAVAILABLE: Redis or MongoDB cannot be reached; nothing was written")
-    return errors
-
-
-def _describe(operation: dict[str, Any], route: Route) -> None:
-    """Put the contract's statuses where Powertools wrote its defaults (200, 422, response-validation 500)."""
-    responses: dict[str, Any] = operation["responses"]
-    success = "201" if route.route_key in CREATED else "200"
-    if success != "200" and "200" in responses and success not in responses:
-        responses[success] = responses.pop("200")
-        responses[success]["description"] = "Created"
-    responses.pop("422", None)  # this API answers 400 VALIDATION_ERROR instead
-    if responses.get("500", {}).get("description") == "Response Validation Error":
-        del responses["500"]
-    for status, response in _errors_of(route, operation).items():
-        responses.setdefault(status, response)
-    if route.route_key == "GET /health":
-        responses["503"] = {**copy.deepcopy(responses[success]), "description": "Redis or MongoDB is down"}
-    if route.route_key == "POST /bookings":
-        parameters = operation.setdefault("parameters", [])
-        if not any(parameter.get("name", "").lower() == "idempotency-key" for parameter in parameters):
-            parameters.append(IDEMPOTENCY_KEY)
-    if not route.public:
-        operation["security"] = [{SECURITY_SCHEME: []}]
-    operation["responses"] = dict(sorted(responses.items()))
-
-
-def error_schema() -> dict[str, Any]:
-    """The envelope, its codes taken from the handlers' error map so the two cannot drift apart."""
-    from opd.api.errors import CODES
-
-    schema = copy.deepcopy(ERROR_SCHEMA)
-    schema["properties"]["error"]["properties"]["code"]["enum"] = list(CODES)
-    return schema
-
-
 def build_document(repo_root: Path = REPO_ROOT) -> dict[str, Any]:
-    """The whole API's OpenAPI document, from the template's routes and each function's resolver."""
+    """The whole API's OpenAPI document: the template's functions' parts, merged by Powertools."""
     make_importable(repo_root)
     routes = templates.routes(templates.load_template(repo_root / "template.yaml"), repo_root).routes
-    document: dict[str, Any] = {
-        "openapi": "3.1.0",
-        "info": {"title": TITLE, "version": version(repo_root), "description": DESCRIPTION},
-        "servers": [{"url": LOCAL_SERVER, "description": "the local API runner (make serve)"}],
-        "paths": {},
-        "components": {
-            "schemas": {"Error": error_schema()},
-            "securitySchemes": {
-                SECURITY_SCHEME: {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "bearerFormat": "JWT",
-                    "description": "A Cognito access token; locally from POST /_local/token.",
-                }
-            },
-        },
-    }
-    schemas: dict[str, Any] = document["components"]["schemas"]
-    for route in sorted(routes, key=lambda route: (route.path, route.method)):
-        resolver = importlib.import_module(route.function.module).app
-        part = json.loads(resolver.get_openapi_json_schema(title=TITLE, version=version(repo_root)))
-        operation = part.get("paths", {}).get(route.path, {}).get(route.method.lower())
-        if operation is None:
-            raise ValueError(
-                f"{route.function.module} does not serve {route.route_key}, which template.yaml routes to it"
-            )
-        _describe(operation, route)
-        document["paths"].setdefault(route.path, {})[route.method.lower()] = operation
+    server = Server(url=LOCAL_SERVER, description="the local API runner (make serve)")
+    merge = OpenAPIMerge(
+        title=TITLE,
+        version=version(repo_root),
+        description=DESCRIPTION,
+        servers=[server],
+        security_schemes=SECURITY_SCHEMES,
+        on_conflict="error",
+    )
+    seen: dict[str, Any] = {}
+    for module in dict.fromkeys(route.function.module for route in sorted(routes, key=lambda r: (r.path, r.method))):
+        resolver = importlib.import_module(module).app
+        part = json.loads(resolver.get_openapi_json_schema(security_schemes=SECURITY_SCHEMES))
         for name, schema in part.get("components", {}).get("schemas", {}).items():
-            if name in schemas and schemas[name] != schema and name not in ("HTTPValidationError", "ValidationError"):
-                raise ValueError(f"two functions describe the schema {name} differently")
-            schemas.setdefault(name, schema)
-    _drop_unused_schemas(document)
+            if seen.setdefault(name, schema) != schema and name not in THEIR_SCHEMAS:
+                raise ValueError(f"two functions describe the schema {name} differently; {module} is one")
+        merge.add_schema(part)
+    document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status in NEVER_ANSWERED:
+                operation["responses"].pop(status, None)
+    schemas = document["components"]["schemas"]
+    document["components"]["schemas"] = {name: schemas[name] for name in sorted(schemas) if name not in THEIR_SCHEMAS}
     return document
-
-
-def _refs(value: Any) -> set[str]:
-    """The component schemas `value` refers to, directly."""
-    if isinstance(value, dict):
-        found = {value["$ref"].rpartition("/")[2]} if isinstance(value.get("$ref"), str) else set()
-        return found.union(*(_refs(item) for item in value.values()))
-    if isinstance(value, list):
-        return set().union(*(_refs(item) for item in value))
-    return set()
-
-
-def _drop_unused_schemas(document: dict[str, Any]) -> None:
-    """Powertools' 422 and response-validation schemas go once their answers are gone."""
-    schemas: dict[str, Any] = document["components"]["schemas"]
-    used, todo = set[str](), _refs(document["paths"])
-    while todo:
-        name = todo.pop()
-        used.add(name)
-        todo |= _refs(schemas.get(name)) - used
-    document["components"]["schemas"] = {name: schemas[name] for name in sorted(schemas) if name in used}
 
 
 def render(document: dict[str, Any]) -> str:

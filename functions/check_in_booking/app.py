@@ -6,12 +6,33 @@ from aws_lambda_powertools.event_handler import Response
 
 from opd.api.auth import STAFF
 from opd.api.models import BookingIdPath, BookingOut
+from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.errors import (
+    DependencyUnavailable,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    SlotBusy,
+    Unauthorized,
+    ValidationFailed,
+)
 
 app = make_app()
 
 
-@app.post("/bookings/<bookingId>/check-in")
+@app.post(
+    "/bookings/<bookingId>/check-in",
+    summary="Check a patient in on arrival (reception, admin)",
+    tags=["bookings"],
+    security=BEARER,
+    responses={
+        200: {"description": "OK: the checked-in booking"},
+        **error_responses(
+            ValidationFailed, Unauthorized, Forbidden, NotFound, InvalidTransition, SlotBusy, DependencyUnavailable
+        ),
+    },
+)
 def check_in_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
     caller(app).require(*STAFF)
     return answer(BookingOut.of(allocator().check_in(bookingId)))

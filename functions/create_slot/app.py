@@ -8,16 +8,28 @@ from aws_lambda_powertools.event_handler import Response
 
 from opd.api.auth import Role
 from opd.api.models import CreateSlotRequest, SlotOut
-from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.api.openapi import BEARER, error_responses
+from opd.api.resolver import allocator, answer, caller, make_app, make_handler, window
 from opd.domain import Capacity
+from opd.errors import DependencyUnavailable, Forbidden, SlotExists, Unauthorized, ValidationFailed
 
 app = make_app()
 
 
-@app.post("/slots")
+@app.post(
+    "/slots",
+    summary="Open a doctor's time slot with its capacity (admin)",
+    tags=["slots"],
+    security=BEARER,
+    responses={
+        201: {"description": "Created: the new slot"},
+        **error_responses(ValidationFailed, Unauthorized, Forbidden, SlotExists, DependencyUnavailable),
+    },
+)
 def create_slot(request: CreateSlotRequest) -> Response[SlotOut]:
     caller(app).require(Role.ADMIN)
     service = allocator()
+    window(service).require(start=request.start, end=request.end)
     capacity = Capacity(request.base_capacity, request.premium_buffer, request.emergency_buffer)
     slot = service.create_slot(request.doctor_id, request.start, request.end, capacity)
     return answer(SlotOut.of(slot, service.settings), HTTPStatus.CREATED)

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from opd.api.auth import may_see
+from opd.api.auth import BOOKING_READERS, may_see
 from opd.api.models import BookingIdPath, BookingOut
+from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.errors import DependencyUnavailable, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 app = make_app()
 
 
-@app.get("/bookings/<bookingId>")
+@app.get(
+    "/bookings/<bookingId>",
+    summary="A booking (its patient, reception, admin)",
+    tags=["bookings"],
+    security=BEARER,
+    responses={
+        200: {"description": "OK: the booking"},
+        **error_responses(ValidationFailed, Unauthorized, Forbidden, NotFound, DependencyUnavailable),
+    },
+)
 def get_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
-    who = caller(app)
+    who = caller(app).require(*BOOKING_READERS)
     booking = allocator().get_booking(bookingId)
     may_see(who, booking)
     return answer(BookingOut.of(booking))

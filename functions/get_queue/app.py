@@ -6,12 +6,23 @@ from aws_lambda_powertools.event_handler import Response
 
 from opd.api.auth import STAFF
 from opd.api.models import BookingOut, QueueOut, SlotIdPath
+from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.errors import DependencyUnavailable, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 app = make_app()
 
 
-@app.get("/slots/<slotId>/queue")
+@app.get(
+    "/slots/<slotId>/queue",
+    summary="A slot's active bookings in call order (reception, admin)",
+    tags=["slots"],
+    security=BEARER,
+    responses={
+        200: {"description": "OK: CRITICAL bookings first, then the others, each by token"},
+        **error_responses(ValidationFailed, Unauthorized, Forbidden, NotFound, DependencyUnavailable),
+    },
+)
 def get_queue(slotId: SlotIdPath) -> Response[QueueOut]:
     caller(app).require(*STAFF)
     queue = allocator().queue(slotId)

@@ -5,12 +5,22 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from opd.api.models import SlotIdPath, SlotOut
+from opd.api.openapi import error_responses
 from opd.api.resolver import allocator, answer, make_app, make_handler
+from opd.errors import DependencyUnavailable, NotFound, ValidationFailed
 
 app = make_app()
 
 
-@app.get("/slots/<slotId>")
+@app.get(
+    "/slots/<slotId>",
+    summary="A slot with its limits, bookings held and places available per tier (public)",
+    tags=["slots"],
+    responses={
+        200: {"description": "OK: the slot"},
+        **error_responses(ValidationFailed, NotFound, DependencyUnavailable),
+    },
+)
 def get_slot(slotId: SlotIdPath) -> Response[SlotOut]:
     service = allocator()
     return answer(SlotOut.of(service.get_slot(slotId), service.settings))

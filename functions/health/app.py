@@ -23,7 +23,15 @@ def _state(part: str, ping: Callable[[], object]) -> str:
     return "ok"
 
 
-@app.get("/health")
+@app.get(
+    "/health",
+    summary="Whether this function reaches Redis and MongoDB (public)",
+    tags=["health"],
+    responses={
+        200: {"description": "OK: both answer"},
+        503: {"description": "Service Unavailable: Redis or MongoDB does not answer; the body says which"},
+    },
+)
 def health() -> Response[HealthOut]:
     from opd import runtime  # the clients load on first use, not at cold import
 

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from opd.api.models import DoctorIdPath, SlotListOut, SlotOut
-from opd.api.resolver import allocator, answer, make_app, make_handler
+from opd.api.models import DoctorIdPath, RequestDate, SlotListOut, SlotOut
+from opd.api.openapi import error_responses
+from opd.api.resolver import allocator, answer, make_app, make_handler, window
+from opd.errors import DependencyUnavailable, ValidationFailed
 
 app = make_app()
 
 
-@app.get("/doctors/<doctorId>/slots")
-def list_doctor_slots(doctorId: DoctorIdPath, day: Annotated[date, Query(alias="date")]) -> Response[SlotListOut]:
+@app.get(
+    "/doctors/<doctorId>/slots",
+    summary="A doctor's slots on a clinic day (public)",
+    tags=["slots"],
+    responses={
+        200: {"description": "OK: the slots starting that day, by start"},
+        **error_responses(ValidationFailed, DependencyUnavailable),
+    },
+)
+def list_doctor_slots(
+    doctorId: DoctorIdPath, day: Annotated[RequestDate, Query(alias="date")]
+) -> Response[SlotListOut]:
     service = allocator()
+    window(service).require(date=day)
     slots = service.doctor_slots(doctorId, day)
     return answer(SlotListOut(slots=[SlotOut.of(slot, service.settings) for slot in slots]))
 

@@ -6,12 +6,33 @@ from aws_lambda_powertools.event_handler import Response
 
 from opd.api.auth import STAFF
 from opd.api.models import BookingIdPath, BookingOut
+from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.errors import (
+    DependencyUnavailable,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    SlotBusy,
+    Unauthorized,
+    ValidationFailed,
+)
 
 app = make_app()
 
 
-@app.post("/bookings/<bookingId>/no-show")
+@app.post(
+    "/bookings/<bookingId>/no-show",
+    summary="Mark a no-show; its place is free at once (reception, admin)",
+    tags=["bookings"],
+    security=BEARER,
+    responses={
+        200: {"description": "OK: the booking, now NO_SHOW"},
+        **error_responses(
+            ValidationFailed, Unauthorized, Forbidden, NotFound, InvalidTransition, SlotBusy, DependencyUnavailable
+        ),
+    },
+)
 def mark_no_show(bookingId: BookingIdPath) -> Response[BookingOut]:
     caller(app).require(*STAFF)
     return answer(BookingOut.of(allocator().mark_no_show(bookingId)))

@@ -6,12 +6,23 @@ from aws_lambda_powertools.event_handler import Response
 
 from opd.api.auth import Role
 from opd.api.models import SetDelayRequest, SlotIdPath, SlotOut
+from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.errors import DependencyUnavailable, Forbidden, NotFound, SlotBusy, Unauthorized, ValidationFailed
 
 app = make_app()
 
 
-@app.put("/slots/<slotId>/delay")
+@app.put(
+    "/slots/<slotId>/delay",
+    summary="Mark the doctor late, or on time again; new bookings see the new limits (admin)",
+    tags=["slots"],
+    security=BEARER,
+    responses={
+        200: {"description": "OK: the slot with its new limits"},
+        **error_responses(ValidationFailed, Unauthorized, Forbidden, NotFound, SlotBusy, DependencyUnavailable),
+    },
+)
 def set_delay(slotId: SlotIdPath, request: SetDelayRequest) -> Response[SlotOut]:
     caller(app).require(Role.ADMIN)
     service = allocator()

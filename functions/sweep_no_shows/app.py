@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from opd import runtime
+from opd.api.bounds import Window
 from opd.settings import current as settings
 
 # The settings are read here, at import: a bad environment fails the cold start.
@@ -43,10 +44,12 @@ def sweep_time(event: dict[str, Any]) -> datetime | None:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(scheduled_time=event.get("scheduledTime"), execution_id=event.get("executionId"))
-    now = sweep_time(event)  # a bad "now" fails before anything connects
-    report = runtime.allocator().sweep_no_shows(
-        now=now, time_left=lambda: context.get_remaining_time_in_millis() / 1000
-    )
+    now = sweep_time(event)  # text that is no time fails before anything connects
+    service = runtime.allocator()
+    # A "now" far out (year 1, year 9999) would overflow the sweep's own arithmetic.
+    if now is not None and not (window := Window.around(service.clock(), service.settings.clinic_zone)).contains(now):
+        raise ValueError(f'"now" {window.problem()}; got {now.isoformat()}')
+    report = service.sweep_no_shows(now=now, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
     metrics.add_metric(name="NoShowsMarked", unit=MetricUnit.Count, value=report.marked)
     metrics.add_metric(name="SlotsSwept", unit=MetricUnit.Count, value=report.slots)
     metrics.add_metric(name="SlotsBusy", unit=MetricUnit.Count, value=report.busy)
