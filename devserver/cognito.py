@@ -1,18 +1,26 @@
-"""A local Cognito user pool (moto's server in a thread): the issuer of every token the runner accepts."""
+"""A local Cognito user pool (moto's server in a thread): the issuer of every token the runner accepts.
+
+Only this process talks to it (boto3 for users and tokens, the JWT verifier for its keys), never a
+browser: moto's server answers any origin's CORS request and checks no signature, so a web page that
+found its port could otherwise make itself an admin token. `_NoBrowsers` refuses every request that
+carries an Origin or names another host, and lets no CORS header out.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import boto3  # type: ignore[import-untyped]
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from devserver.auth import JwtVerifier
-from devserver.servers import free_port
 from opd.api.auth import Role
 
 ROLES = tuple(role.value for role in Role)  # the Cognito groups: the layer's roles
@@ -20,9 +28,54 @@ REGION = "us-east-1"
 _PASSWORD = "Local-only-password-1"  # every local user's; tokens come from /_local/token, never a login
 
 
+class _NoBrowsers:
+    """WSGI middleware: 403 for a request with an Origin header or a Host other than ours; no CORS headers out."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        port = environ.get("SERVER_PORT")
+        ours = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        if "HTTP_ORIGIN" in environ or environ.get("HTTP_HOST", f"127.0.0.1:{port}").lower() not in ours:
+            start_response(
+                "403 Forbidden", [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+            )
+            return [b'{"message":"the local Cognito answers the local runner only, not browsers"}']
+
+        def without_cors(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            kept = [(name, value) for name, value in headers if not name.lower().startswith("access-control-")]
+            return start_response(status, kept, exc_info)
+
+        return self.app(environ, without_cors)
+
+
+class CognitoServer:
+    """moto's server app behind `_NoBrowsers`, on a free port it binds itself, in a thread."""
+
+    def __init__(self) -> None:
+        app = _NoBrowsers(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-cognito", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+
+
 @dataclass
 class LocalCognito:
-    server: ThreadedMotoServer
+    server: CognitoServer
     endpoint: str
     client: Any  # boto3 cognito-idp client
     pool_id: str
@@ -77,10 +130,9 @@ class LocalCognito:
 
 def start_cognito() -> LocalCognito:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server would log every call
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = CognitoServer()
     server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = f"http://127.0.0.1:{server.port}"
     try:
         client = boto3.client(
             "cognito-idp",

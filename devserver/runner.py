@@ -56,27 +56,40 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 _HOP_BY_HOP = ("content-length", "connection", "transfer-encoding")  # h11 frames the answer itself
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's HTTP API refuses a larger payload with 413 itself
+
+
+class _Refused(Exception):
+    """A request the runner answers itself, then closes the connection: it stalled, or its body is too large."""
+
+    def __init__(self, status: HTTPStatus) -> None:
+        super().__init__(status.phrase)
+        self.status = status
 
 
 class _Connection(socketserver.BaseRequestHandler):
     """One client connection. h11 parses HTTP/1.1 off it (Content-Length or chunked bodies,
-    `Expect: 100-continue`, keep-alive: benchmarks reuse their connections); the gateway answers."""
+    `Expect: 100-continue`, keep-alive: benchmarks reuse their connections); the gateway answers.
+
+    h11 itself answers a Content-Length that is negative, not a number or given twice differently
+    with 400. What it cannot see is a client that stops sending: a begun request must keep coming,
+    with no pause longer than `request_timeout_s`, or it is answered 408 and the connection closed.
+    """
 
     server: _Server
     request: socket.socket
-    idle_timeout_s = 60  # an idle keep-alive connection is dropped after this
+    idle_timeout_s = 60  # an idle keep-alive connection (no request begun) is dropped after this
+    request_timeout_s = 5.0  # the longest pause inside a request, its headers or its body
 
     def handle(self) -> None:
-        self.request.settimeout(self.idle_timeout_s)
         connection = h11.Connection(h11.SERVER)
         try:
             while self._serve_one(connection):
                 connection.start_next_cycle()
         except h11.RemoteProtocolError as error:  # not HTTP/1.1 as h11 reads it: answer 400 (or 413, 431), close
-            if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                status = error.error_status_hint
-                with contextlib.suppress(OSError, h11.LocalProtocolError):
-                    self._send(connection, "GET", json_answer(status, {"message": HTTPStatus(status).phrase}))
+            self._refuse(connection, HTTPStatus(error.error_status_hint))
+        except _Refused as refused:
+            self._refuse(connection, refused.status)
         except h11.LocalProtocolError:
             log.exception("the runner could not send an answer on HTTP/1.1")
         except OSError:  # the client went away, or kept the connection idle too long
@@ -90,6 +103,9 @@ class _Connection(socketserver.BaseRequestHandler):
         if not isinstance(event, h11.Request):
             raise h11.RemoteProtocolError(f"expected a request, got {event!r}")
         began = time.perf_counter()
+        declared = next((int(value) for name, value in event.headers if name == b"content-length"), 0)
+        if declared > MAX_BODY_BYTES:  # refused before a byte of it is read
+            raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
         if connection.they_are_waiting_for_100_continue:
             self.request.sendall(
                 connection.send(h11.InformationalResponse(status_code=100, headers=[], reason="Continue"))
@@ -98,6 +114,8 @@ class _Connection(socketserver.BaseRequestHandler):
         while not isinstance(part := self._next(connection), h11.EndOfMessage):
             if isinstance(part, h11.Data):
                 body += part.data
+                if len(body) > MAX_BODY_BYTES:  # a chunked body has no declared length
+                    raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
         request = HttpRequest(
             method=event.method.decode("ascii"),
             target=event.target.decode("iso-8859-1"),
@@ -117,15 +135,33 @@ class _Connection(socketserver.BaseRequestHandler):
         while True:
             event = connection.next_event()
             if event is h11.NEED_DATA:
-                connection.receive_data(self.request.recv(65536))  # b"" when the client closed
+                begun = connection.their_state is not h11.IDLE or bool(connection.trailing_data[0])
+                self.request.settimeout(self.request_timeout_s if begun else self.idle_timeout_s)
+                try:
+                    data = self.request.recv(65536)  # b"" when the client closed
+                except TimeoutError:
+                    if begun:
+                        raise _Refused(HTTPStatus.REQUEST_TIMEOUT) from None
+                    raise  # idle too long: just close
+                connection.receive_data(data)
             elif isinstance(event, h11.Event):
                 return event
             else:  # PAUSED: cannot happen, each request is answered before the next one is read
                 raise h11.LocalProtocolError(f"unexpected {event!r}")
 
-    def _send(self, connection: h11.Connection, method: str, answer: HttpAnswer) -> None:
+    def _refuse(self, connection: h11.Connection, status: HTTPStatus) -> None:
+        """API Gateway's kind of answer (`{"message"}`), then the connection is closed."""
+        if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            plain = json_answer(status.value, {"message": status.phrase})
+            answer = HttpAnswer(plain.status, [*plain.headers, ("x-content-type-options", "nosniff")], plain.body)
+            with contextlib.suppress(OSError, h11.LocalProtocolError):
+                self._send(connection, "GET", answer, close=True)
+
+    def _send(self, connection: h11.Connection, method: str, answer: HttpAnswer, close: bool = False) -> None:
         headers = [(name, value) for name, value in answer.headers if name.lower() not in _HOP_BY_HOP]
         headers.append(("content-length", str(len(answer.body))))
+        if close:
+            headers.append(("connection", "close"))
         reason = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus else ""
         wire = connection.send(h11.Response(status_code=answer.status, headers=headers, reason=reason))
         if method != "HEAD" and answer.status not in (204, 304):  # answers that never carry a body
@@ -211,6 +247,8 @@ def start_stack(
             openapi_path=repo_root / "docs" / "openapi.json",
             sweep_input=templates.schedule_input(template, sweeper),
             cors=templates.cors(template),
+            own_url=f"http://127.0.0.1:{server.server_address[1]}",
+            web_root=repo_root / "web",
         )
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="opd-api", daemon=True
@@ -278,6 +316,7 @@ def _banner(stack: LocalStack) -> str:
     return "\n".join(
         [
             f"OPD token API on {stack.url}   (Swagger UI: {stack.url}/docs)",
+            f"  pages: {stack.url}/desk.html   {stack.url}/board.html?doctors=dr-1",
             f"  data:  {data}",
             f"  auth:  {auth}",
             "  Ctrl-C to stop",

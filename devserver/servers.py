@@ -87,7 +87,11 @@ def redis_server(workdir: Path, port: int | None = None, persist: bool = False) 
     if binary is None:
         raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
     port = port or free_port()
-    keep = ["--save", "60 1", "--appendonly", "no"] if persist else ["--save", "", "--appendonly", "no"]
+    # persist: every write goes to the append-only file (workdir/appendonlydir) before it is answered, and
+    # is on disk within a second (everysec), so a restart, even after a crash, keeps idempotency keys as
+    # Upstash does. A snapshot alone (`--save 60 1`) lost up to a minute of them to a kill.
+    keep = ["--appendonly", "yes", "--appendfsync", "everysec"] if persist else ["--appendonly", "no"]
+    keep += ["--save", ""]  # no snapshots: the append-only file is the one copy, and tests need none
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), *keep]
     return LocalServer("redis", command, port, workdir)
 

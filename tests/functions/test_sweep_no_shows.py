@@ -177,3 +177,11 @@ def test_stops_before_the_deadline_and_the_next_run_finishes(runtime_allocator: 
 def test_a_bad_now_is_refused_before_anything_connects(bad: object) -> None:
     with pytest.raises(ValueError, match='"now" must be an ISO 8601 time with an offset'):
         sweep({"now": bad})
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # it fails before measuring anything
+@pytest.mark.parametrize("far", ["0001-01-01T00:05:00+00:00", "9999-12-31T23:59:59-05:00", "2000-01-01T00:00:00Z"])
+def test_a_now_outside_the_window_is_refused_not_an_overflow(runtime_allocator: Allocator, far: str) -> None:
+    # Year 1 less the grace period was an OverflowError deep in the sweep (a 500 from /_local/sweep).
+    with pytest.raises(ValueError, match=r'"now" must be from .* at most 1 day back and 5 years ahead'):
+        sweep({"now": far})

@@ -82,9 +82,28 @@ def test_role_matrix(allocator: Allocator, slot: Slot, name: str, role: str | No
 
 @pytest.mark.parametrize("name", ["get_booking", "cancel_booking"])
 def test_a_patient_sees_and_cancels_only_their_own_booking(allocator: Allocator, slot: Slot, name: str) -> None:
-    answer = call(name, real_event(name, allocator, slot, "patient", user="patient-someone-else"))
-    assert (answer.status, answer.code) == (403, "FORBIDDEN")
+    theirs = real_event(name, allocator, slot, "patient", user="patient-someone-else")
+    answer = call(name, theirs)
+    assert (answer.status, answer.code) == (404, "NOT_FOUND")
     assert [b.status for b in allocator.get_slot(slot.slot_id).bookings] == [Status.BOOKED]
+    # Word for word what an id that was never given gets (contract: "another patient's booking is 404").
+    booking_id = theirs["pathParameters"]["bookingId"]
+    unknown_id = f"{booking_id[:-4]}0000" if not booking_id.endswith("0000") else f"{booking_id[:-4]}1111"
+    unknown = call(name, event(name, path={"bookingId": unknown_id}, role="patient", user="patient-someone-else"))
+    assert answer.headers == unknown.headers
+    assert answer.body == {"error": {**unknown.body["error"], "message": f"no booking {booking_id}"}}
+    assert unknown.body["error"]["message"] == f"no booking {unknown_id}"
+
+
+@pytest.mark.parametrize("name", ["get_booking", "cancel_booking"])
+def test_a_role_that_may_not_read_bookings_learns_nothing_about_ids(
+    allocator: Allocator, slot: Slot, name: str
+) -> None:
+    # The role is checked before the lookup: 403 whether the id exists or not.
+    existing = call(name, real_event(name, allocator, slot, "[doctor]"))
+    unknown = call(name, event(name, path={"bookingId": f"{slot.slot_id}.0000"}, role="[doctor]"))
+    assert (existing.status, existing.body) == (unknown.status, unknown.body) == (403, existing.body)
+    assert existing.code == "FORBIDDEN"
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from opd.domain import Booking, Source
-from opd.errors import Forbidden, Unauthorized
+from opd.errors import Forbidden, NotFound, Unauthorized
 from opd.settings import current as settings
 
 
@@ -27,6 +27,7 @@ class Role(StrEnum):
 
 
 STAFF = (Role.RECEPTION, Role.ADMIN)
+BOOKING_READERS = (Role.PATIENT, *STAFF)  # who may ask for a booking by id; a patient sees only their own
 ROLE_NAMES = frozenset(role.value for role in Role)
 LOCAL_ADMIN = "local-admin"
 
@@ -80,9 +81,14 @@ def may_book(caller: Caller, patient_id: str, source: Source) -> None:
 
 
 def may_see(caller: Caller, booking: Booking) -> None:
-    """Staff see (and cancel) any booking; a patient only their own."""
+    """Staff see (and cancel) any booking; a patient only their own.
+
+    Another patient's booking is answered exactly like an unknown id (the service's words), so an
+    answer never tells a patient that a booking id exists. Check the role (`BOOKING_READERS`)
+    before looking the booking up, for the same reason.
+    """
     if caller.is_any(*STAFF):
         return
     caller.require(Role.PATIENT)
     if booking.patient_id != caller.username:
-        raise Forbidden("a patient may only see their own bookings")
+        raise NotFound(f"no booking {booking.booking_id}")

@@ -6,11 +6,13 @@ an offset are all 400s); responses are camelCase with times in UTC ending in `Z`
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -33,15 +35,40 @@ def iso_utc(value: datetime) -> str:
     return utc.isoformat(timespec="seconds" if utc.microsecond == 0 else "milliseconds").replace("+00:00", "Z")
 
 
-def _text_only(value: Any) -> Any:
-    # pydantic would also take a number of seconds; the contract speaks of ISO 8601 text only.
-    if not isinstance(value, str):
+# ISO 8601 (RFC 3339) as the contract writes it: a date, `T`, a time with optional seconds and fraction, an offset.
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _time_text(value: Any) -> Any:
+    # pydantic alone would also take a number, or numeric text ("1930000000"), as seconds since 1970.
+    if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
         raise PydanticCustomError("time_text", "must be ISO 8601 text with an offset, e.g. 2026-11-21T09:00:00+05:30")
     return value
 
 
+def _representable(value: datetime) -> datetime:
+    # Year 1 at +05:30 is year 0 in UTC: out of datetime's range for every later comparison or write.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("time_range", "is out of range") from None
+    return value
+
+
+def _date_text(value: Any) -> Any:
+    # pydantic alone would also take a time of day ("2031-03-03T00:00") or seconds since 1970.
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_text", "must be a date written YYYY-MM-DD, e.g. 2026-11-21")
+    return value
+
+
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern, strict=True)]
-RequestTime = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+RequestTime = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_representable)]
+# A day in a query (`?date=`); its range against today is the handler's check (opd.api.bounds).
+RequestDate = Annotated[date, BeforeValidator(_date_text)]
 UtcTime = Annotated[AwareDatetime, PlainSerializer(iso_utc, return_type=str)]
 
 # Path parameters are named as in the contract (`{slotId}`), so a 400 names the same field.

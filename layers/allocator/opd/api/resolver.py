@@ -7,6 +7,8 @@ A handler is then only its route: `app = make_app()`, one `@app.<method>(...)` f
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from http import HTTPStatus
@@ -17,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from opd.api import errors
+from opd.api import bounds, errors
 from opd.api.auth import Caller, caller_of
 from opd.api.observability import logger, metrics, traced
 
@@ -33,6 +35,11 @@ JSON_KINDS: dict[type, str] = {
     type(None): "null",
 }
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+# On every answer, errors included. nosniff: a browser never reads a JSON answer as HTML or script.
+# no-store: answers are patient data (bookings, queues) or live counts of places; no cache, shared
+# or private, may keep one, and one rule for all cannot miss a route that starts carrying patient data.
+RESPONSE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+_NOT_JSON = "application/octet-stream"  # what any media type but JSON is to this API (see as_resolver_reads_it)
 
 
 def make_app() -> APIGatewayHttpResolver:
@@ -53,7 +60,7 @@ def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     @traced
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
-            return app.resolve(event, context)
+            return with_response_headers(app.resolve(as_resolver_reads_it(event), context))
         finally:
             # Flushed only when there is something to say: reads emit no metrics, and an empty
             # flush (what log_metrics does) warns on every warm invocation.
@@ -65,9 +72,50 @@ def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     return lambda_handler
 
 
+def as_resolver_reads_it(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with what Powertools would trip over made plain (a copy; the caller's is untouched).
+
+    Media types are case-insensitive (RFC 9110) but Powertools compares them as written, so
+    `APPLICATION/JSON; charset=utf-8` becomes `application/json`. Every other one becomes one
+    Powertools refuses (400, "must be sent as application/json"): it would parse form and multipart
+    bodies, which this API never takes, and a multipart type without a boundary was a 500. A base64
+    body (API Gateway's way with other media types) is decoded here, invalid UTF-8 replaced, where
+    Powertools' own decoding would raise and answer 500.
+    """
+    headers = event.get("headers")
+    if isinstance(headers, dict):
+        named = [name for name in headers if isinstance(name, str) and name.lower() == "content-type"]
+        given = headers.get(named[0]) if named else None
+        media = given.partition(";")[0].strip().lower() if isinstance(given, str) else ""
+        if media:
+            kept = {name: value for name, value in headers.items() if name not in named}
+            as_read = content_types.APPLICATION_JSON if media == content_types.APPLICATION_JSON else _NOT_JSON
+            event = {**event, "headers": kept | {"content-type": as_read}}
+    body = event.get("body")
+    if event.get("isBase64Encoded") and isinstance(body, str):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):  # not base64 at all: read as the text it is
+            raw = body.encode("utf-8", "replace")
+        event = {**event, "body": raw.decode("utf-8", "replace"), "isBase64Encoded": False}
+    return event
+
+
+def with_response_headers(result: dict[str, Any]) -> dict[str, Any]:
+    headers = result.setdefault("headers", {})
+    present = {name.lower() for name in headers}
+    headers.update({name: value for name, value in RESPONSE_HEADERS.items() if name.lower() not in present})
+    return result
+
+
 def json_object(text: str) -> dict[str, Any]:
-    """Request bodies are JSON objects; anything else is refused as undecodable (400 on `body`)."""
-    value = json.loads(text)
+    """Request bodies are JSON objects; anything else is refused as undecodable (400 on `body`).
+
+    Size and depth are checked before parsing (ValidationFailed on `body`), so neither a huge nor a
+    deeply nested body costs more than a scan, and the parser never recurses past MAX_NESTING.
+    """
+    bounds.check_json_text(text)
+    value = bounds.loads(text)
     if not isinstance(value, dict):
         raise json.JSONDecodeError(f"found {JSON_KINDS.get(type(value), 'another value')}", text, 0)
     return value
@@ -82,6 +130,11 @@ def allocator() -> Allocator:
     from opd import runtime
 
     return runtime.allocator()
+
+
+def window(service: Allocator) -> bounds.Window:
+    """The days and times a request may name, as of the service's clock (where tests fix "now")."""
+    return bounds.Window.around(service.clock(), service.settings.clinic_zone)
 
 
 def answer[Model: BaseModel](body: Model, status: HTTPStatus = HTTPStatus.OK) -> Response[Model]:
