@@ -10,8 +10,12 @@ SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
 # sam build looks for python3.13 on PATH; the app's venv provides one.
 SAM_PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The browser tests drive Debian's chromium; `make chromium` installs it where it is missing.
+CHROMIUM := /usr/bin/chromium
+# `make deploy-web` reads the outputs of this stack (samconfig.toml's stack_name).
+STACK ?= opd-token-service
 
-.PHONY: all setup test check fmt lint typecheck unit pytest sam-validate sam-build serve reset seed openapi demo bench clean
+.PHONY: all setup test check fmt lint typecheck unit pytest chromium sam-validate sam-build deploy-web serve reset seed openapi demo bench clean
 
 all: test
 
@@ -47,8 +51,15 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/allocator functions devserver demo tests benchmarks
 
 # Coverage of the layer and the functions (what runs in Lambda) is printed with the results.
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed chromium
 	$(PY) -m pytest -n 2 --dist loadgroup --cov=layers/allocator/opd --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+# Debian's chromium for tests/browser (CI runs as root). Never `playwright install`: it downloads a browser.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "$(CHROMIUM) is missing: sudo apt-get install -y chromium" >&2; exit 1; fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -58,6 +69,20 @@ sam-validate: $(SAM_VENV)/.installed
 
 sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --cached
+
+# The pages to the stack's bucket, with a config.json made from the stack's outputs (web/config.json stays
+# empty: that is the local setting), then a CloudFront invalidation. Needs the AWS CLI and a deployed stack.
+deploy-web:
+	@set -euo pipefail; \
+	output() { aws cloudformation describe-stacks --stack-name "$(STACK)" \
+	  --query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+	bucket=$$(output WebBucketName); pages=$$(output WebUrl); \
+	aws s3 sync web/ "s3://$$bucket/" --delete --exclude '*' --include '*.html' --include '*.js' --include '*.css'; \
+	printf '{"apiBase": "%s", "cognitoDomain": "%s", "clientId": "%s", "redirectUri": "%s/desk.html"}\n' \
+	  "$$(output ApiUrl)" "$$(output CognitoDomain)" "$$(output DeskClientId)" "$$pages" \
+	  | aws s3 cp - "s3://$$bucket/config.json" --content-type application/json; \
+	aws cloudfront create-invalidation --distribution-id "$$(output WebDistributionId)" --paths '/*' > /dev/null; \
+	echo "desk: $$pages/desk.html   board: $$pages/board.html?doctors=<doctor id>"
 
 serve: $(VENV)/.installed
 	$(PY) -m devserver.runner --port $(PORT)

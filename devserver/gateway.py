@@ -13,21 +13,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from devserver.apigw import HttpAnswer, HttpRequest, answer_from_result, http_api_event, json_answer
 from devserver.auth import InvalidToken, JwtVerifier
 from devserver.cognito import ROLES, LocalCognito
 from devserver.lambdas import EnvironmentPool, FunctionFailed
+from devserver.static import static_file
 from devserver.template import Cors, Function, RouteTable
+from opd.api import bounds
 from opd.api.errors import envelope, status_of
 from opd.domain import require_id
-from opd.errors import NotFound, OpdError, ValidationFailed
+from opd.errors import Forbidden, NotFound, OpdError, ValidationFailed
 
 log = logging.getLogger("devserver.runner")
 
 # What API Gateway answers itself, in its own words rather than the contract's envelope.
 _INTERNAL_ERROR = HttpAnswer(500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}')
 _UNAUTHORIZED_BODY = b'{"message":"Unauthorized"}'  # the JWT authorizer's 401
+LOCAL_ONLY = "/_local/"  # admin tokens and the sweeper: for this machine's own pages and tools only
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def _swagger_assets() -> Path:
@@ -74,12 +80,18 @@ def _unauthorized(request: HttpRequest, error: InvalidToken) -> HttpAnswer:
 
 
 def _json_object(request: HttpRequest) -> dict[str, Any] | HttpAnswer:
-    """The request's JSON object body (an empty body is {}), or the 400 answer."""
+    """The request's JSON object body (an empty body is {}), or the 400 answer; bounded as the API's bodies are."""
     if not request.body.strip():
         return {}
+    if len(request.body) > bounds.MAX_BODY_BYTES:
+        return error_answer(bounds.body_too_large())
     try:
-        body = json.loads(request.body)
-    except ValueError:
+        text = request.body.decode("utf-8")
+        bounds.check_json_text(text)  # before parsing: a deep body would exhaust the parser's stack
+        body = bounds.loads(text)
+    except ValidationFailed as error:
+        return error_answer(error)
+    except ValueError:  # not UTF-8, or not JSON
         return _validation_error("body", "is not JSON")
     return body if isinstance(body, dict) else _validation_error("body", "must be a JSON object")
 
@@ -94,15 +106,43 @@ class Gateway:
     openapi_path: Path
     sweep_input: dict[str, Any] = field(default_factory=dict)  # the schedule's Input, from the template
     cors: Cors | None = None
+    own_url: str = "http://127.0.0.1:3000"  # where this runner listens (the runner passes its real port)
+    web_root: Path | None = None  # the pages (web/), served at this origin as CloudFront serves them in AWS
 
     def handle(self, request: HttpRequest) -> HttpAnswer:
         try:
-            return self._with_cors(request)
+            answer = self._with_cors(request)
         except Exception:  # the runner's own failure: answer like API Gateway does, keep serving
             log.exception("the runner failed on %s %s", request.method, request.path)
-            return _INTERNAL_ERROR
+            answer = _INTERNAL_ERROR
+        if any(name.lower() == "x-content-type-options" for name, _ in answer.headers):
+            return answer
+        # Every answer, the gateway's own included: a browser never reads JSON as HTML or script.
+        return HttpAnswer(answer.status, [*answer.headers, ("x-content-type-options", "nosniff")], answer.body)
+
+    @property
+    def own_origins(self) -> frozenset[str]:
+        port = urlsplit(self.own_url).port
+        return frozenset(f"http://{name}:{port}" for name in _LOOPBACK_NAMES)
+
+    def _from_elsewhere(self, request: HttpRequest) -> bool:
+        """A browser request made by another origin's page, or by a page whose DNS name was rebound to 127.0.0.1.
+
+        Browsers send Origin with every cross-origin request and every POST; the Host check covers a rebound
+        name's same-origin GET, which carries none. Tools (curl, the tests, the demo) send neither or ours.
+        """
+        origin = request.header("origin")
+        host = request.header("host")
+        return (origin is not None and origin.lower() not in self.own_origins) or (
+            host is not None and f"http://{host.lower()}" not in self.own_origins
+        )
 
     def _with_cors(self, request: HttpRequest) -> HttpAnswer:
+        if request.path.startswith(LOCAL_ONLY):
+            # Never CORS headers here: a page of this origin needs none, any other must be refused.
+            if self._from_elsewhere(request):
+                return error_answer(Forbidden("the local-only endpoints answer only this machine, not other sites"))
+            return self._answer(request)
         origin = request.header("origin")
         if self.cors is None or origin is None:
             return self._answer(request)
@@ -119,7 +159,7 @@ class Gateway:
             return local
         found = self.routes.find(request.method, request.path)
         if found is None:
-            return error_answer(NotFound(f"no route {request.method} {request.path}"))
+            return self._static(request) or error_answer(NotFound(f"no route {request.method} {request.path}"))
         route, path_parameters = found
         claims = None
         if not route.public and self.verifier is not None:
@@ -129,6 +169,12 @@ class Gateway:
                 return _unauthorized(request, error)
         event = http_api_event(request, route.route_key, path_parameters, claims)
         return self._invoke(route.function, event)
+
+    def _static(self, request: HttpRequest) -> HttpAnswer | None:
+        """A page or one of its files, for a GET or HEAD that no API route took; None: not one of them."""
+        if self.web_root is None or request.method not in ("GET", "HEAD"):
+            return None
+        return static_file(self.web_root, request.path)
 
     def _invoke(self, function: Function, event: dict[str, Any]) -> HttpAnswer:
         try:
@@ -175,11 +221,14 @@ class Gateway:
         now = body.get("now")
         if now is not None:
             try:
-                valid = isinstance(now, str) and datetime.fromisoformat(now).utcoffset() is not None
+                at = datetime.fromisoformat(now) if isinstance(now, str) else None
             except ValueError:
-                valid = False
-            if not valid:
+                at = None
+            if at is None or at.utcoffset() is None:
                 return _validation_error("now", "must be an ISO 8601 time with an offset")
+            window = bounds.Window.around(datetime.now(UTC), self._clinic_zone())
+            if not window.contains(at):  # the sweeper refuses it too, but as a failed function (500)
+                return _validation_error("now", window.problem())
         event = scheduled_input(self.sweep_input) | ({"now": now} if now is not None else {})
         try:
             result = self.pool.invoke(self.sweeper, event)
@@ -188,12 +237,18 @@ class Gateway:
             return _INTERNAL_ERROR
         return json_answer(200, {"marked": int(result["marked"])})
 
+    def _clinic_zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.pool.environ.get("CLINIC_TIME_ZONE") or "UTC")
+        except (ValueError, KeyError, OSError):  # a bad zone fails the functions' cold start, which says why
+            return ZoneInfo("UTC")
+
     def _openapi(self, request: HttpRequest) -> HttpAnswer:
         if not self.openapi_path.is_file():
             return error_answer(NotFound(f"{self.openapi_path.name} is missing: run `make openapi`"))
         document = json.loads(self.openapi_path.read_text(encoding="utf-8"))
-        # "Try it out" should call this runner, whatever port it is on.
-        document["servers"] = [{"url": f"http://{request.header('host') or '127.0.0.1'}", "description": "this runner"}]
+        # "Try it out" should call this runner, whatever port it is on; never a Host header's word for it.
+        document["servers"] = [{"url": self.own_url, "description": "this runner"}]
         return json_answer(200, document)
 
     def _asset(self, name: str, content_type: str) -> HttpAnswer:

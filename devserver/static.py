@@ -1,0 +1,85 @@
+"""The web pages of `web/` at the API's origin, as `make serve` serves them (CloudFront serves them in AWS).
+
+Only files directly in the folder, and only of the listed types: `/desk.html`, `/board.js`, `/config.json`
+... A name is matched as it was sent, never decoded or normalised, so `/..%2fREADME.md` or `/x/../desk.html`
+is simply not a name of a file here (404). The headers are those of the deployed pages: no-cache, nosniff,
+and a Content-Security-Policy that lets the pages load their own files and call the API (same origin), plus
+the Cognito domain and API base named in `config.json` when the deploy step filled them in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from devserver.apigw import HttpAnswer
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",  # what module scripts must be served as
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+_NAME = re.compile(r"/([A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)")  # one segment, no dot-only or hidden names
+
+
+def content_security_policy(web_root: Path) -> str:
+    """The pages' policy: their own files only; fetch also to the Cognito domain and API base of config.json."""
+    connect = ["'self'"]
+    try:
+        config = json.loads((web_root / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    for key in ("cognitoDomain", "apiBase"):
+        value = config.get(key) if isinstance(config, dict) else None
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if (
+            parts
+            and parts.scheme in ("https", "http")
+            and parts.netloc
+            and re.fullmatch(r"[A-Za-z0-9.:-]+", parts.netloc)
+        ):
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in connect:
+                connect.append(origin)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",  # the pages' favicon is `data:,`
+            f"connect-src {' '.join(connect)}",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ]
+    )
+
+
+def static_file(web_root: Path, path: str) -> HttpAnswer | None:
+    """The file `path` names in `web_root` with its headers, or None when it names none (the caller answers 404)."""
+    match = _NAME.fullmatch(path)
+    if match is None:
+        return None
+    name = match.group(1)
+    content_type = CONTENT_TYPES.get(Path(name).suffix.lower())
+    if content_type is None:
+        return None
+    root = web_root.resolve()
+    file = (root / name).resolve()
+    if file.parent != root or not file.is_file():  # also a symlink pointing out of the folder
+        return None
+    headers = [
+        ("content-type", content_type),
+        ("cache-control", "no-cache"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("content-security-policy", content_security_policy(root)),
+    ]
+    return HttpAnswer(200, headers, file.read_bytes())

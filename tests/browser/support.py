@@ -1,0 +1,104 @@
+"""Helpers of the browser tests: the API beside the page, and the desk's sign-in and slot selection."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from devserver.runner import LocalStack
+
+# -- the API, as an admin or the desk sets things up beside the page ----------------------------------------
+
+
+_starts = itertools.count()
+
+
+@dataclass
+class Clinic:
+    """Requests to the stack's API with tokens from its local Cognito."""
+
+    stack: LocalStack
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def call(self, method: str, path: str, role: str | None = None, body: Any = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.stack.token(role, f'{role}-browser')}"} if role else {}
+        return self.session.request(method, self.stack.url + path, json=body, headers=headers, timeout=30)
+
+    def new_slot(
+        self, doctor: str = "dr-rao", starts_in: timedelta = timedelta(minutes=3), minutes: int = 30, **capacity: int
+    ) -> dict[str, Any]:
+        """A slot of `doctor` starting about `starts_in` from now (in the past for one already open); each
+        call a start of its own, since a doctor cannot have two slots at one instant. Its day: `slot_day`."""
+        start = datetime.now(UTC).replace(microsecond=0) + starts_in + timedelta(seconds=next(_starts))
+        body = {
+            "doctorId": doctor,
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=minutes)).isoformat(),
+            **capacity,
+        }
+        answer = self.call("POST", "/slots", "admin", body)
+        assert answer.status_code == 201, answer.text
+        slot: dict[str, Any] = answer.json()
+        return slot
+
+    def book(self, slot_id: str, patient_id: str, source: str = "WALKIN") -> dict[str, Any]:
+        body = {"slotId": slot_id, "patientId": patient_id, "source": source}
+        answer = self.call("POST", "/bookings", "reception", body)
+        assert answer.status_code == 201, answer.text
+        booking: dict[str, Any] = answer.json()
+        return booking
+
+    def check_in(self, booking_id: str) -> None:
+        answer = self.call("POST", f"/bookings/{booking_id}/check-in", "reception")
+        assert answer.status_code == 200, answer.text
+
+
+def slot_day(slot: dict[str, Any]) -> str:
+    """The slot's day in UTC, the local clinic's zone (and the browser's, see `page`)."""
+    return datetime.fromisoformat(slot["start"]).astimezone(UTC).date().isoformat()
+
+
+def patient(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:6]}"
+
+
+# -- the desk -------------------------------------------------------------------------------------------------
+
+
+def sign_in(page: Page, role: str = "reception", user: str = "desk-1", query: str = "") -> None:
+    """Open desk.html and sign in with the local form (POST /_local/token through the page)."""
+    page.goto("/desk.html" + query)
+    page.select_option("#signin-role", role)
+    page.fill("#signin-user", user)
+    page.click("#signin")
+    expect(page.locator("#whoami")).to_have_text(f"{user} ({role})")
+    expect(page.locator("body")).to_have_attribute("data-role", role)
+
+
+def open_slot(page: Page, slot: dict[str, Any]) -> None:
+    """Show the slot's doctor and day on a signed-in desk, then select the slot."""
+    page.fill("#doctor", slot["doctorId"])
+    page.fill("#day", slot_day(slot))
+    page.click("#load-day")
+    row = page.locator(f'tr[data-slot-id="{slot["slotId"]}"]')
+    row.locator("button[data-action=select]").click()
+    expect(row).to_have_attribute("aria-current", "true")
+    expect(page.locator("#slot-panel")).to_be_visible()
+    expect(page.locator("#queue-body tr").first).to_be_visible()
+
+
+def screenshot(page: Page, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A full-page screenshot under the session's pytest tmp dir, for a person to look at."""
+    folder = tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    return target

@@ -1,0 +1,149 @@
+"""The local runner serves web/ at the API's origin: the right types and headers, nothing outside the folder.
+
+Requests go out with http.client, which sends a path exactly as written (requests would normalise `..`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from devserver.runner import LocalStack
+from devserver.static import content_security_policy, static_file
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+
+
+def fetch(stack: LocalStack, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    address = urlsplit(stack.url)
+    connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
+    try:
+        connection.request(method, path)
+        answer = connection.getresponse()
+        return answer.status, {name.lower(): value for name, value in answer.getheaders()}, answer.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/desk.html", "text/html; charset=utf-8"),
+        ("/board.html", "text/html; charset=utf-8"),
+        ("/desk.js", "text/javascript; charset=utf-8"),
+        ("/board.js", "text/javascript; charset=utf-8"),
+        ("/api.js", "text/javascript; charset=utf-8"),
+        ("/auth.js", "text/javascript; charset=utf-8"),
+        ("/desk.css", "text/css; charset=utf-8"),
+        ("/board.css", "text/css; charset=utf-8"),
+        ("/config.json", "application/json"),
+    ],
+)
+def test_each_file_of_the_pages_is_served_with_its_type_and_headers(
+    web_stack: LocalStack, path: str, content_type: str
+) -> None:
+    status, headers, body = fetch(web_stack, path)
+    assert status == 200
+    assert body == (WEB / path.lstrip("/")).read_bytes()
+    assert headers["content-type"] == content_type
+    assert headers["cache-control"] == "no-cache"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-length"] == str(len(body))
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self';" in policy  # no 'unsafe-inline', no 'unsafe-eval'
+    assert "connect-src 'self';" in policy  # web/config.json names no other origin
+    assert "frame-ancestors 'none'" in policy
+
+
+def test_head_answers_the_headers_without_the_body(web_stack: LocalStack) -> None:
+    status, headers, body = fetch(web_stack, "/desk.html", method="HEAD")
+    assert (status, body) == (200, b"")
+    assert headers["content-length"] == str((WEB / "desk.html").stat().st_size)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/..%2f..%2fetc/passwd",
+        "/..%2fREADME.md",
+        "/%2e%2e/README.md",
+        "/../README.md",
+        "/web/../README.md",
+        "/./desk.html",
+        "//desk.html",
+        "/desk.html/",
+        "/desk.html%00.js",
+        "/%64esk.html",  # an escaped letter is not decoded either: only names as they are
+        "/README.md",  # in web/, but not of a type that is served
+        "/web/desk.html",  # the folder's own name is not part of the address
+        "/.gitignore",
+        "/desk",
+        "/",
+        "/etc/passwd",
+        "/devserver/gateway.py",
+        "/template.yaml",
+    ],
+)
+def test_nothing_else_is_served(web_stack: LocalStack, path: str) -> None:
+    status, headers, body = fetch(web_stack, path)
+    assert status == 404, (path, body[:200])
+    assert json.loads(body)["error"]["code"] == "NOT_FOUND"
+    assert "content-security-policy" not in headers
+
+
+def test_only_get_and_head_read_a_page(web_stack: LocalStack) -> None:
+    status, _, body = fetch(web_stack, "/desk.html", method="POST")
+    assert status == 404
+    assert json.loads(body)["error"]["code"] == "NOT_FOUND"
+
+
+def test_the_api_is_still_the_api(web_stack: LocalStack) -> None:
+    status, headers, body = fetch(web_stack, "/health")
+    assert status == 200
+    assert json.loads(body)["status"] == "ok"
+    assert "content-security-policy" not in headers
+
+
+def test_only_files_directly_in_the_folder_of_a_listed_type(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    (root / "sub").mkdir(parents=True)
+    (root / "page.html").write_text("<p>hi</p>")
+    (root / "notes.txt").write_text("secret")
+    (root / "sub" / "deep.js").write_text("1")
+    (tmp_path / "outside.js").write_text("outside")
+    (root / "link.js").symlink_to(tmp_path / "outside.js")
+    (root / "dir.css").mkdir()
+
+    found = static_file(root, "/page.html")
+    assert found is not None
+    assert (found.status, found.body) == (200, b"<p>hi</p>")
+    for path in ("/notes.txt", "/sub/deep.js", "/link.js", "/dir.css", "/missing.html", "/.html", "/page.HTML.txt"):
+        assert static_file(root, path) is None, path
+
+
+def test_the_policy_lets_the_pages_reach_the_configured_cognito_domain_and_api(tmp_path: Path) -> None:
+    assert "connect-src 'self';" in content_security_policy(tmp_path)  # no config.json: same origin only
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "apiBase": "https://abc123.execute-api.ap-south-1.amazonaws.com",
+                "cognitoDomain": "https://opd-city.auth.ap-south-1.amazoncognito.com/",
+                "clientId": "x",
+                "redirectUri": "https://d1.cloudfront.net/desk.html",
+            }
+        )
+    )
+    assert (
+        "connect-src 'self' https://opd-city.auth.ap-south-1.amazoncognito.com "
+        "https://abc123.execute-api.ap-south-1.amazonaws.com;"
+    ) in content_security_policy(tmp_path)
+    # A value that is not an origin does not reach the policy.
+    (tmp_path / "config.json").write_text(json.dumps({"apiBase": "/prod", "cognitoDomain": "x; script-src *"}))
+    assert "connect-src 'self';" in content_security_policy(tmp_path)
