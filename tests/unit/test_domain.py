@@ -10,7 +10,14 @@ import pytest
 
 from opd import domain
 from opd.domain import Booking, Capacity, Slot, Source, Status, Tier
-from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed
+from opd.errors import (
+    DuplicateBooking,
+    IdempotencyConflict,
+    InvalidTransition,
+    SlotClosed,
+    SlotFull,
+    ValidationFailed,
+)
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -241,3 +248,23 @@ def test_new_slot_validation() -> None:
 )
 def test_booking_id_names_its_slot(booking_id: str, slot_id: str | None) -> None:
     assert domain.slot_id_of_booking(booking_id) == slot_id
+
+
+# -- Idempotency-Key ----------------------------------------------------------------------------
+
+
+def test_a_booking_made_with_a_key_is_found_by_it_and_another_body_is_a_conflict() -> None:
+    slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, "key-1", "body-1")
+    slot, plain = domain.book(slot, "slot-1.b", "p2", Source.ONLINE, BEFORE, 20)
+    assert (booking.idempotency_key, booking.request_hash) == ("key-1", "body-1")
+    assert (plain.idempotency_key, plain.request_hash) == (None, None)
+    assert slot.booking_for_key("key-1", "body-1") == booking
+    assert slot.booking_for_key("key-2", "body-1") is None
+    with pytest.raises(IdempotencyConflict):
+        slot.booking_for_key("key-1", "body-2")
+
+
+def test_a_repeat_is_answered_with_the_booking_as_it_was_created() -> None:
+    slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, "key-1", "body-1")
+    _, cancelled = domain.move(slot, booking, Status.CANCELLED, BEFORE + timedelta(minutes=5))
+    assert cancelled != booking and cancelled.as_created() == booking

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed
+from opd.errors import (
+    DuplicateBooking,
+    IdempotencyConflict,
+    InvalidTransition,
+    SlotClosed,
+    SlotFull,
+    ValidationFailed,
+)
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 MAX_CAPACITY = 1000  # far above any OPD slot; keeps a slot's document small
@@ -114,6 +121,10 @@ class Booking:
     status: Status
     created_at: datetime
     updated_at: datetime
+    # Set when the booking was made with an Idempotency-Key: hashes of (caller, key) and of the
+    # body. Kept in the booking itself, so the write that books also records the key, atomically.
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
     @property
     def tier(self) -> Tier:
@@ -122,6 +133,10 @@ class Booking:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    def as_created(self) -> Booking:
+        """The booking as its creating request was answered: what a repeat of that request gets."""
+        return replace(self, status=Status.BOOKED, updated_at=self.created_at)
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,13 @@ class Slot:
     def booking(self, booking_id: str) -> Booking | None:
         return next((b for b in self.bookings if b.booking_id == booking_id), None)
 
+    def booking_for_key(self, idempotency_key: str, request_hash: str) -> Booking | None:
+        """The booking an earlier request with this key made here; the same key with another body is a conflict."""
+        earlier = next((b for b in self.bookings if b.idempotency_key == idempotency_key), None)
+        if earlier is not None and earlier.request_hash != request_hash:
+            raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
+        return earlier
+
     def with_booking(self, updated: Booking) -> Slot:
         return replace(
             self, bookings=tuple(updated if b.booking_id == updated.booking_id else b for b in self.bookings)
@@ -180,6 +202,8 @@ def book(
     source: Source,
     now: datetime,
     delay_reduction_percent: int,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
 ) -> tuple[Slot, Booking]:
     """Give the patient the next token if the tier still has room, else refuse with the reason."""
     require_id("patientId", patient_id)
@@ -205,6 +229,8 @@ def book(
         status=Status.BOOKED,
         created_at=now,
         updated_at=now,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
     )
     return replace(slot, next_token=slot.next_token + 1, bookings=(*slot.bookings, booking)), booking
 

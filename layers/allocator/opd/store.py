@@ -53,7 +53,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def booking_to_doc(b: Booking) -> Document:
-    return {
+    doc: Document = {
         "bookingId": b.booking_id,
         "patientId": b.patient_id,
         "source": b.source.value,
@@ -62,6 +62,10 @@ def booking_to_doc(b: Booking) -> Document:
         "createdAt": _utc(b.created_at),
         "updatedAt": _utc(b.updated_at),
     }
+    if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
+        doc["idempotencyKey"] = b.idempotency_key
+        doc["requestHash"] = b.request_hash
+    return doc
 
 
 def slot_to_doc(slot: Slot) -> Document:
@@ -112,6 +116,8 @@ def slot_from_doc(doc: Document) -> Slot:
                 status=Status(b["status"]),
                 created_at=_utc(b["createdAt"]),
                 updated_at=_utc(b["updatedAt"]),
+                idempotency_key=b.get("idempotencyKey"),
+                request_hash=b.get("requestHash"),
             )
             for b in doc["bookings"]
         ),
