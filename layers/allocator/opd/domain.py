@@ -22,8 +22,15 @@ from opd.errors import (
 )
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-MAX_CAPACITY = 1000  # far above any OPD slot; keeps a slot's document small
 MAX_DELAY_MINUTES = 24 * 60
+
+# A slot's stored document must stay under 256 KiB whatever clients do (contract, "Capacity rules").
+# It holds at most BOOKINGS_PER_PLACE bookings per place, in any state, and one booking takes at
+# most ~350 bytes of BSON (64-character ids, both idempotency hashes), so 50 places is ~175 KiB.
+MAX_PLACES = 50  # base + premiumBuffer + emergencyBuffer; far above any OPD slot
+MAX_CAPACITY = MAX_PLACES  # no single part can exceed the whole
+BOOKINGS_PER_PLACE = 10  # then SLOT_FULL, however many were cancelled
+MAX_REBOOKINGS = 3  # a patient's cancel-and-book-again cycles in one slot; then DUPLICATE_BOOKING
 
 
 class Source(StrEnum):
@@ -96,8 +103,23 @@ class Capacity:
         ):
             if not lowest <= value <= MAX_CAPACITY:
                 details.append({"field": name, "message": f"must be between {lowest} and {MAX_CAPACITY}"})
+        if not details and self.places > MAX_PLACES:
+            message = f"baseCapacity + premiumBuffer + emergencyBuffer must be at most {MAX_PLACES}"
+            details = [
+                {"field": name, "message": message} for name in ("baseCapacity", "premiumBuffer", "emergencyBuffer")
+            ]
         if details:
             raise ValidationFailed("invalid capacity", details)
+
+    @property
+    def places(self) -> int:
+        """Every place the slot has: the CRITICAL limit, which a delay never shrinks."""
+        return self.base + self.premium_buffer + self.emergency_buffer
+
+    @property
+    def max_bookings(self) -> int:
+        """Bookings a slot may hold in any state: what keeps its document bounded."""
+        return BOOKINGS_PER_PLACE * self.places
 
 
 def tier_limits(capacity: Capacity, delayed: bool, delay_reduction_percent: int) -> dict[Tier, int]:
@@ -106,7 +128,7 @@ def tier_limits(capacity: Capacity, delayed: bool, delay_reduction_percent: int)
     return {
         Tier.STANDARD: base,
         Tier.PREMIUM: base + capacity.premium_buffer,
-        Tier.CRITICAL: capacity.base + capacity.premium_buffer + capacity.emergency_buffer,
+        Tier.CRITICAL: capacity.places,
     }
 
 
@@ -209,8 +231,14 @@ def book(
     require_id("patientId", patient_id)
     if now >= slot.end:
         raise SlotClosed(f"slot {slot.slot_id} ended at {slot.end.isoformat()}")
-    if any(b.active and b.patient_id == patient_id for b in slot.bookings):
+    theirs = [b for b in slot.bookings if b.patient_id == patient_id]
+    if any(b.active for b in theirs):
         raise DuplicateBooking(f"patient {patient_id} already holds an active booking in slot {slot.slot_id}")
+    if len(theirs) > MAX_REBOOKINGS:  # the first booking and MAX_REBOOKINGS more
+        raise DuplicateBooking(
+            f"patient {patient_id} has already rebooked slot {slot.slot_id} {MAX_REBOOKINGS} times",
+            [{"patientId": patient_id, "bookings": len(theirs), "maxRebookings": MAX_REBOOKINGS}],
+        )
     tier = TIER_OF_SOURCE[source]
     limit = slot.limits(delay_reduction_percent)[tier]
     booked = slot.booked
@@ -218,6 +246,12 @@ def book(
         raise SlotFull(
             f"no {tier.value} capacity left in slot {slot.slot_id}",
             [{"tier": tier.value, "limit": limit, "booked": booked}],
+        )
+    if len(slot.bookings) >= slot.capacity.max_bookings:
+        # Places are free, but the slot's record of cancelled and no-show bookings is at its bound.
+        raise SlotFull(
+            f"slot {slot.slot_id} holds its maximum of {slot.capacity.max_bookings} bookings",
+            [{"tier": tier.value, "limit": limit, "booked": booked, "bookings": len(slot.bookings)}],
         )
     booking = Booking(
         booking_id=booking_id,
