@@ -76,3 +76,31 @@ class DependencyUnavailable(OpdError):
     def __init__(self, dependency: str, message: str) -> None:
         super().__init__(message, [{"dependency": dependency}])
         self.dependency = dependency
+
+
+class OutcomeUnknown(DependencyUnavailable):
+    """MongoDB went away with a write in flight and stayed away: it may or may not have been applied.
+
+    The one answer that cannot say "nothing was written"; the message tells the client to repeat
+    with the same Idempotency-Key, which returns the booking if it was written.
+    """
+
+
+# Final answers a request can get from the slot's state: an Idempotency-Key remembers one of these.
+REFUSALS: dict[str, type[OpdError]] = {
+    cls.code: cls
+    for cls in (
+        ValidationFailed,
+        NotFound,
+        SlotFull,
+        DuplicateBooking,
+        InvalidTransition,
+        SlotClosed,
+        IdempotencyConflict,
+    )
+}
+
+
+def refusal(code: str, message: str, details: list[dict[str, Any]]) -> OpdError:
+    """The refusal with this contract code, raised again as it was first answered."""
+    return REFUSALS.get(code, OpdError)(message, details)

@@ -54,25 +54,6 @@ STATUS_OF_CODE: dict[str, HTTPStatus] = {
     INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 
-# Worth a retry with the same Idempotency-Key, so never kept as that key's answer.
-TRANSIENT: tuple[type[OpdError], ...] = (SlotBusy, DependencyUnavailable)
-# Every other refusal is final for the request that got it, and a stored answer may hold one.
-REFUSALS: dict[str, type[OpdError]] = {
-    cls.code: cls
-    for cls in (
-        ValidationFailed,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        SlotFull,
-        DuplicateBooking,
-        InvalidTransition,
-        SlotExists,
-        IdempotencyConflict,
-        SlotClosed,
-    )
-}
-
 # What a client can do about a body Powertools could not even hand to pydantic.
 _BODY_MESSAGES = {
     "missing": "a JSON object body is required",
@@ -99,11 +80,6 @@ def error_response(
         body=envelope(code, message, details),
         headers=headers,
     )
-
-
-def stored_refusal(error: Mapping[str, Any]) -> OpdError:
-    """The domain error behind a stored answer, so a replay is answered exactly like the first time."""
-    return REFUSALS.get(error["code"], OpdError)(error["message"], error["details"])
 
 
 def field_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
