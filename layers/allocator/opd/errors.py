@@ -78,6 +78,10 @@ class DependencyUnavailable(OpdError):
         self.dependency = dependency
 
 
+class WriteNotAcknowledged(DependencyUnavailable):
+    """A write was sent and its reply never came: MongoDB may have applied it."""
+
+
 class OutcomeUnknown(DependencyUnavailable):
     """MongoDB went away with a write in flight and stayed away: it may or may not have been applied.
 

@@ -18,7 +18,16 @@ from typing import TypeVar
 
 from opd import domain
 from opd.domain import Booking, Capacity, Slot, Source, Status
-from opd.errors import DependencyUnavailable, IdempotencyConflict, NotFound, OpdError, OutcomeUnknown, SlotBusy, refusal
+from opd.errors import (
+    DependencyUnavailable,
+    IdempotencyConflict,
+    NotFound,
+    OpdError,
+    OutcomeUnknown,
+    SlotBusy,
+    WriteNotAcknowledged,
+    refusal,
+)
 from opd.lock import Held, KeyClaim, KeyRecord, SlotLock
 from opd.settings import Settings
 from opd.store import SlotStore
@@ -265,7 +274,7 @@ class Allocator:
         try:
             if self.store.replace(changed, read_version):
                 return None
-        except DependencyUnavailable:
+        except WriteNotAcknowledged:
             # MongoDB may have applied the write and lost only its reply. Read before answering: a
             # change that was made is answered as made, never as 503. If it was not made, the slot
             # is still at `read_version` and the caller decides (and writes, fenced) again.
