@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
 
 from benchmarks import round_trips
-from opd.errors import SlotBusy
+from opd import lock as lock_module
+from opd.domain import Source
+from opd.errors import DependencyUnavailable, SlotBusy
 from opd.lock import Held, SlotLock
+from opd.service import Allocator
+from opd.settings import Settings
+from opd.store import SlotStore
 
 
 def held(lock: SlotLock, slot_id: str) -> Held:
@@ -63,3 +70,44 @@ def test_round_trips_per_uncontended_operation(mongo_uri: str, redis_url: str, d
     assert trips["keyed repeat"] == trips["refusal"] == {"mongo find": 1}
     assert trips["keyed refusal"] == trips["keyed refusal repeat"] == {"mongo find": 1, "redis eval": 1}
     assert all(figure.max_round_trips <= figure.target_max for figure in figures.values())
+
+
+class ReplyLosingRedis(redis.Redis):
+    """Runs the next lock acquisition on the server, then loses its reply (a stall, a dropped link)."""
+
+    lose_next_acquisition = False
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        reply = super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        if self.lose_next_acquisition and args[:2] == ("EVAL", lock_module.ACQUIRE):
+            self.lose_next_acquisition = False
+            raise redis.TimeoutError("Timeout reading from socket")
+        return reply
+
+
+def test_an_acquisition_whose_reply_was_lost_leaves_no_lock_behind(
+    redis_url: str, slot_store: SlotStore, doctor_id: str, soon: datetime
+) -> None:
+    client = ReplyLosingRedis.from_url(redis_url, socket_timeout=0.5)
+    assert isinstance(client, ReplyLosingRedis)
+    allocator = Allocator(slot_store, SlotLock(client, ttl_ms=2000, wait_ms=300), Settings())
+    slot = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1))
+
+    client.lose_next_acquisition = True
+    with pytest.raises(DependencyUnavailable):
+        allocator.book(slot.slot_id, "patient-1", Source.ONLINE)
+    # The lock was set on the server; the request that gave up deleted it (it holds our owner token).
+    assert client.get(SlotLock.key(slot.slot_id)) is None
+    began = time.monotonic()
+    assert allocator.book(slot.slot_id, "patient-1", Source.ONLINE).token == 1
+    assert time.monotonic() - began < 0.25  # no wait for a lock nobody holds
+    client.close()
+
+
+def test_an_acquisition_repeated_by_its_owner_succeeds(redis_client: redis.Redis) -> None:
+    """A reply lost and the command sent again (redis-py retries a dropped connection once) must not
+    find its own lock and wait it out."""
+    key = SlotLock.key("slot-lock-4")
+    for owner, answer in [("owner-1", b"locked"), ("owner-1", b"locked"), ("owner-2", b"busy")]:
+        assert redis_client.eval(lock_module.ACQUIRE, 1, key, owner, 2000) == [answer]
+    assert redis_client.get(key) == b"owner-1"
