@@ -311,9 +311,9 @@ def test_a_slot_has_at_most_fifty_places(base: int, premium: int, emergency: int
 def test_the_stored_document_stays_under_256_kib_whatever_clients_do() -> None:
     """The largest slot, driven by a client doing its worst: every patient id 64 characters, every
     booking made with an Idempotency-Key, patients cancelling and rebooking until refused."""
-    slot = make_slot(capacity=Capacity(base=40, premium_buffer=5, emergency_buffer=5))
+    slot = make_slot(capacity=Capacity(base=domain.MAX_PLACES - 10, premium_buffer=5, emergency_buffer=5))
     hashes = {"idempotency_key": "k" * 32, "request_hash": "h" * 32}  # what opd.api.idempotency stores
-    patients = [f"{n:04d}".ljust(64, "x") for n in range(200)]
+    patients = [f"{n:04d}".ljust(64, "x") for n in range(10 * domain.MAX_PLACES // 4 + 5)]
     refused = 0
     while refused < len(patients):  # a round in which every patient was refused ends it
         refused = 0
