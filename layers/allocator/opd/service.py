@@ -219,9 +219,11 @@ class Allocator:
           (a key's Redis record is claimed inside the locking script);
         - a repeat of a keyed booking: find = 1; a refusal: find = 1 (keyed: + EVAL to remember it).
 
-        The price: a request that had to wait for the lock reads again under it (5), since what it
-        read first is then likely stale; without that it would still be correct, only a write
-        would be wasted. The lock keeps writers of a slot in single file so that they rarely lose.
+        Taking the lock first (the old order) costs the same 4 for a change, but 3 for a repeat or a
+        refusal (lock, find, release), and a keyed repeat could not be answered while Redis is down.
+        The price of reading first: a request that had to wait for the lock reads again under it
+        (5), since what it read first is then likely stale; without that it would still be correct,
+        only a write would be wasted. The lock keeps a slot's writers in single file so they rarely lose.
         """
         slot = self.get_slot(slot_id)
         try:
