@@ -12,11 +12,25 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed
+from opd.errors import (
+    DuplicateBooking,
+    IdempotencyConflict,
+    InvalidTransition,
+    SlotClosed,
+    SlotFull,
+    ValidationFailed,
+)
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-MAX_CAPACITY = 1000  # far above any OPD slot; keeps a slot's document small
 MAX_DELAY_MINUTES = 24 * 60
+
+# A slot's stored document must stay under 256 KiB whatever clients do (contract, "Capacity rules").
+# It holds at most BOOKINGS_PER_PLACE bookings per place, in any state, and one booking takes at
+# most ~350 bytes of BSON (64-character ids, both idempotency hashes), so 50 places is ~175 KiB.
+MAX_PLACES = 50  # base + premiumBuffer + emergencyBuffer; far above any OPD slot
+MAX_CAPACITY = MAX_PLACES  # no single part can exceed the whole
+BOOKINGS_PER_PLACE = 10  # then SLOT_FULL, however many were cancelled
+MAX_REBOOKINGS = 3  # a patient's cancel-and-book-again cycles in one slot; then DUPLICATE_BOOKING
 
 
 class Source(StrEnum):
@@ -89,8 +103,23 @@ class Capacity:
         ):
             if not lowest <= value <= MAX_CAPACITY:
                 details.append({"field": name, "message": f"must be between {lowest} and {MAX_CAPACITY}"})
+        if not details and self.places > MAX_PLACES:
+            message = f"baseCapacity + premiumBuffer + emergencyBuffer must be at most {MAX_PLACES}"
+            details = [
+                {"field": name, "message": message} for name in ("baseCapacity", "premiumBuffer", "emergencyBuffer")
+            ]
         if details:
             raise ValidationFailed("invalid capacity", details)
+
+    @property
+    def places(self) -> int:
+        """Every place the slot has: the CRITICAL limit, which a delay never shrinks."""
+        return self.base + self.premium_buffer + self.emergency_buffer
+
+    @property
+    def max_bookings(self) -> int:
+        """Bookings a slot may hold in any state: what keeps its document bounded."""
+        return BOOKINGS_PER_PLACE * self.places
 
 
 def tier_limits(capacity: Capacity, delayed: bool, delay_reduction_percent: int) -> dict[Tier, int]:
@@ -99,7 +128,7 @@ def tier_limits(capacity: Capacity, delayed: bool, delay_reduction_percent: int)
     return {
         Tier.STANDARD: base,
         Tier.PREMIUM: base + capacity.premium_buffer,
-        Tier.CRITICAL: capacity.base + capacity.premium_buffer + capacity.emergency_buffer,
+        Tier.CRITICAL: capacity.places,
     }
 
 
@@ -114,6 +143,10 @@ class Booking:
     status: Status
     created_at: datetime
     updated_at: datetime
+    # Set when the booking was made with an Idempotency-Key: hashes of (caller, key) and of the
+    # body. Kept in the booking itself, so the write that books also records the key, atomically.
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
     @property
     def tier(self) -> Tier:
@@ -122,6 +155,10 @@ class Booking:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    def as_created(self) -> Booking:
+        """The booking as its creating request was answered: what a repeat of that request gets."""
+        return replace(self, status=Status.BOOKED, updated_at=self.created_at)
 
 
 @dataclass(frozen=True)
@@ -156,6 +193,13 @@ class Slot:
     def booking(self, booking_id: str) -> Booking | None:
         return next((b for b in self.bookings if b.booking_id == booking_id), None)
 
+    def booking_for_key(self, idempotency_key: str, request_hash: str) -> Booking | None:
+        """The booking an earlier request with this key made here; the same key with another body is a conflict."""
+        earlier = next((b for b in self.bookings if b.idempotency_key == idempotency_key), None)
+        if earlier is not None and earlier.request_hash != request_hash:
+            raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
+        return earlier
+
     def with_booking(self, updated: Booking) -> Slot:
         return replace(
             self, bookings=tuple(updated if b.booking_id == updated.booking_id else b for b in self.bookings)
@@ -180,13 +224,21 @@ def book(
     source: Source,
     now: datetime,
     delay_reduction_percent: int,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
 ) -> tuple[Slot, Booking]:
     """Give the patient the next token if the tier still has room, else refuse with the reason."""
     require_id("patientId", patient_id)
     if now >= slot.end:
         raise SlotClosed(f"slot {slot.slot_id} ended at {slot.end.isoformat()}")
-    if any(b.active and b.patient_id == patient_id for b in slot.bookings):
+    theirs = [b for b in slot.bookings if b.patient_id == patient_id]
+    if any(b.active for b in theirs):
         raise DuplicateBooking(f"patient {patient_id} already holds an active booking in slot {slot.slot_id}")
+    if len(theirs) > MAX_REBOOKINGS:  # the first booking and MAX_REBOOKINGS more
+        raise DuplicateBooking(
+            f"patient {patient_id} has already rebooked slot {slot.slot_id} {MAX_REBOOKINGS} times",
+            [{"patientId": patient_id, "bookings": len(theirs), "maxRebookings": MAX_REBOOKINGS}],
+        )
     tier = TIER_OF_SOURCE[source]
     limit = slot.limits(delay_reduction_percent)[tier]
     booked = slot.booked
@@ -194,6 +246,12 @@ def book(
         raise SlotFull(
             f"no {tier.value} capacity left in slot {slot.slot_id}",
             [{"tier": tier.value, "limit": limit, "booked": booked}],
+        )
+    if len(slot.bookings) >= slot.capacity.max_bookings:
+        # Places are free, but the slot's record of cancelled and no-show bookings is at its bound.
+        raise SlotFull(
+            f"slot {slot.slot_id} holds its maximum of {slot.capacity.max_bookings} bookings",
+            [{"tier": tier.value, "limit": limit, "booked": booked, "bookings": len(slot.bookings)}],
         )
     booking = Booking(
         booking_id=booking_id,
@@ -205,6 +263,8 @@ def book(
         status=Status.BOOKED,
         created_at=now,
         updated_at=now,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
     )
     return replace(slot, next_token=slot.next_token + 1, bookings=(*slot.bookings, booking)), booking
 

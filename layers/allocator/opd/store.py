@@ -14,23 +14,32 @@ from typing import Any
 
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from opd.domain import Booking, Capacity, Slot, Source, Status
-from opd.errors import DependencyUnavailable, SlotExists
+from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
 
 
 @contextmanager
-def mongo_errors() -> Iterator[None]:
-    """An unreachable MongoDB is a 503 for the caller, never a half-done change."""
+def mongo_errors(write: bool = False) -> Iterator[None]:
+    """An unreachable MongoDB is a 503 for the caller, never a half-done change.
+
+    A write that failed on the connection after it was sent may have been applied all the same:
+    that is WriteNotAcknowledged, and the caller must find out before answering. A server that
+    could not even be selected never got the write (pymongo raises the first error, not this one,
+    when it was retrying a write it had sent).
+    """
     try:
         yield
     except DuplicateKeyError:
         raise
-    except ConnectionFailure as exc:  # also ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout
+    except ServerSelectionTimeoutError as exc:
         raise DependencyUnavailable("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
+    except ConnectionFailure as exc:  # AutoReconnect, NetworkTimeout: the connection broke mid-command
+        kind = WriteNotAcknowledged if write else DependencyUnavailable
+        raise kind("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
     except PyMongoError as exc:
         raise DependencyUnavailable("mongo", f"MongoDB error: {exc}") from exc
 
@@ -53,7 +62,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def booking_to_doc(b: Booking) -> Document:
-    return {
+    doc: Document = {
         "bookingId": b.booking_id,
         "patientId": b.patient_id,
         "source": b.source.value,
@@ -62,6 +71,10 @@ def booking_to_doc(b: Booking) -> Document:
         "createdAt": _utc(b.created_at),
         "updatedAt": _utc(b.updated_at),
     }
+    if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
+        doc["idempotencyKey"] = b.idempotency_key
+        doc["requestHash"] = b.request_hash
+    return doc
 
 
 def slot_to_doc(slot: Slot) -> Document:
@@ -112,6 +125,8 @@ def slot_from_doc(doc: Document) -> Slot:
                 status=Status(b["status"]),
                 created_at=_utc(b["createdAt"]),
                 updated_at=_utc(b["updatedAt"]),
+                idempotency_key=b.get("idempotencyKey"),
+                request_hash=b.get("requestHash"),
             )
             for b in doc["bookings"]
         ),
@@ -152,7 +167,7 @@ class SlotStore:
         """Write the whole slot if nobody wrote it since `read_version`; False means decide again."""
         doc = slot_to_doc(slot)
         doc["version"] = read_version + 1
-        with mongo_errors():
+        with mongo_errors(write=True):
             result = self.collection.replace_one({"_id": slot.slot_id, "version": read_version}, doc)
         return result.matched_count == 1
 
