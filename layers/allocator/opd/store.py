@@ -16,7 +16,7 @@ from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from opd.domain import Booking, Capacity, Slot, Source, Status
+from opd.domain import Booking, Capacity, Change, Slot, Source, Status
 from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
@@ -61,6 +61,10 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
 def booking_to_doc(b: Booking) -> Document:
     doc: Document = {
         "bookingId": b.booking_id,
@@ -70,6 +74,11 @@ def booking_to_doc(b: Booking) -> Document:
         "status": b.status.value,
         "createdAt": _utc(b.created_at),
         "updatedAt": _utc(b.updated_at),
+        "history": [{"status": c.status.value, "at": _utc(c.at), "by": c.by} for c in b.history],
+        "calledAt": _utc_or_none(b.called_at),
+        "completedAt": _utc_or_none(b.completed_at),
+        "skips": b.skips,
+        "queuePosition": b.queue_position,
     }
     if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
         doc["idempotencyKey"] = b.idempotency_key
@@ -127,6 +136,11 @@ def slot_from_doc(doc: Document) -> Slot:
                 updated_at=_utc(b["updatedAt"]),
                 idempotency_key=b.get("idempotencyKey"),
                 request_hash=b.get("requestHash"),
+                history=tuple(Change(Status(c["status"]), _utc(c["at"]), c["by"]) for c in b.get("history", ())),
+                called_at=_utc_or_none(b.get("calledAt")),
+                completed_at=_utc_or_none(b.get("completedAt")),
+                skips=b.get("skips", 0),
+                queue_position=b.get("queuePosition"),
             )
             for b in doc["bookings"]
         ),
