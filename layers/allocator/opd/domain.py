@@ -144,6 +144,14 @@ def tier_limits(capacity: Capacity, delayed: bool, delay_reduction_percent: int)
 
 
 @dataclass(frozen=True)
+class Standing:
+    """Where a queued booking stands: bookings ahead of it (the CALLED one included), and when it may be called."""
+
+    position: int
+    estimated_call_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Change:
     """One line of a booking's history: what it became, when, and who did it."""
 
@@ -172,6 +180,9 @@ class Booking:
     completed_at: datetime | None = None
     skips: int = 0
     queue_position: int | None = None  # its place in its call-order group: the token until a skip
+    # Where it stands in the queue as of an answer: computed from the slot for each answer, never
+    # stored, and no part of what makes two bookings the same.
+    standing: Standing | None = field(default=None, compare=False, repr=False)
 
     @property
     def tier(self) -> Tier:
@@ -411,14 +422,6 @@ def call_order(bookings: Iterable[Booking]) -> list[Booking]:
     )
 
 
-@dataclass(frozen=True)
-class Standing:
-    """Where a queued booking stands: bookings ahead of it (the CALLED one included), and when it may be called."""
-
-    position: int
-    estimated_call_at: datetime | None
-
-
 def consultation_minutes(slot: Slot) -> float:
     """The median of the slot's consultations (calledAt → completedAt) once 3 are known, else its share of the slot."""
     known = sorted(
@@ -446,6 +449,11 @@ def standings(slot: Slot, now: datetime) -> dict[str, Standing]:
             estimate = max(now, slot.start + timedelta(minutes=slot.delay_minutes)) + position * each
         result[booking.booking_id] = Standing(position, estimate.replace(microsecond=0))
     return result
+
+
+def answered(slot: Slot, booking: Booking, now: datetime) -> Booking:
+    """The booking as an answer carries it: with its standing in the slot's queue (None once out of it)."""
+    return replace(booking, standing=standings(slot, now).get(booking.booking_id))
 
 
 @dataclass(frozen=True)

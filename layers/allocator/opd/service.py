@@ -75,6 +75,12 @@ class Booked:
 
 
 @dataclass(frozen=True)
+class CallNext:
+    completed: Booking | None  # who was in the room and is now done
+    called: Booking | None  # who is called in now
+
+
+@dataclass(frozen=True)
 class SweepReport:
     marked: int  # bookings this run turned into NO_SHOW
     slots: int  # slots it changed
@@ -132,14 +138,29 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         return self._change(slot_id, decide)
 
     def queue(self, slot_id: str) -> list[Booking]:
-        return domain.call_order(self.get_slot(slot_id).bookings)
+        """The slot's CALLED, CHECKED_IN and BOOKED bookings in call order, each with its standing."""
+        slot, now = self.get_slot(slot_id), self.clock()
+        return [domain.answered(slot, b, now) for b in domain.call_order(slot.bookings)]
+
+    def call_next(self, slot_id: str, by: str) -> CallNext:
+        """In one write: the patient in the room is done, and the first CHECKED_IN one is called in."""
+
+        def decide(slot: Slot) -> Decision[CallNext]:
+            changed, completed, called = domain.call_next(slot, self.clock(), by)
+            return changed, CallNext(*(self._answered(changed or slot, b) for b in (completed, called)))
+
+        return self._change(slot_id, decide)
 
     # -- bookings --------------------------------------------------------------------------
 
-    def book(self, slot_id: str, patient_id: str, source: Source, key: RequestKey | None = None) -> Booking:
-        return self.book_once(slot_id, patient_id, source, key).booking
+    def book(
+        self, slot_id: str, patient_id: str, source: Source, key: RequestKey | None = None, by: str = domain.SYSTEM
+    ) -> Booking:
+        return self.book_once(slot_id, patient_id, source, key, by).booking
 
-    def book_once(self, slot_id: str, patient_id: str, source: Source, key: RequestKey | None = None) -> Booked:
+    def book_once(
+        self, slot_id: str, patient_id: str, source: Source, key: RequestKey | None = None, by: str = domain.SYSTEM
+    ) -> Booked:
         """Book, at most once per Idempotency-Key: a repeat gets the first answer, whatever failed in between.
 
         The key is kept in the booking itself, written by the same conditional replace that books,
@@ -156,30 +177,37 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         def decide(slot: Slot) -> Decision[Booked]:
             # Our own write, applied but its reply lost, must not book twice.
             if (ours := slot.booking(booking_id)) is not None:
-                return None, Booked(ours, replayed=False)
+                return None, Booked(domain.answered(slot, ours, self.clock()), replayed=False)
             if key is not None and (first := slot.booking_for_key(key.key, key.body)) is not None:
-                return None, Booked(first.as_created(), replayed=True)
+                return None, Booked(domain.answered(slot, first.as_created(), self.clock()), replayed=True)
             now, reduction = self.clock(), self.settings.delay_reduction_percent
-            changed, booking = domain.book(slot, booking_id, patient_id, source, now, reduction, key_hash, body_hash)
-            return changed, Booked(booking, replayed=False)
+            changed, booking = domain.book(
+                slot, booking_id, patient_id, source, now, reduction, key_hash, body_hash, by=by
+            )
+            return changed, Booked(domain.answered(changed, booking, now), replayed=False)
 
         claim = None if key is None else KeyClaim(key.key, slot_id, key.body, key.ttl_s)
         return self._change(slot_id, decide, claim)
 
     def get_booking(self, booking_id: str) -> Booking:
-        return self._find_booking(booking_id)[1]
+        slot, booking = self._find_booking(booking_id)
+        return domain.answered(slot, booking, self.clock())
 
-    def cancel(self, booking_id: str) -> Booking:
-        return self._move(booking_id, Status.CANCELLED)
+    def cancel(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
+        return self._move(booking_id, Status.CANCELLED, by)
 
-    def check_in(self, booking_id: str) -> Booking:
-        return self._move(booking_id, Status.CHECKED_IN)
+    def check_in(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
+        return self._move(booking_id, Status.CHECKED_IN, by)
 
-    def mark_no_show(self, booking_id: str) -> Booking:
-        return self._move(booking_id, Status.NO_SHOW)
+    def mark_no_show(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
+        return self._move(booking_id, Status.NO_SHOW, by)
 
-    def complete(self, booking_id: str) -> Booking:
-        return self._move(booking_id, Status.COMPLETED)
+    def complete(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
+        return self._move(booking_id, Status.COMPLETED, by)
+
+    def skip(self, booking_id: str, by: str) -> Booking:
+        """A called patient who did not come in: to the end of their group, or a no-show at the 3rd skip."""
+        return self._change_booking(booking_id, lambda slot, booking: domain.skip(slot, booking, self.clock(), by))
 
     # -- the no-show sweep -----------------------------------------------------------------
 
@@ -340,8 +368,14 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             raise NotFound(f"no booking {booking_id}")
         return slot, booking
 
-    def _move(self, booking_id: str, to: Status) -> Booking:
-        # The booking id names its slot, so the lock is taken before any read.
+    def _answered(self, slot: Slot, booking: Booking | None) -> Booking | None:
+        return None if booking is None else domain.answered(slot, booking, self.clock())
+
+    def _move(self, booking_id: str, to: Status, by: str) -> Booking:
+        return self._change_booking(booking_id, lambda slot, booking: domain.move(slot, booking, to, self.clock(), by))
+
+    def _change_booking(self, booking_id: str, change: Callable[[Slot, Booking], tuple[Slot, Booking]]) -> Booking:
+        # The booking id names its slot, so no query is needed to find it.
         slot_id = domain.slot_id_of_booking(booking_id)
         if slot_id is None:
             raise NotFound(f"no booking {booking_id}")
@@ -350,7 +384,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             booking = slot.booking(booking_id)
             if booking is None:
                 raise NotFound(f"no booking {booking_id}")
-            return domain.move(slot, booking, to, self.clock())
+            changed, moved = change(slot, booking)
+            return changed, domain.answered(changed, moved, self.clock())
 
         try:
             return self._change(slot_id, decide)
