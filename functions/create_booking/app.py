@@ -51,7 +51,7 @@ app = make_app()
     },
 )
 def create_booking(request: CreateBookingRequest, key: IdempotencyKeyHeader = None) -> Response[BookingOut]:
-    booking = bookings.book(request, caller(app), key, app.lambda_context)
+    booking = bookings.book(request, caller(app), key)
     return answer(BookingOut.model_validate(booking), HTTPStatus.CREATED)
 
 

@@ -13,11 +13,6 @@ from opd.service import Allocator
 from tests.handlers.support import PATIENT, close_runtime, point_runtime_at
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Powertools marks its Redis layer deprecated in favour of an alias of the very same class.
-    config.addinivalue_line("filterwarnings", "ignore:RedisCachePersistenceLayer will be removed:DeprecationWarning")
-
-
 @pytest.fixture(autouse=True)
 def handler_runtime(
     monkeypatch: pytest.MonkeyPatch, redis_url: str, mongo_uri: str, database_name: str

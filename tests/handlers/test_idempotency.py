@@ -11,15 +11,17 @@ from typing import Any
 import pytest
 import redis
 
-from opd.api import bookings, idempotency
+from devserver.servers import LocalServer
+from opd.api import bookings, idempotency, resolver
 from opd.api.auth import Caller, Role
 from opd.api.models import CreateBookingRequest
 from opd.domain import Capacity, Slot, Source
-from opd.errors import IdempotencyConflict
+from opd.errors import SlotBusy
 from opd.lock import SlotLock
 from opd.service import Allocator
 from opd.settings import current as current_settings
-from tests.handlers.support import PATIENT, Answer, call, context, event
+from opd.store import SlotStore
+from tests.handlers.support import PATIENT, Answer, call, event, point_runtime_at
 
 
 @pytest.fixture
@@ -103,47 +105,86 @@ def test_concurrent_duplicates_book_once(allocator: Allocator, slot: Slot, desk:
     def attempt(_: int) -> dict[str, Any] | str:
         start.wait()
         try:
-            return bookings.book(request, reception, "key-race", context())
-        except IdempotencyConflict as conflict:
-            return conflict.code
+            return bookings.book(request, reception, "key-race")
+        except SlotBusy as busy:  # waited its bound for the lock (50 ms here): the client retries
+            return busy.code
 
     with ThreadPoolExecutor(6) as pool:
         outcomes = list(pool.map(attempt, range(6)))
 
+    # No duplicate is refused as a duplicate: each waits for the lock and finds the first's booking.
+    [only] = allocator.get_slot(slot.slot_id).bookings
     booked = [o for o in outcomes if isinstance(o, dict)]
-    assert booked and all(o == "IDEMPOTENCY_CONFLICT" for o in outcomes if not isinstance(o, dict))
-    assert {b["bookingId"] for b in booked} == {allocator.get_slot(slot.slot_id).bookings[0].booking_id}
-    assert allocator.get_slot(slot.slot_id).booked == 1
+    assert booked and all(o == "SLOT_BUSY" for o in outcomes if not isinstance(o, dict))
+    assert {b["bookingId"] for b in booked} == {only.booking_id}
+    assert bookings.book(request, reception, "key-race") == booked[0]
 
 
-def test_a_repeat_while_the_first_is_in_flight_is_a_conflict(desk: str) -> None:
-    in_flight, finish = threading.Event(), threading.Event()
-
-    def slow_first() -> dict[str, Any]:
-        in_flight.set()
-        assert finish.wait(5)
-        return {"answer": 1}
-
-    def first() -> dict[str, Any]:
-        return idempotency.once(caller=desk, key="key-slow", body={"b": 1}, compute=slow_first, context=context())
-
-    with ThreadPoolExecutor(1) as pool:
-        result = pool.submit(first)
-        assert in_flight.wait(5)
-        with pytest.raises(IdempotencyConflict, match="in progress"):
-            idempotency.once(caller=desk, key="key-slow", body={"b": 1}, compute=dict, context=context())
-        finish.set()
-        assert result.result() == {"answer": 1}
-    replay = idempotency.once(caller=desk, key="key-slow", body={"b": 1}, compute=dict, context=context())
-    assert replay == {"answer": 1}
+def test_the_same_key_for_another_slot_is_a_conflict(
+    allocator: Allocator, slot: Slot, desk: str, doctor_id: str, soon: datetime
+) -> None:
+    other = allocator.create_slot(doctor_id, soon + timedelta(hours=1), soon + timedelta(hours=2))
+    assert post(desk, slot.slot_id, "key-1").status == 201
+    answer = post(desk, other.slot_id, "key-1")
+    assert (answer.status, answer.code) == (409, "IDEMPOTENCY_CONFLICT")
+    assert allocator.get_slot(other.slot_id).bookings == ()
 
 
-def test_keys_live_as_long_as_configured(monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis, desk: str) -> None:
+def test_a_repeat_after_a_cancel_gets_the_first_answer_and_books_nothing_more(
+    allocator: Allocator, slot: Slot, desk: str
+) -> None:
+    first = post(desk, slot.slot_id, "key-1")
+    allocator.cancel(first.body["bookingId"])
+    again = post(desk, slot.slot_id, "key-1")
+    assert (again.status, again.body) == (201, first.body)  # as answered then: BOOKED, same token
+    assert len(allocator.get_slot(slot.slot_id).bookings) == 1
+
+
+def test_the_key_is_kept_with_the_booking_so_a_repeat_needs_no_redis_record(
+    redis_client: redis.Redis, allocator: Allocator, slot: Slot, desk: str
+) -> None:
+    first = post(desk, slot.slot_id, "key-1")
+    body = {"slotId": slot.slot_id, "patientId": PATIENT, "source": "ONLINE"}
+    record = SlotLock.record_key(idempotency.request_key(caller=desk, key="key-1", body=body).key)
+    assert redis_client.delete(record) == 1  # Redis lost the record (restarted without persistence)
+    assert post(desk, slot.slot_id, "key-1").body == first.body
+    assert len(allocator.get_slot(slot.slot_id).bookings) == 1
+
+
+def test_redis_lost_after_the_write_answers_the_booking_and_every_repeat_gets_it(
+    monkeypatch: pytest.MonkeyPatch, private_servers: tuple[LocalServer, LocalServer], soon: datetime, desk: str
+) -> None:
+    """The issue's case: the booking was written, then Redis went away (the lock's release fails)."""
+    redis_srv, mongo_srv = private_servers
+    point_runtime_at(monkeypatch, redis_srv.url, mongo_srv.url, "opd")
+    slot = resolver.allocator().create_slot("dr-lost-redis", soon, soon + timedelta(hours=1))
+    write = SlotStore.replace
+
+    def write_then_lose_redis(store: SlotStore, changed: Slot, read_version: int) -> bool:
+        written = write(store, changed, read_version)
+        redis_srv.stop()
+        return written
+
+    monkeypatch.setattr(SlotStore, "replace", write_then_lose_redis)
+    first = post(desk, slot.slot_id, "key-lost")
+    monkeypatch.setattr(SlotStore, "replace", write)
+    assert (first.status, first.body.get("token")) == (201, 1), first.body
+
+    while_down = post(desk, slot.slot_id, "key-lost")  # a repeat is one MongoDB read
+    redis_srv.start()
+    after = post(desk, slot.slot_id, "key-lost")
+    assert (while_down.status, while_down.body) == (after.status, after.body) == (201, first.body)
+    assert len(resolver.allocator().get_slot(slot.slot_id).bookings) == 1
+
+
+def test_keys_live_as_long_as_configured(
+    monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis, slot: Slot, desk: str
+) -> None:
     monkeypatch.setenv("IDEMPOTENCY_TTL_SECONDS", "7200")
     current_settings.cache_clear()  # read again, as a new execution environment would
-    before = set(redis_client.keys(f"{idempotency.KEY_PREFIX}#*"))
-    idempotency.once(caller=desk, key="key-ttl", body={}, compute=lambda: {"a": 1}, context=context())
-    [record] = set(redis_client.keys(f"{idempotency.KEY_PREFIX}#*")) - before
+    assert post(desk, slot.slot_id, "key-ttl").status == 201
+    body = {"slotId": slot.slot_id, "patientId": PATIENT, "source": "ONLINE"}
+    record = SlotLock.record_key(idempotency.request_key(caller=desk, key="key-ttl", body=body).key)
     assert 7100 < int(redis_client.ttl(record)) <= 7200
 
 

@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
 
-from opd import store as store_module
+from benchmarks import round_trips
+from opd import lock as lock_module
 from opd.domain import Source
-from opd.errors import SlotBusy
+from opd.errors import DependencyUnavailable, SlotBusy
 from opd.lock import SlotLock
+from opd.ports import Held
 from opd.service import Allocator
 from opd.settings import Settings
 from opd.store import SlotStore
-from tests.support.roundtrips import CountingRedis, MongoCommandCounter, combined
 
 
-def test_the_lock_is_set_nx_with_the_ttl_and_released_only_by_its_owner(redis_client: redis.Redis) -> None:
+def held(lock: SlotLock, slot_id: str) -> Held:
+    acquired = lock.acquire(slot_id)
+    assert isinstance(acquired, Held)
+    return acquired
+
+
+def test_the_lock_is_taken_with_the_ttl_and_released_only_by_its_owner(redis_client: redis.Redis) -> None:
     lock = SlotLock(redis_client, ttl_ms=2000, wait_ms=50)
-    owner = lock.acquire("slot-lock-1")
+    owner = held(lock, "slot-lock-1").owner
     key = SlotLock.key("slot-lock-1")
     assert redis_client.get(key) == owner.encode()
     assert 0 < redis_client.pttl(key) <= 2000
@@ -33,7 +41,7 @@ def test_the_lock_is_set_nx_with_the_ttl_and_released_only_by_its_owner(redis_cl
 
 def test_a_busy_slot_waits_a_bounded_time_then_says_retry(redis_client: redis.Redis) -> None:
     lock = SlotLock(redis_client, ttl_ms=2000, wait_ms=300)
-    lock.acquire("slot-lock-2")
+    held(lock, "slot-lock-2")
     began = time.monotonic()
     with pytest.raises(SlotBusy) as busy:
         lock.acquire("slot-lock-2")
@@ -45,27 +53,62 @@ def test_a_busy_slot_waits_a_bounded_time_then_says_retry(redis_client: redis.Re
 def test_a_waiter_gets_the_lock_as_soon_as_it_is_released_and_reports_its_wait(redis_client: redis.Redis) -> None:
     waits: list[float] = []
     lock = SlotLock(redis_client, ttl_ms=2000, wait_ms=300, observe_wait=waits.append)
-    owner = lock.acquire("slot-lock-3")
+    first = held(lock, "slot-lock-3")
     redis_client.pexpire(SlotLock.key("slot-lock-3"), 100)  # the holder finishes soon
-    assert lock.acquire("slot-lock-3") != owner
+    second = held(lock, "slot-lock-3")
+    assert second.owner != first.owner
+    assert (first.waited, second.waited) == (False, True)  # a waiter knows what it read may be stale
     assert len(waits) == 2 and waits[0] < 50 and 100 <= waits[1] < 300
 
 
-def test_an_uncontended_booking_costs_at_most_four_round_trips(
-    mongo_uri: str, redis_url: str, database_name: str, doctor_id: str
-) -> None:
-    mongo_counter, counting_redis = MongoCommandCounter(), CountingRedis.from_url(redis_url)
-    assert isinstance(counting_redis, CountingRedis)
-    client = store_module.connect(mongo_uri, event_listeners=[mongo_counter])
-    store = SlotStore(client[database_name]["slots"])
-    allocator = Allocator(store, SlotLock(counting_redis), Settings())
-    start = datetime.now(UTC) + timedelta(hours=1)
-    slot = allocator.create_slot(doctor_id, start, start + timedelta(hours=1))
-    allocator.book(slot.slot_id, "warm-up", Source.ONLINE)  # connections are made once per environment
+def test_round_trips_per_uncontended_operation(mongo_uri: str, redis_url: str, database_name: str) -> None:
+    """The benchmark's own measurement, held to its targets: a key costs a booking nothing, and its
+    repeat is one read."""
+    figures = round_trips.measure(redis_url, mongo_uri, repeats=2, database=database_name)
+    trips = {name: figure.by_command for name, figure in figures.items()}
+    booking = {"mongo find": 1, "redis eval": 2, "mongo update": 1}  # read, lock, conditional replace, release
+    assert trips["plain booking"] == trips["keyed booking"] == trips["cancel"] == booking
+    assert trips["keyed repeat"] == trips["refusal"] == {"mongo find": 1}
+    assert trips["keyed refusal"] == trips["keyed refusal repeat"] == {"mongo find": 1, "redis eval": 1}
+    assert all(figure.max_round_trips <= figure.target_max for figure in figures.values())
 
-    mongo_counter.commands.clear()
-    counting_redis.commands.clear()
-    allocator.book(slot.slot_id, "measured", Source.PAID)
-    trips = combined(mongo_counter.commands, counting_redis.commands)
-    assert trips == {"redis set": 1, "mongo find": 1, "mongo update": 1, "redis eval": 1}
+
+class ReplyLosingRedis(redis.Redis):
+    """Runs the next lock acquisition on the server, then loses its reply (a stall, a dropped link)."""
+
+    lose_next_acquisition = False
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        reply = super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        if self.lose_next_acquisition and args[:2] == ("EVAL", lock_module.ACQUIRE):
+            self.lose_next_acquisition = False
+            raise redis.TimeoutError("Timeout reading from socket")
+        return reply
+
+
+def test_an_acquisition_whose_reply_was_lost_leaves_no_lock_behind(
+    redis_url: str, slot_store: SlotStore, doctor_id: str, soon: datetime
+) -> None:
+    client = ReplyLosingRedis.from_url(redis_url, socket_timeout=0.5)
+    assert isinstance(client, ReplyLosingRedis)
+    allocator = Allocator(slot_store, SlotLock(client, ttl_ms=2000, wait_ms=300), Settings())
+    slot = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1))
+
+    client.lose_next_acquisition = True
+    with pytest.raises(DependencyUnavailable):
+        allocator.book(slot.slot_id, "patient-1", Source.ONLINE)
+    # The lock was set on the server; the request that gave up deleted it (it holds our owner token).
+    assert client.get(SlotLock.key(slot.slot_id)) is None
+    began = time.monotonic()
+    assert allocator.book(slot.slot_id, "patient-1", Source.ONLINE).token == 1
+    assert time.monotonic() - began < 0.25  # no wait for a lock nobody holds
     client.close()
+
+
+def test_an_acquisition_repeated_by_its_owner_succeeds(redis_client: redis.Redis) -> None:
+    """A reply lost and the command sent again (redis-py retries a dropped connection once) must not
+    find its own lock and wait it out."""
+    key = SlotLock.key("slot-lock-4")
+    for owner, answer in [("owner-1", b"locked"), ("owner-1", b"locked"), ("owner-2", b"busy")]:
+        assert redis_client.eval(lock_module.ACQUIRE, 1, key, owner, 2000) == [answer]
+    assert redis_client.get(key) == b"owner-1"

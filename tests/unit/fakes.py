@@ -20,11 +20,11 @@ import dataclasses
 import itertools
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from opd.domain import Slot
 from opd.errors import SlotBusy, SlotExists
+from opd.ports import Held, KeyClaim, KeyRecord
 
 
 class FakeSlotStore:
@@ -66,19 +66,28 @@ class FakeSlotStore:
 
 
 class FakeSlotLock:
+    """The real lock's promises in memory: one holder per slot, release by the owner only, and a
+    key's record that a different slot or body, or a remembered refusal, answers instead."""
+
     def __init__(self) -> None:
         self.owners: dict[str, str] = {}  # slot id -> the owner token of whoever holds its lock
         self.taken: list[str] = []  # every slot id whose lock was had, in order, for tests to look at
-        self._guard = threading.Lock()  # makes check-and-take one step, as SET NX is
+        self.records: dict[str, KeyRecord] = {}  # key hash -> its record
+        self._guard = threading.Lock()  # makes check-and-take one step, as the real script is
         self._tokens = itertools.count(1)
 
-    def acquire(self, slot_id: str) -> str:
+    def acquire(self, slot_id: str, claim: KeyClaim | None = None) -> Held | KeyRecord:
+        # Nothing in one thread could let go meanwhile, so a held lock is busy at once, not after a wait.
         with self._guard:
+            if claim is not None:
+                seen = self.records.setdefault(claim.key, KeyRecord(claim.slot_id, claim.body, None))
+                if not seen.matches(claim) or seen.refusal is not None:
+                    return seen
             if slot_id in self.owners:
                 raise SlotBusy(f"slot {slot_id} is busy, try again", retry_after_seconds=1)
             owner = self.owners[slot_id] = f"owner-{next(self._tokens)}"
             self.taken.append(slot_id)
-            return owner
+            return Held(owner, waited=False)
 
     def release(self, slot_id: str, owner: str) -> bool:
         with self._guard:
@@ -87,10 +96,13 @@ class FakeSlotLock:
             del self.owners[slot_id]
             return True
 
-    @contextmanager
-    def held(self, slot_id: str) -> Iterator[None]:
-        owner = self.acquire(slot_id)
-        try:
-            yield
-        finally:
-            self.release(slot_id, owner)
+    def release_quietly(self, slot_id: str, owner: str) -> None:
+        self.release(slot_id, owner)
+
+    def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
+        with self._guard:
+            seen = self.records.get(claim.key)
+            if seen is not None and (not seen.matches(claim) or seen.refusal is not None):
+                return seen
+            self.records[claim.key] = KeyRecord(claim.slot_id, claim.body, refusal)
+            return None

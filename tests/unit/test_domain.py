@@ -6,11 +6,19 @@ import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
+import bson
 import pytest
 
-from opd import domain
+from opd import domain, store
 from opd.domain import Booking, Capacity, Slot, Source, Status, Tier
-from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed
+from opd.errors import (
+    DuplicateBooking,
+    IdempotencyConflict,
+    InvalidTransition,
+    SlotClosed,
+    SlotFull,
+    ValidationFailed,
+)
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -63,10 +71,11 @@ def test_limits_with_and_without_delay(
     assert (limits[Tier.STANDARD], limits[Tier.PREMIUM], limits[Tier.CRITICAL]) == expected
 
 
-@pytest.mark.parametrize("base", range(1, 60))
+@pytest.mark.parametrize("base", range(1, domain.MAX_PLACES + 1))
 def test_delay_reduction_is_exact_integer_floor(base: int) -> None:
     # floor(base * 0.8) computed in floats goes wrong for some bases; the rule must not.
-    assert domain.tier_limits(Capacity(base=base), True, 20)[Tier.STANDARD] == (base * 8) // 10
+    capacity = Capacity(base=base, premium_buffer=0, emergency_buffer=0)
+    assert domain.tier_limits(capacity, True, 20)[Tier.STANDARD] == (base * 8) // 10
 
 
 @pytest.mark.parametrize(
@@ -145,12 +154,13 @@ def test_cancel_and_no_show_free_capacity_at_once() -> None:
     assert slot.booked == 9
 
 
-def test_checked_in_still_holds_capacity_completed_does_not() -> None:
+def test_checked_in_and_completed_keep_their_place() -> None:
+    # Capacity counts consultations: finishing one early does not open the slot to more patients.
     slot, made = fill(make_slot(), [Source.ONLINE])
     slot, checked_in = domain.move(slot, made[0], Status.CHECKED_IN, BEFORE)
     assert slot.booked == 1
     slot, _ = domain.move(slot, checked_in, Status.COMPLETED, BEFORE)
-    assert slot.booked == 0
+    assert slot.booked == 1
 
 
 ALLOWED = {
@@ -158,6 +168,7 @@ ALLOWED = {
     (Status.BOOKED, Status.CANCELLED),
     (Status.BOOKED, Status.NO_SHOW),
     (Status.CHECKED_IN, Status.COMPLETED),
+    (Status.CALLED, Status.COMPLETED),
 }
 
 
@@ -241,3 +252,84 @@ def test_new_slot_validation() -> None:
 )
 def test_booking_id_names_its_slot(booking_id: str, slot_id: str | None) -> None:
     assert domain.slot_id_of_booking(booking_id) == slot_id
+
+
+# -- Idempotency-Key ----------------------------------------------------------------------------
+
+
+def test_a_booking_made_with_a_key_is_found_by_it_and_another_body_is_a_conflict() -> None:
+    slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, "key-1", "body-1")
+    slot, plain = domain.book(slot, "slot-1.b", "p2", Source.ONLINE, BEFORE, 20)
+    assert (booking.idempotency_key, booking.request_hash) == ("key-1", "body-1")
+    assert (plain.idempotency_key, plain.request_hash) == (None, None)
+    assert slot.booking_for_key("key-1", "body-1") == booking
+    assert slot.booking_for_key("key-2", "body-1") is None
+    with pytest.raises(IdempotencyConflict):
+        slot.booking_for_key("key-1", "body-2")
+
+
+def test_a_repeat_is_answered_with_the_booking_as_it_was_created() -> None:
+    slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, "key-1", "body-1")
+    _, cancelled = domain.move(slot, booking, Status.CANCELLED, BEFORE + timedelta(minutes=5))
+    assert cancelled != booking and cancelled.as_created() == booking
+
+
+# -- bounded slot documents ---------------------------------------------------------------------
+
+
+def test_a_patient_may_cancel_and_rebook_a_slot_three_times_then_it_is_a_duplicate() -> None:
+    slot = make_slot()
+    for n in range(1 + domain.MAX_REBOOKINGS):  # the first booking and three rebookings
+        slot, booking = domain.book(slot, f"slot-1.b{n}", "p1", Source.ONLINE, BEFORE, 20)
+        slot, _ = domain.move(slot, booking, Status.CANCELLED if n % 2 else Status.NO_SHOW, BEFORE)
+    with pytest.raises(DuplicateBooking, match="rebooked") as refused:
+        domain.book(slot, "slot-1.b4", "p1", Source.PAID, BEFORE, 20)
+    assert refused.value.details == [{"patientId": "p1", "bookings": 4, "maxRebookings": 3}]
+    assert slot.booked == 0 and slot.available(20)[Tier.STANDARD] == 10  # the place is there, not for p1
+    domain.book(slot, "slot-1.other", "p2", Source.ONLINE, BEFORE, 20)
+
+
+def test_a_slot_holds_at_most_ten_bookings_per_place_in_any_state() -> None:
+    slot = make_slot(capacity=Capacity(base=1, premium_buffer=1, emergency_buffer=0))  # 2 places: 20 bookings
+    for n in range(20):
+        slot, booking = domain.book(slot, f"slot-1.b{n}", f"p{n}", Source.ONLINE, BEFORE, 20)
+        if n < 19:
+            slot, _ = domain.move(slot, booking, Status.CANCELLED, BEFORE)
+    assert (len(slot.bookings), slot.booked) == (20, 1)  # a PREMIUM place is free
+    with pytest.raises(SlotFull, match="maximum of 20 bookings") as refused:
+        domain.book(slot, "slot-1.b20", "p20", Source.PAID, BEFORE, 20)
+    assert refused.value.details == [{"tier": "PREMIUM", "limit": 2, "booked": 1, "bookings": 20}]
+
+
+@pytest.mark.parametrize(("base", "premium", "emergency"), [(20, 5, 6), (1, 0, 30), (30, 1, 0)])
+def test_a_slot_has_at_most_thirty_places(base: int, premium: int, emergency: int) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        Capacity(base, premium, emergency)
+    assert [d["field"] for d in caught.value.details] == ["baseCapacity", "premiumBuffer", "emergencyBuffer"]
+    assert all("must be at most 30" in d["message"] for d in caught.value.details)
+    assert Capacity(20, 5, 5).places == domain.MAX_PLACES
+
+
+def test_the_stored_document_stays_under_256_kib_whatever_clients_do() -> None:
+    """The largest slot, driven by a client doing its worst: every patient id 64 characters, every
+    booking made with an Idempotency-Key, patients cancelling and rebooking until refused."""
+    slot = make_slot(capacity=Capacity(base=domain.MAX_PLACES - 10, premium_buffer=5, emergency_buffer=5))
+    hashes = {"idempotency_key": "k" * 32, "request_hash": "h" * 32}  # what opd.api.idempotency stores
+    patients = [f"{n:04d}".ljust(64, "x") for n in range(10 * domain.MAX_PLACES // 4 + 5)]
+    refused = 0
+    while refused < len(patients):  # a round in which every patient was refused ends it
+        refused = 0
+        for patient in patients:
+            try:
+                booking_id = f"slot-{'a' * 24}.{slot.next_token:016x}"  # as service.new_booking_id makes them
+                slot, booking = domain.book(
+                    slot, booking_id, patient, Source.EMERGENCY, BEFORE, 20, **hashes, by=patient
+                )
+            except (SlotFull, DuplicateBooking):
+                refused += 1
+                continue
+            slot, _ = domain.move(slot, booking, Status.CANCELLED, BEFORE, by=patient)  # history names them
+    assert len(slot.bookings) == 10 * domain.MAX_PLACES
+    size = len(bson.encode(store.slot_to_doc(slot)))
+    assert size < 256 * 1024, f"{size} bytes"
+    assert size > 150 * 1024, f"{size} bytes"  # the worst case really was built

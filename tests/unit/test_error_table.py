@@ -18,11 +18,14 @@ def every_error_class() -> list[type[OpdError]]:
     return found
 
 
-def test_every_error_class_has_exactly_one_entry() -> None:
-    classes = every_error_class()
-    assert set(errors.ERRORS) == set(classes)
-    assert len(classes) == len(set(classes))
-    codes = [cls.code for cls in errors.ERRORS]
+def test_every_error_code_has_exactly_one_entry() -> None:
+    # A subclass that keeps its parent's code (e.g. OutcomeUnknown, a DependencyUnavailable that
+    # says more) is answered as its parent; one that has a code of its own needs its own entry.
+    own_code = {
+        cls for cls in every_error_class() if cls is OpdError or cls.code != getattr(cls.__bases__[0], "code", None)
+    }
+    assert set(domain_errors.ERRORS) == own_code
+    codes = [cls.code for cls in domain_errors.ERRORS]
     assert len(codes) == len(set(codes)), "two error classes share a code"
     assert tuple(codes) == errors.CODES
 
@@ -31,7 +34,7 @@ def test_every_error_class_of_the_domain_module_is_covered() -> None:
     declared = {
         value for value in vars(domain_errors).values() if isinstance(value, type) and issubclass(value, OpdError)
     }
-    assert declared <= set(errors.ERRORS)
+    assert {cls.code for cls in declared} <= set(errors.CODES)
 
 
 def test_the_derived_views() -> None:
@@ -43,13 +46,13 @@ def test_the_derived_views() -> None:
     assert errors.status_of("NO_SUCH_CODE") is HTTPStatus.INTERNAL_SERVER_ERROR
 
 
-@pytest.mark.parametrize("cls", [cls for cls, kind in errors.ERRORS.items() if not kind.transient])
-def test_a_stored_final_refusal_comes_back_as_its_class(cls: type[OpdError]) -> None:
-    refusal = errors.stored_refusal({"code": cls.code, "message": "no", "details": [{"field": "x"}]})
+@pytest.mark.parametrize("cls", [cls for cls, kind in domain_errors.ERRORS.items() if not kind.transient])
+def test_a_remembered_final_refusal_comes_back_as_its_class(cls: type[OpdError]) -> None:
+    refusal = domain_errors.refusal(cls.code, "no", [{"field": "x"}])
     assert type(refusal) is cls
     assert (refusal.message, refusal.details) == ("no", [{"field": "x"}])
 
 
 @pytest.mark.parametrize("code", [SlotBusy.code, DependencyUnavailable.code, "NO_SUCH_CODE"])
-def test_what_is_never_stored_comes_back_as_an_internal_error(code: str) -> None:
-    assert type(errors.stored_refusal({"code": code, "message": "?", "details": []})) is OpdError
+def test_what_is_never_remembered_comes_back_as_an_internal_error(code: str) -> None:
+    assert type(domain_errors.refusal(code, "?", [])) is OpdError

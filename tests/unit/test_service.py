@@ -12,7 +12,7 @@ import pytest
 from opd import domain
 from opd.domain import Capacity, Slot, Source, Status
 from opd.errors import DuplicateBooking, InvalidTransition, NotFound, SlotBusy, SlotExists, SlotFull
-from opd.ports import SlotMutex, SlotRepository
+from opd.ports import Held, KeyClaim, KeyRecord, SlotMutex, SlotRepository
 from opd.service import Allocator, SweepReport
 from opd.settings import Settings
 from tests.unit.fakes import FakeSlotLock, FakeSlotStore
@@ -159,7 +159,8 @@ def test_a_slot_whose_lock_is_held_elsewhere_refuses_changes_and_writes_nothing(
     slot = allocator.create_slot("dr-rao", START, END)
     booking = allocator.book(slot.slot_id, "asha", Source.ONLINE)
     before = allocator.get_slot(slot.slot_id)
-    owner = lock.acquire(slot.slot_id)  # another request is in the middle of changing it
+    held = lock.acquire(slot.slot_id)  # another request is in the middle of changing it
+    assert isinstance(held, Held)
     changes: list[Callable[[], object]] = [
         lambda: allocator.book(slot.slot_id, "bala", Source.ONLINE),
         lambda: allocator.cancel(booking.booking_id),
@@ -171,7 +172,7 @@ def test_a_slot_whose_lock_is_held_elsewhere_refuses_changes_and_writes_nothing(
         assert caught.value.retry_after_seconds == 1
     assert allocator.get_slot(slot.slot_id) == before
     assert allocator.queue(slot.slot_id) == [booking]  # reads need no lock
-    lock.release(slot.slot_id, owner)
+    lock.release(slot.slot_id, held.owner)
     assert allocator.book(slot.slot_id, "bala", Source.ONLINE).token == 2
     assert lock.owners == {}  # the service let go of it again
 
@@ -255,7 +256,7 @@ def test_after_write_attempts_lost_writes_the_request_gives_up_busy(
     else:
         with pytest.raises(SlotBusy):
             raced.book(slot.slot_id, "asha", Source.ONLINE)
-        assert raced.store.reads == raced.settings.write_attempts  # one fresh read per attempt
+        assert raced.store.reads == 1 + raced.settings.write_attempts  # the first read, then one after each loss
         assert [b.patient_id for b in raced.get_slot(slot.slot_id).bookings] == ["rival-1", "rival-2", "rival-3"]
     assert raced.store.rival_writes_left == 0
     assert raced.lock.owners == {}
@@ -351,12 +352,13 @@ def test_a_slot_whose_patient_arrived_since_the_query_is_left_as_it_is(
 def test_a_sweep_skips_a_busy_slot_and_the_next_run_takes_it(
     allocator: FakeAllocator, lock: FakeSlotLock, due: list[Slot]
 ) -> None:
-    owner = lock.acquire(due[1].slot_id)
+    held = lock.acquire(due[1].slot_id)
+    assert isinstance(held, Held)
     assert allocator.sweep_no_shows(now=LATE) == SweepReport(marked=2, slots=2, busy=1, finished=True)
     assert allocator.get_slot(due[1].slot_id) == due[1]
     assert statuses(allocator, due[2].slot_id) == [Status.NO_SHOW]  # went on past the busy one
 
-    lock.release(due[1].slot_id, owner)
+    lock.release(due[1].slot_id, held.owner)
     assert allocator.sweep_no_shows(now=LATE) == SweepReport(marked=1, slots=1, busy=0, finished=True)
     assert statuses(allocator, due[1].slot_id) == [Status.NO_SHOW]
 
@@ -458,15 +460,25 @@ def test_the_fake_store_lists_a_doctors_slots_in_a_half_open_range_by_start(stor
 
 
 def test_the_fake_lock_excludes_and_lets_go_only_for_its_owner(lock: FakeSlotLock) -> None:
-    with lock.held("slot-1"):
-        with pytest.raises(SlotBusy) as caught:
-            lock.acquire("slot-1")
-        assert caught.value.message == "slot slot-1 is busy, try again"
-        assert not lock.release("slot-1", "someone-else")
-        with pytest.raises(SlotBusy), lock.held("slot-1"):
-            pass
-        with lock.held("slot-2"):
-            pass
-    with pytest.raises(RuntimeError), lock.held("slot-1"):
-        raise RuntimeError("the work failed")
+    held = lock.acquire("slot-1")
+    assert isinstance(held, Held)
+    with pytest.raises(SlotBusy) as caught:
+        lock.acquire("slot-1")
+    assert caught.value.message == "slot slot-1 is busy, try again"
+    assert not lock.release("slot-1", "someone-else")
+    other = lock.acquire("slot-2")
+    assert isinstance(other, Held)
+    lock.release_quietly("slot-2", other.owner)
+    assert lock.release("slot-1", held.owner)
+    assert lock.owners == {}
+
+
+def test_the_fake_key_record_answers_for_another_slot_body_or_a_refusal(lock: FakeSlotLock) -> None:
+    claim = KeyClaim("k", "slot-1", "body", 3600)
+    first = lock.acquire("slot-1", claim)
+    assert isinstance(first, Held)
+    lock.release("slot-1", first.owner)
+    assert lock.acquire("slot-2", KeyClaim("k", "slot-2", "body", 3600)) == KeyRecord("slot-1", "body", None)
+    assert lock.remember_refusal(claim, '{"code": "SLOT_FULL"}') is None
+    assert lock.acquire("slot-1", claim) == KeyRecord("slot-1", "body", '{"code": "SLOT_FULL"}')
     assert lock.owners == {}

@@ -7,16 +7,32 @@ store can write it back in one conditional replace and a lost race simply decide
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed
+from opd.errors import (
+    DuplicateBooking,
+    IdempotencyConflict,
+    InvalidTransition,
+    SlotClosed,
+    SlotFull,
+    ValidationFailed,
+)
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-MAX_CAPACITY = 1000  # far above any OPD slot; keeps a slot's document small
 MAX_DELAY_MINUTES = 24 * 60
+
+# A slot's stored document must stay under 256 KiB whatever clients do (contract, "Capacity rules").
+# It holds at most BOOKINGS_PER_PLACE bookings per place, in any state, and a cancelled booking with
+# its history takes ~650 bytes of BSON (64-character ids and usernames, both idempotency hashes),
+# so 30 places is ~190 KiB, leaving room for the fields later features add to a booking.
+MAX_PLACES = 30  # base + premiumBuffer + emergencyBuffer: twice the default slot's 15
+MAX_CAPACITY = MAX_PLACES  # no single part can exceed the whole
+BOOKINGS_PER_PLACE = 10  # then SLOT_FULL, however many were cancelled
+MAX_REBOOKINGS = 3  # a patient's cancel-and-book-again cycles in one slot; then DUPLICATE_BOOKING
 
 
 class Source(StrEnum):
@@ -45,21 +61,30 @@ TIER_OF_SOURCE: dict[Source, Tier] = {
 class Status(StrEnum):
     BOOKED = "BOOKED"
     CHECKED_IN = "CHECKED_IN"
+    CALLED = "CALLED"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
     NO_SHOW = "NO_SHOW"
 
 
-ACTIVE_STATUSES = frozenset({Status.BOOKED, Status.CHECKED_IN})
+# A slot's capacity counts consultations: finishing one early does not open the slot to more
+# patients, so COMPLETED keeps its place; only CANCELLED and NO_SHOW give places back.
+HOLDS_PLACE = frozenset({Status.BOOKED, Status.CHECKED_IN, Status.CALLED, Status.COMPLETED})
+IN_QUEUE = frozenset({Status.BOOKED, Status.CHECKED_IN, Status.CALLED})  # what /queue lists
 
-# The only moves a booking can make; anything else is INVALID_TRANSITION.
+# The moves of the booking endpoints (cancel, check-in, no-show, complete); call-next and skip
+# make theirs in `call_next` and `skip`. Anything else is INVALID_TRANSITION.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.BOOKED: frozenset({Status.CHECKED_IN, Status.CANCELLED, Status.NO_SHOW}),
     Status.CHECKED_IN: frozenset({Status.COMPLETED}),
+    Status.CALLED: frozenset({Status.COMPLETED}),
     Status.COMPLETED: frozenset(),
     Status.CANCELLED: frozenset(),
     Status.NO_SHOW: frozenset(),
 }
+MAX_SKIPS = 3  # the 3rd skip of a called patient who does not come in makes them a no-show
+SYSTEM = "system"  # who made a change that no caller asked for (the sweeper)
+MAX_BOARD_NEXT = 5  # tokens the waiting-room board shows after the one being called
 
 
 def require_id(field_name: str, value: str) -> str:
@@ -89,8 +114,23 @@ class Capacity:
         ):
             if not lowest <= value <= MAX_CAPACITY:
                 details.append({"field": name, "message": f"must be between {lowest} and {MAX_CAPACITY}"})
+        if not details and self.places > MAX_PLACES:
+            message = f"baseCapacity + premiumBuffer + emergencyBuffer must be at most {MAX_PLACES}"
+            details = [
+                {"field": name, "message": message} for name in ("baseCapacity", "premiumBuffer", "emergencyBuffer")
+            ]
         if details:
             raise ValidationFailed("invalid capacity", details)
+
+    @property
+    def places(self) -> int:
+        """Every place the slot has: the CRITICAL limit, which a delay never shrinks."""
+        return self.base + self.premium_buffer + self.emergency_buffer
+
+    @property
+    def max_bookings(self) -> int:
+        """Bookings a slot may hold in any state: what keeps its document bounded."""
+        return BOOKINGS_PER_PLACE * self.places
 
 
 def tier_limits(capacity: Capacity, delayed: bool, delay_reduction_percent: int) -> dict[Tier, int]:
@@ -99,8 +139,25 @@ def tier_limits(capacity: Capacity, delayed: bool, delay_reduction_percent: int)
     return {
         Tier.STANDARD: base,
         Tier.PREMIUM: base + capacity.premium_buffer,
-        Tier.CRITICAL: capacity.base + capacity.premium_buffer + capacity.emergency_buffer,
+        Tier.CRITICAL: capacity.places,
     }
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a queued booking stands: bookings ahead of it (the CALLED one included), and when it may be called."""
+
+    position: int
+    estimated_call_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a booking's history: what it became, when, and who did it."""
+
+    status: Status
+    at: datetime
+    by: str
 
 
 @dataclass(frozen=True)
@@ -114,14 +171,55 @@ class Booking:
     status: Status
     created_at: datetime
     updated_at: datetime
+    # Set when the booking was made with an Idempotency-Key: hashes of (caller, key) and of the
+    # body. Kept in the booking itself, so the write that books also records the key, atomically.
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    history: tuple[Change, ...] = ()
+    called_at: datetime | None = None  # the last time it was called into the room
+    completed_at: datetime | None = None
+    skips: int = 0
+    queue_position: int | None = None  # its place in its call-order group: the token until a skip
+    # Where it stands in the queue as of an answer: computed from the slot for each answer, never
+    # stored, and no part of what makes two bookings the same.
+    standing: Standing | None = field(default=None, compare=False, repr=False)
 
     @property
     def tier(self) -> Tier:
         return TIER_OF_SOURCE[self.source]
 
     @property
-    def active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+    def holds_place(self) -> bool:
+        return self.status in HOLDS_PLACE
+
+    @property
+    def in_queue(self) -> bool:
+        return self.status in IN_QUEUE
+
+    @property
+    def critical(self) -> bool:
+        return self.tier is Tier.CRITICAL
+
+    @property
+    def place_in_group(self) -> int:
+        return self.token if self.queue_position is None else self.queue_position
+
+    def as_created(self) -> Booking:
+        """The booking as its creating request was answered: what a repeat of that request gets."""
+        return replace(
+            self,
+            status=Status.BOOKED,
+            updated_at=self.created_at,
+            history=self.history[:1],
+            called_at=None,
+            completed_at=None,
+            skips=0,
+            queue_position=None,
+        )
+
+    def moved(self, to: Status, now: datetime, by: str) -> Booking:
+        """This booking in state `to`, its history one line longer."""
+        return replace(self, status=to, updated_at=now, history=(*self.history, Change(to, now, by)))
 
 
 @dataclass(frozen=True)
@@ -139,7 +237,13 @@ class Slot:
 
     @property
     def booked(self) -> int:
-        return sum(1 for b in self.bookings if b.active)
+        """Places held: BOOKED, CHECKED_IN, CALLED and COMPLETED bookings."""
+        return sum(1 for b in self.bookings if b.holds_place)
+
+    @property
+    def called(self) -> Booking | None:
+        """The patient called into the room, if any (call-next keeps it to one)."""
+        return next((b for b in self.bookings if b.status is Status.CALLED), None)
 
     @property
     def awaiting_arrival(self) -> bool:
@@ -155,6 +259,13 @@ class Slot:
 
     def booking(self, booking_id: str) -> Booking | None:
         return next((b for b in self.bookings if b.booking_id == booking_id), None)
+
+    def booking_for_key(self, idempotency_key: str, request_hash: str) -> Booking | None:
+        """The booking an earlier request with this key made here; the same key with another body is a conflict."""
+        earlier = next((b for b in self.bookings if b.idempotency_key == idempotency_key), None)
+        if earlier is not None and earlier.request_hash != request_hash:
+            raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
+        return earlier
 
     def with_booking(self, updated: Booking) -> Slot:
         return replace(
@@ -180,13 +291,25 @@ def book(
     source: Source,
     now: datetime,
     delay_reduction_percent: int,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    by: str = SYSTEM,
 ) -> tuple[Slot, Booking]:
-    """Give the patient the next token if the tier still has room, else refuse with the reason."""
+    """Give the patient the next token if the tier still has room, else refuse with the reason.
+
+    `by` is who asked: the caller's username, for the booking's history.
+    """
     require_id("patientId", patient_id)
     if now >= slot.end:
         raise SlotClosed(f"slot {slot.slot_id} ended at {slot.end.isoformat()}")
-    if any(b.active and b.patient_id == patient_id for b in slot.bookings):
+    theirs = [b for b in slot.bookings if b.patient_id == patient_id]
+    if any(b.holds_place for b in theirs):
         raise DuplicateBooking(f"patient {patient_id} already holds an active booking in slot {slot.slot_id}")
+    if len(theirs) > MAX_REBOOKINGS:  # the first booking and MAX_REBOOKINGS more
+        raise DuplicateBooking(
+            f"patient {patient_id} has already rebooked slot {slot.slot_id} {MAX_REBOOKINGS} times",
+            [{"patientId": patient_id, "bookings": len(theirs), "maxRebookings": MAX_REBOOKINGS}],
+        )
     tier = TIER_OF_SOURCE[source]
     limit = slot.limits(delay_reduction_percent)[tier]
     booked = slot.booked
@@ -194,6 +317,12 @@ def book(
         raise SlotFull(
             f"no {tier.value} capacity left in slot {slot.slot_id}",
             [{"tier": tier.value, "limit": limit, "booked": booked}],
+        )
+    if len(slot.bookings) >= slot.capacity.max_bookings:
+        # Places are free, but the slot's record of cancelled and no-show bookings is at its bound.
+        raise SlotFull(
+            f"slot {slot.slot_id} holds its maximum of {slot.capacity.max_bookings} bookings",
+            [{"tier": tier.value, "limit": limit, "booked": booked, "bookings": len(slot.bookings)}],
         )
     booking = Booking(
         booking_id=booking_id,
@@ -205,19 +334,63 @@ def book(
         status=Status.BOOKED,
         created_at=now,
         updated_at=now,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        history=(Change(Status.BOOKED, now, by),),
     )
     return replace(slot, next_token=slot.next_token + 1, bookings=(*slot.bookings, booking)), booking
 
 
-def move(slot: Slot, booking: Booking, to: Status, now: datetime) -> tuple[Slot, Booking]:
-    """Move one booking along the state machine; leaving an active status frees its place at once."""
+def _refuse_move(booking: Booking, to: Status) -> InvalidTransition:
+    return InvalidTransition(
+        f"booking {booking.booking_id} is {booking.status.value} and cannot become {to.value}",
+        [{"from": booking.status.value, "to": to.value}],
+    )
+
+
+def move(slot: Slot, booking: Booking, to: Status, now: datetime, by: str = SYSTEM) -> tuple[Slot, Booking]:
+    """Move one booking along the state machine; CANCELLED and NO_SHOW give its place back at once."""
     if to not in TRANSITIONS[booking.status]:
-        raise InvalidTransition(
-            f"booking {booking.booking_id} is {booking.status.value} and cannot become {to.value}",
-            [{"from": booking.status.value, "to": to.value}],
-        )
-    moved = replace(booking, status=to, updated_at=now)
+        raise _refuse_move(booking, to)
+    moved = booking.moved(to, now, by)
+    if to is Status.COMPLETED:
+        moved = replace(moved, completed_at=now)
     return slot.with_booking(moved), moved
+
+
+def call_next(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, Booking | None, Booking | None]:
+    """Complete the patient in the room and call the first CHECKED_IN one in call order, in one change.
+
+    Returns (the slot to write, or None when nothing changes; the completed booking; the called one).
+    """
+    completed = called = None
+    changed = slot
+    if (in_room := slot.called) is not None:
+        completed = replace(in_room.moved(Status.COMPLETED, now, by), completed_at=now)
+        changed = changed.with_booking(completed)
+    waiting = next((b for b in call_order(changed.bookings) if b.status is Status.CHECKED_IN), None)
+    if waiting is not None:
+        called = replace(waiting.moved(Status.CALLED, now, by), called_at=now)
+        changed = changed.with_booking(called)
+    if completed is None and called is None:
+        return None, None, None
+    return changed, completed, called
+
+
+def skip(slot: Slot, booking: Booking, now: datetime, by: str) -> tuple[Slot, Booking]:
+    """A called patient who does not come in goes to the end of their call-order group.
+
+    The MAX_SKIPS-th skip makes them a no-show, which gives their place back.
+    """
+    if booking.status is not Status.CALLED:
+        raise _refuse_move(booking, Status.CHECKED_IN)
+    skips = booking.skips + 1
+    if skips >= MAX_SKIPS:
+        skipped = replace(booking.moved(Status.NO_SHOW, now, by), skips=skips)
+    else:
+        group_end = max(b.place_in_group for b in slot.bookings if b.critical == booking.critical)
+        skipped = replace(booking.moved(Status.CHECKED_IN, now, by), skips=skips, queue_position=group_end + 1)
+    return slot.with_booking(skipped), skipped
 
 
 def set_delay(slot: Slot, delayed: bool, minutes: int | None) -> Slot:
@@ -236,14 +409,68 @@ def mark_no_shows(slot: Slot, now: datetime, grace_minutes: int) -> tuple[Slot, 
     """Every BOOKED booking of a slot past start + grace becomes NO_SHOW; CHECKED_IN stays."""
     if slot.start > no_show_cutoff(now, grace_minutes):
         return slot, []
-    marked = [replace(b, status=Status.NO_SHOW, updated_at=now) for b in slot.bookings if b.status is Status.BOOKED]
+    marked = [b.moved(Status.NO_SHOW, now, SYSTEM) for b in slot.bookings if b.status is Status.BOOKED]
     by_id = {b.booking_id: b for b in marked}
     return replace(slot, bookings=tuple(by_id.get(b.booking_id, b) for b in slot.bookings)), marked
 
 
 def call_order(bookings: Iterable[Booking]) -> list[Booking]:
-    """Active CRITICAL bookings first, then the others; each group by token."""
-    return sorted((b for b in bookings if b.active), key=lambda b: (b.tier is not Tier.CRITICAL, b.token))
+    """The queue: the CALLED booking, then CRITICAL ones, then the others; each group by queue position."""
+    return sorted(
+        (b for b in bookings if b.in_queue),
+        key=lambda b: (b.status is not Status.CALLED, not b.critical, b.place_in_group),
+    )
+
+
+def consultation_minutes(slot: Slot) -> float:
+    """The median of the slot's consultations (calledAt → completedAt) once 3 are known, else its share of the slot."""
+    known = sorted(
+        (b.completed_at - b.called_at).total_seconds() / 60
+        for b in slot.bookings
+        if b.status is Status.COMPLETED and b.called_at is not None and b.completed_at is not None
+    )
+    if len(known) >= 3:
+        return statistics.median(known)
+    return (slot.end - slot.start).total_seconds() / 60 / slot.capacity.base
+
+
+def standings(slot: Slot, now: datetime) -> dict[str, Standing]:
+    """Position and estimated call time of every queued booking, by the contract's formula."""
+    each = timedelta(minutes=consultation_minutes(slot))
+    in_room = slot.called
+    result = {}
+    for position, booking in enumerate(call_order(slot.bookings)):
+        if booking is in_room:
+            result[booking.booking_id] = Standing(0, booking.called_at)
+            continue
+        if in_room is not None and in_room.called_at is not None:
+            estimate = max(now, in_room.called_at + each) + (position - 1) * each
+        else:
+            estimate = max(now, slot.start + timedelta(minutes=slot.delay_minutes)) + position * each
+        result[booking.booking_id] = Standing(position, estimate.replace(microsecond=0))
+    return result
+
+
+def answered(slot: Slot, booking: Booking, now: datetime) -> Booking:
+    """The booking as an answer carries it: with its standing in the slot's queue (None once out of it)."""
+    return replace(booking, standing=standings(slot, now).get(booking.booking_id))
+
+
+@dataclass(frozen=True)
+class BoardLine:
+    """What the waiting-room screen shows of a slot: token numbers only, never who holds them."""
+
+    calling: int | None
+    next: tuple[int, ...]
+    waiting: int
+
+
+def board_line(slot: Slot) -> BoardLine:
+    checked_in = [b.token for b in call_order(slot.bookings) if b.status is Status.CHECKED_IN]
+    in_room = slot.called
+    return BoardLine(
+        calling=in_room.token if in_room else None, next=tuple(checked_in[:MAX_BOARD_NEXT]), waiting=len(checked_in)
+    )
 
 
 def slot_id_of_booking(booking_id: str) -> str | None:

@@ -1,7 +1,9 @@
-"""Domain errors. Each carries the contract's error code; the HTTP layer maps codes to statuses."""
+"""Domain errors, each with the contract's code, and ERRORS: the one table of their statuses."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 
@@ -76,3 +78,47 @@ class DependencyUnavailable(OpdError):
     def __init__(self, dependency: str, message: str) -> None:
         super().__init__(message, [{"dependency": dependency}])
         self.dependency = dependency
+
+
+class WriteNotAcknowledged(DependencyUnavailable):
+    """A write was sent and its reply never came: MongoDB may have applied it."""
+
+
+class OutcomeUnknown(DependencyUnavailable):
+    """MongoDB went away with a write in flight and stayed away: it may or may not have been applied.
+
+    The one answer that cannot say "nothing was written"; the message tells the client to repeat
+    with the same Idempotency-Key, which returns the booking if it was written.
+    """
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    status: HTTPStatus
+    # Worth a retry (with the same Idempotency-Key), so never remembered as a key's answer. Every
+    # other refusal is final for the request that got it, and a key may remember it.
+    transient: bool = False
+
+
+# The one table: each error once, with the contract's status and whether it is final or transient.
+ERRORS: dict[type[OpdError], ErrorKind] = {
+    ValidationFailed: ErrorKind(HTTPStatus.BAD_REQUEST),
+    Unauthorized: ErrorKind(HTTPStatus.UNAUTHORIZED),
+    Forbidden: ErrorKind(HTTPStatus.FORBIDDEN),
+    NotFound: ErrorKind(HTTPStatus.NOT_FOUND),
+    SlotFull: ErrorKind(HTTPStatus.CONFLICT),
+    DuplicateBooking: ErrorKind(HTTPStatus.CONFLICT),
+    InvalidTransition: ErrorKind(HTTPStatus.CONFLICT),
+    SlotExists: ErrorKind(HTTPStatus.CONFLICT),
+    IdempotencyConflict: ErrorKind(HTTPStatus.CONFLICT),
+    SlotClosed: ErrorKind(HTTPStatus.CONFLICT),
+    SlotBusy: ErrorKind(HTTPStatus.TOO_MANY_REQUESTS, transient=True),
+    DependencyUnavailable: ErrorKind(HTTPStatus.SERVICE_UNAVAILABLE, transient=True),
+    OpdError: ErrorKind(HTTPStatus.INTERNAL_SERVER_ERROR),  # INTERNAL_ERROR: a bug, never worth a retry
+}
+_FINAL_OF_CODE = {error.code: error for error, kind in ERRORS.items() if not kind.transient}
+
+
+def refusal(code: str, message: str, details: list[dict[str, Any]]) -> OpdError:
+    """The final refusal with this contract code, raised again as it was first answered."""
+    return _FINAL_OF_CODE.get(code, OpdError)(message, details)

@@ -1,23 +1,60 @@
-"""Redis mutex per doctor slot: `SET lock:slot:<id> <owner> NX PX <ttl>`.
+"""Redis: the mutex per doctor slot, and the record an Idempotency-Key leaves beside it.
 
-The lock keeps writers of one slot in single file so nearly every request decides on its first
-try. It is not what keeps the counts right: the store's version-conditional write does that, so a
-holder that stalls past the TTL can lose the lock without any harm but a retry.
+The lock, `lock:slot:<id>` = an owner token with a TTL, keeps writers of one slot in single file so
+nearly every request decides on its first try. It is not what keeps the counts right: the store's
+version-conditional write does that, so a holder that stalls past the TTL can lose the lock
+without any harm but a retry, and a lock left behind by a dead request only costs its TTL.
+
+The key record, `idempotency:booking:<key hash>` = {slot, body[, refusal]}, holds what the slot
+document cannot: the slot a key was first used with (the same key sent for another slot is a
+conflict) and a first answer that was a refusal (nothing was written for it). A booking made with
+a key is recorded in the slot document itself, so the record is best effort: if Redis loses it,
+nothing worse happens than a refusal not being replayed. It is claimed in the same script, and so
+the same round trip, as the lock: a keyed booking costs no more than a plain one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from opd.errors import DependencyUnavailable, SlotBusy
+from opd.ports import Held, KeyClaim, KeyRecord
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] the lock; KEYS[2] (keyed requests only) the key's record. ARGV: owner, ttl_ms, then for
+# the record: slot, body hash, record ttl_s. A record for another slot or body, or one holding a
+# refusal, decides the answer: it is returned and no lock is taken. Otherwise the record is
+# claimed (if new) and the lock taken, also when we already hold it: an acquisition repeated
+# after its reply was lost must not wait out its own lock.
+ACQUIRE = """
+if KEYS[2] then
+  local seen = redis.call('hmget', KEYS[2], 'slot', 'body', 'refusal')
+  if not seen[1] then
+    redis.call('hset', KEYS[2], 'slot', ARGV[3], 'body', ARGV[4])
+    redis.call('expire', KEYS[2], ARGV[5])
+  elseif seen[1] ~= ARGV[3] or seen[2] ~= ARGV[4] or seen[3] then
+    return {'recorded', seen[1], seen[2], seen[3] or ''}
+  end
+end
+local holder = redis.call('get', KEYS[1])
+if holder and holder ~= ARGV[1] then
+  return {'busy'}
+end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {'locked'}
+"""
 
 # Delete the key only while it still holds our owner token: never release someone else's lock.
 RELEASE_IF_OWNER = """
@@ -27,14 +64,35 @@ end
 return 0
 """
 
+# KEYS[1] the key's record. ARGV: slot, body hash, the refusal (JSON), ttl_s. Keep the refusal as
+# the key's first answer unless the record already holds another slot, body or refusal: then
+# return what it holds. A bare claim (a booking attempt that died, or is in flight) is taken over.
+REMEMBER_REFUSAL = """
+local seen = redis.call('hmget', KEYS[1], 'slot', 'body', 'refusal')
+if seen[1] and (seen[1] ~= ARGV[1] or seen[2] ~= ARGV[2] or seen[3]) then
+  return {'recorded', seen[1], seen[2], seen[3] or ''}
+end
+redis.call('hset', KEYS[1], 'slot', ARGV[1], 'body', ARGV[2], 'refusal', ARGV[3])
+redis.call('expire', KEYS[1], ARGV[4])
+return {'remembered'}
+"""
 
-def connect(url: str, timeout_s: float = 1.0) -> redis.Redis:
-    """One client per execution environment; `rediss://` URLs (Upstash) get TLS from redis-py."""
+
+def connect(url: str, timeout_s: float = 0.5, connect_timeout_s: float = 1.0) -> redis.Redis:
+    """One client per execution environment; `rediss://` URLs (Upstash) get TLS from redis-py.
+
+    A healthy Redis answers in milliseconds, so half a second without a reply means it is stalled
+    or gone: the request gives up (503), cleans up what it can, and never holds its caller longer
+    than about a second per command. A timed-out command is not retried (during a stall that only
+    queues more commands); a dropped connection is retried once, as a Lambda's connection may have
+    been closed while it was frozen. Every command here is safe to send twice.
+    """
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
+        socket_connect_timeout=connect_timeout_s,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
     )
 
 
@@ -67,18 +125,40 @@ class SlotLock:
     def key(slot_id: str) -> str:
         return f"lock:slot:{slot_id}"
 
-    def acquire(self, slot_id: str) -> str:
-        """Return the owner token, waiting with jittered retries for at most `wait_ms`."""
-        key, owner = self.key(slot_id), secrets.token_hex(16)
+    @staticmethod
+    def record_key(key: str) -> str:
+        return f"idempotency:booking:{key}"
+
+    def acquire(self, slot_id: str, claim: KeyClaim | None = None) -> Held | KeyRecord:
+        """Hold the slot's lock, waiting with jittered retries for at most `wait_ms`.
+
+        With a claim, the key's record is claimed in the same round trip; a record that decides the
+        answer (another slot or body, a remembered refusal) is returned instead, and no lock taken.
+        """
+        owner = secrets.token_hex(16)
+        keys: list[str] = [self.key(slot_id)]
+        args: list[str | int] = [owner, self.ttl_ms]
+        if claim is not None:
+            keys.append(self.record_key(claim.key))
+            args += [claim.slot_id, claim.body, claim.ttl_s]
         began = self._clock()
         give_up_at = began + self.wait_ms / 1000
-        pause = 0.002
+        pause, tries = 0.002, 0
         while True:
-            with redis_errors():
-                if self.client.set(key, owner, nx=True, px=self.ttl_ms):
-                    if self.observe_wait is not None:
-                        self.observe_wait((self._clock() - began) * 1000)
-                    return owner
+            tries += 1
+            try:
+                reply = self._script(ACQUIRE, keys, args)
+            except DependencyUnavailable:
+                # A script whose reply timed out may still have run (a stalled Redis runs what it
+                # has received once it resumes): drop our lock if it is there, so it blocks nobody.
+                self._forget(slot_id, owner)
+                raise
+            if reply[0] == b"locked":
+                if self.observe_wait is not None:
+                    self.observe_wait((self._clock() - began) * 1000)
+                return Held(owner, waited=tries > 1)
+            if reply[0] == b"recorded":
+                return _record(reply)
             if self._clock() >= give_up_at:
                 # A holder finishes in milliseconds or its lock expires within the TTL.
                 raise SlotBusy(f"slot {slot_id} is busy, try again", retry_after_seconds=1)
@@ -87,15 +167,31 @@ class SlotLock:
             pause = min(pause * 2, 0.02)
 
     def release(self, slot_id: str, owner: str) -> bool:
-        with redis_errors():
-            return bool(self.client.eval(RELEASE_IF_OWNER, 1, self.key(slot_id), owner))
+        return bool(self._script(RELEASE_IF_OWNER, [self.key(slot_id)], [owner]))
 
-    @contextmanager
-    def held(self, slot_id: str) -> Iterator[None]:
-        owner = self.acquire(slot_id)
+    def release_quietly(self, slot_id: str, owner: str) -> None:
+        """Release on the way out of a request, whatever happened in it; never fails the request."""
         try:
-            yield
-        finally:
-            # The work is done or refused already; if Redis is gone, the lock expires by its TTL.
-            with contextlib.suppress(DependencyUnavailable):
-                self.release(slot_id, owner)
+            self.release(slot_id, owner)
+        except DependencyUnavailable as exc:
+            # The work is done (or refused) already; the lock expires by its TTL.
+            log.warning("lock not released, it expires by its TTL: %s (slot %s)", exc.message, slot_id)
+
+    def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
+        """Keep `refusal` as the key's first answer: None if it now is, else the record that decides."""
+        args: list[str | int] = [claim.slot_id, claim.body, refusal, claim.ttl_s]
+        reply = self._script(REMEMBER_REFUSAL, [self.record_key(claim.key)], args)
+        return _record(reply) if reply[0] == b"recorded" else None
+
+    def _forget(self, slot_id: str, owner: str) -> None:
+        with contextlib.suppress(DependencyUnavailable):
+            self.release(slot_id, owner)
+
+    def _script(self, script: str, keys: list[str], args: list[str | int]) -> Any:
+        with redis_errors():
+            return cast(Any, self.client.eval(script, len(keys), *keys, *args))
+
+
+def _record(reply: list[bytes]) -> KeyRecord:
+    _, slot_id, body, refusal = reply
+    return KeyRecord(slot_id.decode(), body.decode(), refusal.decode() or None)

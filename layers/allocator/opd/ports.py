@@ -9,7 +9,7 @@ having written nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -44,14 +44,49 @@ class SlotRepository(Protocol):
         oldest start first, read lazily `batch_size` at a time so a sweep can stop part-way."""
 
 
+@dataclass(frozen=True)
+class KeyClaim:
+    """A keyed request's claim on its key: this key, for this slot and body, for `ttl_s` seconds."""
+
+    key: str  # the hash of (caller, Idempotency-Key)
+    slot_id: str
+    body: str  # the hash of the request body
+    ttl_s: int
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What a key's record held when it decided the answer: another slot or body, or a refusal."""
+
+    slot_id: str
+    body: str
+    refusal: str | None  # the first answer's error as JSON, when it was a refusal
+
+    def matches(self, claim: KeyClaim) -> bool:
+        return (self.slot_id, self.body) == (claim.slot_id, claim.body)
+
+
+@dataclass(frozen=True)
+class Held:
+    owner: str
+    waited: bool  # another holder made us wait: a slot read before taking the lock is likely stale
+
+
 class SlotMutex(Protocol):
-    """Keeps the writers of one slot in single file, so nearly every request decides on its first try.
+    """Keeps the writers of one slot in single file, so nearly every request decides on its first try,
+    and keeps beside it what an Idempotency-Key's record must say (its slot, a refused first answer).
 
     It is not what keeps the counts right: the lock may expire under a stalled holder, and the
     repository's version-conditional replace is what refuses the stale write.
     """
 
-    def held(self, slot_id: str) -> AbstractContextManager[None]:
-        """Hold the slot's lock for the `with` block and release it on the way out, even on an error
-        (but never a lock that has since passed to someone else). Raises `SlotBusy` if the lock
-        cannot be had within a bounded wait."""
+    def acquire(self, slot_id: str, claim: KeyClaim | None = None) -> Held | KeyRecord:
+        """Hold the slot's lock, or raise `SlotBusy` after a bounded wait. With a claim, the key's
+        record is claimed at the same time; a record that decides the answer (another slot or body,
+        a remembered refusal) is returned instead, and no lock is taken."""
+
+    def release_quietly(self, slot_id: str, owner: str) -> None:
+        """Let go of the lock if `owner` still holds it; never fails the request (it expires anyway)."""
+
+    def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
+        """Keep `refusal` as the key's first answer: None if it now is, else the record that decides."""

@@ -1,4 +1,4 @@
-"""The allocator's operations: domain decisions applied under the slot's lock, written in one replace.
+"""The allocator's operations: domain decisions on the slot as read, written in one conditional replace.
 
 Dependencies come in as parameters (store, lock, settings, clock), typed by the ports in
 `opd.ports`, so the handlers, the local runner and the tests all assemble the same service around
@@ -7,18 +7,29 @@ different adapters: MongoDB and Redis in AWS and locally, in-memory fakes in the
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import TYPE_CHECKING, TypeVar
 
 from opd import domain
 from opd.domain import Booking, Capacity, Slot, Source, Status
-from opd.errors import NotFound, SlotBusy
-from opd.ports import SlotMutex, SlotRepository
+from opd.errors import (
+    DependencyUnavailable,
+    IdempotencyConflict,
+    NotFound,
+    OpdError,
+    OutcomeUnknown,
+    SlotBusy,
+    WriteNotAcknowledged,
+    refusal,
+)
+from opd.ports import Held, KeyClaim, KeyRecord, SlotMutex, SlotRepository
 from opd.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +38,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Decision = tuple[Slot | None, T]  # (the slot to write, or None when nothing changes; the answer)
+
+log = logging.getLogger(__name__)
+
+KEY_TTL_S = 86_400  # how long Redis remembers a key's slot and refusal; a booking keeps its key for good
+OUTCOME_WAIT_S = 2.0  # how long to keep asking MongoDB whether a write whose reply was lost was applied
 
 
 def utc_now() -> datetime:
@@ -41,6 +57,27 @@ def new_slot_id() -> str:
 
 def new_booking_id(slot_id: str) -> str:
     return f"{slot_id}.{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """An Idempotency-Key as the allocator sees it: hashes only, so no caller's text is stored."""
+
+    key: str  # a hash of (caller, Idempotency-Key): two callers never share a key
+    body: str  # a hash of the request body: the same key with another body is a conflict
+    ttl_s: int = KEY_TTL_S
+
+
+@dataclass(frozen=True)
+class Booked:
+    booking: Booking
+    replayed: bool  # the first answer of an earlier request with the same key: nothing was booked now
+
+
+@dataclass(frozen=True)
+class CallNext:
+    completed: Booking | None  # who was in the room and is now done
+    called: Booking | None  # who is called in now
 
 
 @dataclass(frozen=True)
@@ -65,11 +102,13 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         lock: Mutex,
         settings: Settings | None = None,
         clock: Callable[[], datetime] = utc_now,
+        outcome_wait_s: float = OUTCOME_WAIT_S,
     ) -> None:
         self.store = store
         self.lock = lock
         self.settings = settings or Settings()
         self.clock = clock
+        self.outcome_wait_s = outcome_wait_s
 
     # -- slots -----------------------------------------------------------------------------
 
@@ -99,37 +138,76 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         return self._change(slot_id, decide)
 
     def queue(self, slot_id: str) -> list[Booking]:
-        return domain.call_order(self.get_slot(slot_id).bookings)
+        """The slot's CALLED, CHECKED_IN and BOOKED bookings in call order, each with its standing."""
+        slot, now = self.get_slot(slot_id), self.clock()
+        return [domain.answered(slot, b, now) for b in domain.call_order(slot.bookings)]
 
-    # -- bookings --------------------------------------------------------------------------
+    def call_next(self, slot_id: str, by: str) -> CallNext:
+        """In one write: the patient in the room is done, and the first CHECKED_IN one is called in."""
 
-    def book(self, slot_id: str, patient_id: str, source: Source) -> Booking:
-        booking_id = new_booking_id(slot_id)
-
-        def decide(slot: Slot) -> Decision[Booking]:
-            # A write that was applied but whose answer got lost must not book twice.
-            if (already := slot.booking(booking_id)) is not None:
-                return None, already
-            return domain.book(
-                slot, booking_id, patient_id, source, self.clock(), self.settings.delay_reduction_percent
-            )
+        def decide(slot: Slot) -> Decision[CallNext]:
+            changed, completed, called = domain.call_next(slot, self.clock(), by)
+            return changed, CallNext(*(self._answered(changed or slot, b) for b in (completed, called)))
 
         return self._change(slot_id, decide)
 
+    # -- bookings --------------------------------------------------------------------------
+
+    def book(
+        self, slot_id: str, patient_id: str, source: Source, key: RequestKey | None = None, by: str = domain.SYSTEM
+    ) -> Booking:
+        return self.book_once(slot_id, patient_id, source, key, by).booking
+
+    def book_once(
+        self, slot_id: str, patient_id: str, source: Source, key: RequestKey | None = None, by: str = domain.SYSTEM
+    ) -> Booked:
+        """Book, at most once per Idempotency-Key: a repeat gets the first answer, whatever failed in between.
+
+        The key is kept in the booking itself, written by the same conditional replace that books,
+        so the booking and its key are stored together or not at all. A repeat reads the slot
+        (the body's slotId), finds the booking with its key and answers it: one round trip, even
+        while Redis is down. No in-progress marker exists that a dead request could leave behind;
+        duplicates in flight at once are kept to one booking by the version fence: the loser's
+        write fails, it reads again and finds the winner's booking. Redis holds only what the slot
+        cannot: the slot a key was first used with, and a first answer that was a refusal.
+        """
+        booking_id = new_booking_id(slot_id)
+        key_hash, body_hash = (key.key, key.body) if key is not None else (None, None)
+
+        def decide(slot: Slot) -> Decision[Booked]:
+            # Our own write, applied but its reply lost, must not book twice.
+            if (ours := slot.booking(booking_id)) is not None:
+                return None, Booked(domain.answered(slot, ours, self.clock()), replayed=False)
+            if key is not None and (first := slot.booking_for_key(key.key, key.body)) is not None:
+                return None, Booked(domain.answered(slot, first.as_created(), self.clock()), replayed=True)
+            now, reduction = self.clock(), self.settings.delay_reduction_percent
+            changed, booking = domain.book(
+                slot, booking_id, patient_id, source, now, reduction, key_hash, body_hash, by=by
+            )
+            return changed, Booked(domain.answered(changed, booking, now), replayed=False)
+
+        claim = None if key is None else KeyClaim(key.key, slot_id, key.body, key.ttl_s)
+        return self._change(slot_id, decide, claim)
+
     def get_booking(self, booking_id: str) -> Booking:
-        return self._find_booking(booking_id)[1]
+        slot, booking = self._find_booking(booking_id)
+        return domain.answered(slot, booking, self.clock())
 
-    def cancel(self, booking_id: str) -> Booking:
-        return self._move(booking_id, Status.CANCELLED)
+    def cancel(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
+        return self._move(booking_id, Status.CANCELLED, by)
 
-    def check_in(self, booking_id: str) -> Booking:
-        return self._move(booking_id, Status.CHECKED_IN)
+    def check_in(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
+        return self._move(booking_id, Status.CHECKED_IN, by)
 
-    def mark_no_show(self, booking_id: str) -> Booking:
-        return self._move(booking_id, Status.NO_SHOW)
+    def mark_no_show(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
+        return self._move(booking_id, Status.NO_SHOW, by)
 
-    def complete(self, booking_id: str) -> Booking:
-        return self._move(booking_id, Status.COMPLETED)
+    def complete(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
+        return self._move(booking_id, Status.COMPLETED, by)
+
+    def skip(self, booking_id: str, by: str) -> Booking:
+        """A called patient who did not come in: to the end of their group, or a no-show at the 3rd skip."""
+        return self._change_booking(booking_id, lambda slot, booking: domain.skip(slot, booking, self.clock(), by))
 
     # -- the no-show sweep -----------------------------------------------------------------
 
@@ -167,20 +245,120 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
 
     # -- the one way a slot changes ---------------------------------------------------------
 
-    def _change(self, slot_id: str, decide: Callable[[Slot], Decision[T]]) -> T:
-        """Under the slot's lock: read, decide in pure code, write back conditional on the version.
+    def _change(self, slot_id: str, decide: Callable[[Slot], Decision[T]], claim: KeyClaim | None = None) -> T:
+        """Read, decide in pure code, and only if something changes: lock, write, release.
 
-        A lost condition means someone wrote in between (a holder that outlived its lock), so
-        the decision is made again on fresh state; correctness never rests on the lock's TTL.
+        The write is a replace conditional on the version that was read, so it is correct whenever
+        the read happened, before the lock or under it: if anyone wrote in between, it matches
+        nothing and the decision is made again on fresh state (never resting on the lock's TTL).
+        Reading before locking is what makes answers that change nothing cheap, and a keyed
+        booking no dearer than a plain one. Round trips, uncontended:
+
+        - a booking, keyed or not, a cancel, any move: find, EVAL (lock), update, EVAL (release) = 4
+          (a key's Redis record is claimed inside the locking script);
+        - a repeat of a keyed booking: find = 1; a refusal: find = 1 (keyed: + EVAL to remember it).
+
+        Taking the lock first (the old order) costs the same 4 for a change, but 3 for a repeat or a
+        refusal (lock, find, release), and a keyed repeat could not be answered while Redis is down.
+        The price of reading first: a request that had to wait for the lock reads again under it
+        (5), since what it read first is then likely stale; without that it would still be correct,
+        only a write would be wasted. The lock keeps a slot's writers in single file so they rarely lose.
         """
-        with self.lock.held(slot_id):
-            for _ in range(self.settings.write_attempts):
-                slot = self.get_slot(slot_id)
-                changed, answer = decide(slot)
-                if changed is None or self.store.replace(changed, slot.version):
-                    return answer
-                time.sleep(0.001)
+        slot = self.get_slot(slot_id)
+        try:
+            changed, answer = decide(slot)
+        except OpdError as refused:
+            if claim is None:
+                raise
+            raise self._first_answer(claim, refused) from None
+        if changed is None:
+            return answer
+        held = self.lock.acquire(slot_id, claim)
+        if isinstance(held, KeyRecord):
+            raise self._recorded_answer(held, claim)
+        try:
+            return self._write_decided(slot_id, held, slot, changed, answer, decide)
+        except OpdError as refused:
+            if claim is None or isinstance(refused, DependencyUnavailable | SlotBusy):
+                raise
+            raise self._first_answer(claim, refused) from None
+        finally:
+            # Also when the request fails: a lock left behind would hold the slot for its whole TTL.
+            self.lock.release_quietly(slot_id, held.owner)
+
+    def _write_decided(
+        self,
+        slot_id: str,
+        held: Held,
+        slot: Slot,
+        changed: Slot | None,
+        answer: T,
+        decide: Callable[[Slot], Decision[T]],
+    ) -> T:
+        """Under the lock: write what was decided, deciding again on fresh state whenever it lost."""
+        if held.waited:
+            slot = self.get_slot(slot_id)
+            changed, answer = decide(slot)
+        for _ in range(self.settings.write_attempts):
+            if changed is None:
+                return answer
+            fresh = self._write(changed, slot.version)
+            if fresh is None:
+                return answer
+            time.sleep(0.001)
+            slot = fresh
+            changed, answer = decide(slot)
         raise SlotBusy(f"slot {slot_id} kept changing under this request, try again", retry_after_seconds=1)
+
+    def _write(self, changed: Slot, read_version: int) -> Slot | None:
+        """Write `changed` if the slot is still at `read_version`: None once written, else the slot as it is now."""
+        try:
+            if self.store.replace(changed, read_version):
+                return None
+        except WriteNotAcknowledged:
+            # MongoDB may have applied the write and lost only its reply. Read before answering: a
+            # change that was made is answered as made, never as 503. If it was not made, the slot
+            # is still at `read_version` and the caller decides (and writes, fenced) again.
+            fresh = self._read_after_lost_write(changed.slot_id)
+            return None if fresh == replace(changed, version=read_version + 1) else fresh
+        return self.get_slot(changed.slot_id)
+
+    def _read_after_lost_write(self, slot_id: str) -> Slot:
+        """The slot, asked again until MongoDB answers (a failover, a dropped connection) or time is up."""
+        give_up_at = time.monotonic() + self.outcome_wait_s
+        while True:
+            try:
+                return self.get_slot(slot_id)
+            except DependencyUnavailable as exc:
+                if time.monotonic() >= give_up_at:
+                    raise OutcomeUnknown(
+                        "mongo",
+                        "MongoDB went away while the change was being written and may have applied it: "
+                        "repeat the request (with the same Idempotency-Key) to learn whether it was made",
+                    ) from exc
+                time.sleep(0.05)
+
+    # -- what an Idempotency-Key's record says ----------------------------------------------
+
+    def _first_answer(self, claim: KeyClaim, refused: OpdError) -> OpdError:
+        """What a keyed request refused now answers: the key's first answer if Redis holds one, else this
+        refusal, kept as the first answer. Best effort: without Redis, the refusal is answered as is."""
+        if isinstance(refused, IdempotencyConflict):
+            return refused
+        first = json.dumps({"code": refused.code, "message": refused.message, "details": refused.details})
+        try:
+            record = self.lock.remember_refusal(claim, first)
+        except DependencyUnavailable as exc:
+            log.warning("refusal not remembered for its Idempotency-Key: %s", exc.message)
+            return refused
+        return refused if record is None else self._recorded_answer(record, claim)
+
+    @staticmethod
+    def _recorded_answer(record: KeyRecord, claim: KeyClaim | None) -> OpdError:
+        if claim is None or not record.matches(claim) or record.refusal is None:
+            return IdempotencyConflict("this Idempotency-Key was already used with a different body")
+        first = json.loads(record.refusal)
+        return refusal(first["code"], first["message"], first["details"])
 
     def _find_booking(self, booking_id: str) -> tuple[Slot, Booking]:
         slot_id = domain.slot_id_of_booking(booking_id)
@@ -190,8 +368,14 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             raise NotFound(f"no booking {booking_id}")
         return slot, booking
 
-    def _move(self, booking_id: str, to: Status) -> Booking:
-        # The booking id names its slot, so the lock is taken before any read.
+    def _answered(self, slot: Slot, booking: Booking | None) -> Booking | None:
+        return None if booking is None else domain.answered(slot, booking, self.clock())
+
+    def _move(self, booking_id: str, to: Status, by: str) -> Booking:
+        return self._change_booking(booking_id, lambda slot, booking: domain.move(slot, booking, to, self.clock(), by))
+
+    def _change_booking(self, booking_id: str, change: Callable[[Slot, Booking], tuple[Slot, Booking]]) -> Booking:
+        # The booking id names its slot, so no query is needed to find it.
         slot_id = domain.slot_id_of_booking(booking_id)
         if slot_id is None:
             raise NotFound(f"no booking {booking_id}")
@@ -200,7 +384,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             booking = slot.booking(booking_id)
             if booking is None:
                 raise NotFound(f"no booking {booking_id}")
-            return domain.move(slot, booking, to, self.clock())
+            changed, moved = change(slot, booking)
+            return changed, domain.answered(changed, moved, self.clock())
 
         try:
             return self._change(slot_id, decide)

@@ -14,23 +14,32 @@ from typing import Any
 
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from opd.domain import Booking, Capacity, Slot, Source, Status
-from opd.errors import DependencyUnavailable, SlotExists
+from opd.domain import Booking, Capacity, Change, Slot, Source, Status
+from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
 
 
 @contextmanager
-def mongo_errors() -> Iterator[None]:
-    """An unreachable MongoDB is a 503 for the caller, never a half-done change."""
+def mongo_errors(write: bool = False) -> Iterator[None]:
+    """An unreachable MongoDB is a 503 for the caller, never a half-done change.
+
+    A write that failed on the connection after it was sent may have been applied all the same:
+    that is WriteNotAcknowledged, and the caller must find out before answering. A server that
+    could not even be selected never got the write (pymongo raises the first error, not this one,
+    when it was retrying a write it had sent).
+    """
     try:
         yield
     except DuplicateKeyError:
         raise
-    except ConnectionFailure as exc:  # also ServerSelectionTimeoutError, AutoReconnect, NetworkTimeout
+    except ServerSelectionTimeoutError as exc:
         raise DependencyUnavailable("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
+    except ConnectionFailure as exc:  # AutoReconnect, NetworkTimeout: the connection broke mid-command
+        kind = WriteNotAcknowledged if write else DependencyUnavailable
+        raise kind("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
     except PyMongoError as exc:
         raise DependencyUnavailable("mongo", f"MongoDB error: {exc}") from exc
 
@@ -52,8 +61,12 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
 def booking_to_doc(b: Booking) -> Document:
-    return {
+    doc: Document = {
         "bookingId": b.booking_id,
         "patientId": b.patient_id,
         "source": b.source.value,
@@ -61,7 +74,16 @@ def booking_to_doc(b: Booking) -> Document:
         "status": b.status.value,
         "createdAt": _utc(b.created_at),
         "updatedAt": _utc(b.updated_at),
+        "history": [{"status": c.status.value, "at": _utc(c.at), "by": c.by} for c in b.history],
+        "calledAt": _utc_or_none(b.called_at),
+        "completedAt": _utc_or_none(b.completed_at),
+        "skips": b.skips,
+        "queuePosition": b.queue_position,
     }
+    if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
+        doc["idempotencyKey"] = b.idempotency_key
+        doc["requestHash"] = b.request_hash
+    return doc
 
 
 def slot_to_doc(slot: Slot) -> Document:
@@ -112,6 +134,13 @@ def slot_from_doc(doc: Document) -> Slot:
                 status=Status(b["status"]),
                 created_at=_utc(b["createdAt"]),
                 updated_at=_utc(b["updatedAt"]),
+                idempotency_key=b.get("idempotencyKey"),
+                request_hash=b.get("requestHash"),
+                history=tuple(Change(Status(c["status"]), _utc(c["at"]), c["by"]) for c in b.get("history", ())),
+                called_at=_utc_or_none(b.get("calledAt")),
+                completed_at=_utc_or_none(b.get("completedAt")),
+                skips=b.get("skips", 0),
+                queue_position=b.get("queuePosition"),
             )
             for b in doc["bookings"]
         ),
@@ -152,7 +181,7 @@ class SlotStore:
         """Write the whole slot if nobody wrote it since `read_version`; False means decide again."""
         doc = slot_to_doc(slot)
         doc["version"] = read_version + 1
-        with mongo_errors():
+        with mongo_errors(write=True):
             result = self.collection.replace_one({"_id": slot.slot_id, "version": read_version}, doc)
         return result.matched_count == 1
 

@@ -9,7 +9,6 @@ Anything unexpected is logged with its stack and answered 500 INTERNAL_ERROR wit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -22,55 +21,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from opd.api.observability import count, logger
-from opd.errors import (
-    DependencyUnavailable,
-    DuplicateBooking,
-    Forbidden,
-    IdempotencyConflict,
-    InvalidTransition,
-    NotFound,
-    OpdError,
-    SlotBusy,
-    SlotClosed,
-    SlotExists,
-    SlotFull,
-    Unauthorized,
-    ValidationFailed,
-)
+from opd.errors import ERRORS, DependencyUnavailable, NotFound, OpdError, SlotBusy, ValidationFailed
 
 INTERNAL_ERROR = OpdError.code
 
-
-@dataclass(frozen=True)
-class ErrorKind:
-    status: HTTPStatus
-    # Worth a retry with the same Idempotency-Key, so never kept as that key's answer. Every other
-    # refusal is final for the request that got it, and a stored answer may hold one.
-    transient: bool = False
-
-
-# The one table: each domain error once, with its status and whether it is final or transient.
-ERRORS: dict[type[OpdError], ErrorKind] = {
-    ValidationFailed: ErrorKind(HTTPStatus.BAD_REQUEST),
-    Unauthorized: ErrorKind(HTTPStatus.UNAUTHORIZED),
-    Forbidden: ErrorKind(HTTPStatus.FORBIDDEN),
-    NotFound: ErrorKind(HTTPStatus.NOT_FOUND),
-    SlotFull: ErrorKind(HTTPStatus.CONFLICT),
-    DuplicateBooking: ErrorKind(HTTPStatus.CONFLICT),
-    InvalidTransition: ErrorKind(HTTPStatus.CONFLICT),
-    SlotExists: ErrorKind(HTTPStatus.CONFLICT),
-    IdempotencyConflict: ErrorKind(HTTPStatus.CONFLICT),
-    SlotClosed: ErrorKind(HTTPStatus.CONFLICT),
-    SlotBusy: ErrorKind(HTTPStatus.TOO_MANY_REQUESTS, transient=True),
-    DependencyUnavailable: ErrorKind(HTTPStatus.SERVICE_UNAVAILABLE, transient=True),
-    OpdError: ErrorKind(HTTPStatus.INTERNAL_SERVER_ERROR),  # INTERNAL_ERROR: a bug, never worth a retry
-}
-
-# Derived from ERRORS, never written by hand.
+# Derived from opd.errors.ERRORS, the one table, never written by hand.
 CODES: tuple[str, ...] = tuple(error.code for error in ERRORS)
 TRANSIENT: tuple[type[OpdError], ...] = tuple(error for error, kind in ERRORS.items() if kind.transient)
 _STATUS_OF_CODE = {error.code: kind.status for error, kind in ERRORS.items()}
-_FINAL_OF_CODE = {error.code: error for error, kind in ERRORS.items() if not kind.transient}
 
 # What a client can do about a body Powertools could not even hand to pydantic.
 _BODY_MESSAGES = {
@@ -98,11 +56,6 @@ def error_response(
         body=envelope(code, message, details),
         headers=headers,
     )
-
-
-def stored_refusal(error: Mapping[str, Any]) -> OpdError:
-    """The domain error behind a stored answer, so a replay is answered exactly like the first time."""
-    return _FINAL_OF_CODE.get(error["code"], OpdError)(error["message"], error["details"])
 
 
 def field_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from opd.api.errors import CODES, ERRORS
-from opd.errors import OpdError, SlotBusy, Unauthorized
+from opd.api.errors import CODES
+from opd.errors import ERRORS, OpdError, SlotBusy, Unauthorized
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
