@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from demo.day import ACTIVE, CONTRACT_CODES, DayLog, Event, SlotPlan
+from demo.day import CONTRACT_CODES, HOLDS_PLACE, QUEUED, DayLog, Event, SlotPlan
 
 # -- the invariants ------------------------------------------------------------------------------
 
@@ -115,20 +115,19 @@ def counts_match(log: DayLog, finals: dict[str, FinalView]) -> Check:
         where = f"{slot.doctor_id} {slot.label}"
         final = finals[slot.slot_id]
         believed = log.statuses(slot.slot_id)
-        active = {b for b, s in believed.items() if s in ACTIVE}
+        holding = {b for b, s in believed.items() if s in HOLDS_PLACE}
         counts = {
-            "the answers": len(active),
+            "the answers": len(holding),
             "GET /slots": final.slot["booked"],
-            "the queue": len(final.queue),
-            "GET /bookings": sum(1 for b in final.bookings.values() if b.get("status") in ACTIVE),
+            "GET /bookings": sum(1 for b in final.bookings.values() if b.get("status") in HOLDS_PLACE),
         }
         if final.store is not None:
             counts["the store's count"] = final.store["booked"]
-            counts["the store's bookings"] = sum(1 for b in final.store["bookings"] if b["status"] in ACTIVE)
+            counts["the store's bookings"] = sum(1 for b in final.store["bookings"] if b["status"] in HOLDS_PLACE)
         if len(set(counts.values())) != 1:
-            problems.append(f"{where}: active bookings disagree: {counts}")
-        if {b["bookingId"] for b in final.queue} != active:
-            problems.append(f"{where}: the queue holds other bookings than the active ones")
+            problems.append(f"{where}: places held disagree: {counts}")
+        if {b["bookingId"] for b in final.queue} != {b for b, s in believed.items() if s in QUEUED}:
+            problems.append(f"{where}: the queue holds other bookings than the queued ones")
         for booking_id, status in believed.items():
             read = final.bookings.get(booking_id, {}).get("status")
             if read != status:

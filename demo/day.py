@@ -13,7 +13,9 @@ from demo.client import TIER_OF_SOURCE, Answer
 # The contract's words, written out here rather than imported from the service: the demo checks
 # the service against the contract, so it must not share the service's mistakes.
 TIERS = ("STANDARD", "PREMIUM", "CRITICAL")
-ACTIVE = frozenset({"BOOKED", "CHECKED_IN"})
+# A place is held until a booking is CANCELLED or NO_SHOW: a consultation keeps its place.
+HOLDS_PLACE = frozenset({"BOOKED", "CHECKED_IN", "CALLED", "COMPLETED"})
+QUEUED = frozenset({"BOOKED", "CHECKED_IN", "CALLED"})  # what GET /slots/{id}/queue lists
 CONTRACT_CODES = frozenset(
     {
         "VALIDATION_ERROR",
@@ -188,7 +190,7 @@ class DayLog:
             before = active
             repeat = event.action == "book" and event.booking_id in status  # answered from memory: no change
             if event.ok and event.booking_id and event.booking_status and not repeat:
-                active += (event.booking_status in ACTIVE) - (status.get(event.booking_id) in ACTIVE)
+                active += (event.booking_status in HOLDS_PLACE) - (status.get(event.booking_id) in HOLDS_PLACE)
                 status[event.booking_id] = event.booking_status
             points.append(Point(event, before, active))
         return points, status
