@@ -16,7 +16,7 @@ from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from opd.domain import Booking, Capacity, Change, Slot, Source, Status
+from opd.domain import Booking, CancelReason, Capacity, Change, Slot, Source, Status
 from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
@@ -79,6 +79,9 @@ def booking_to_doc(b: Booking) -> Document:
         "completedAt": _utc_or_none(b.completed_at),
         "skips": b.skips,
         "queuePosition": b.queue_position,
+        "cancelReason": b.cancel_reason.value if b.cancel_reason else None,
+        "rescheduledFrom": b.rescheduled_from,
+        "rescheduledTo": b.rescheduled_to,
     }
     if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
         doc["idempotencyKey"] = b.idempotency_key
@@ -99,11 +102,13 @@ def slot_to_doc(slot: Slot) -> Document:
         },
         "delayed": slot.delayed,
         "delayMinutes": slot.delay_minutes,
+        "closed": slot.closed,
         "nextToken": slot.next_token,
         "bookings": [booking_to_doc(b) for b in slot.bookings],
         # Derived in code on every write, so they always agree with the bookings beside them.
         "booked": slot.booked,
         "awaitingArrival": slot.awaiting_arrival,
+        "movesPending": slot.moves_pending,
         "version": slot.version,
     }
 
@@ -122,6 +127,7 @@ def slot_from_doc(doc: Document) -> Slot:
         ),
         delayed=doc["delayed"],
         delay_minutes=doc["delayMinutes"],
+        closed=doc.get("closed", False),
         next_token=doc["nextToken"],
         bookings=tuple(
             Booking(
@@ -141,6 +147,9 @@ def slot_from_doc(doc: Document) -> Slot:
                 completed_at=_utc_or_none(b.get("completedAt")),
                 skips=b.get("skips", 0),
                 queue_position=b.get("queuePosition"),
+                cancel_reason=CancelReason(b["cancelReason"]) if b.get("cancelReason") else None,
+                rescheduled_from=b.get("rescheduledFrom"),
+                rescheduled_to=b.get("rescheduledTo"),
             )
             for b in doc["bookings"]
         ),
@@ -156,8 +165,10 @@ class SlotStore:
         with mongo_errors():
             # One slot per doctor and start instant (starts are stored in UTC, so offsets don't matter).
             self.collection.create_index([("doctorId", ASCENDING), ("start", ASCENDING)], unique=True)
-            # The sweeper's query: slots still holding BOOKED bookings, oldest start first.
+            # The sweeper's queries: slots still holding BOOKED or WAITLISTED bookings, oldest start
+            # first; and slots with a reschedule under way, which a request may have left unfinished.
             self.collection.create_index([("awaitingArrival", ASCENDING), ("start", ASCENDING)])
+            self.collection.create_index([("movesPending", ASCENDING)])
 
     def ping(self) -> None:
         with mongo_errors():
