@@ -5,7 +5,7 @@ their own:
 
 - `FakeSlotStore` (like `opd.store.SlotStore`): `replace` writes only if the stored version is
   still the one read, and bumps it; `insert` refuses a second slot of a doctor at the same instant,
-  or a taken id, with `SlotExists`; the sweep query is the real one's filter and order. Slots and
+  or a taken id, with `SlotExists`; the sweep queries are the real ones' filters (and order). Slots and
   bookings are frozen dataclasses, so a stored slot cannot be changed behind the store's back and
   nothing needs copying.
 - `FakeSlotLock` (like `opd.lock.SlotLock`): one holder per slot; `acquire` on a held slot raises
@@ -63,6 +63,12 @@ class FakeSlotStore:
         )
         for slot in due:
             yield slot.slot_id
+
+    def slots_with_moves(self, batch_size: int = 100) -> Iterator[str]:
+        # The real query's filter (`movesPending`, derived from the bookings on every write); lazy too.
+        for slot in list(self.slots.values()):
+            if slot.moves_pending:
+                yield slot.slot_id
 
 
 class FakeSlotLock:

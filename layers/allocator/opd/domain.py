@@ -21,6 +21,7 @@ from opd.errors import (
     SlotFull,
     ValidationFailed,
     WaitlistFull,
+    refusal,
 )
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -91,6 +92,11 @@ WAITLIST_LIMIT = 10  # the default of the WAITLIST_LIMIT setting: waitlisted boo
 MAX_SKIPS = 3  # the 3rd skip of a called patient who does not come in makes them a no-show
 SYSTEM = "system"  # who made a change that no caller asked for (the sweeper)
 MAX_BOARD_NEXT = 5  # tokens the waiting-room board shows after the one being called
+# A slot remembers the reschedules it refused after their old booking was marked (see `refuse_move`)
+# for a day, and at most this many of them: ~150 bytes each. Only a target that filled up between a
+# request's own check and its write, or the sweeper finding one full, ever records one.
+MAX_REFUSED_MOVES = 20
+REFUSED_MOVES_KEPT_FOR = timedelta(days=1)
 
 
 def require_id(field_name: str, value: str) -> str:
@@ -252,6 +258,15 @@ class Booking:
 
 
 @dataclass(frozen=True)
+class RefusedMove:
+    """A reschedule into this slot that it refused: the new booking's id, never to be made here, and why."""
+
+    booking_id: str
+    code: str  # the refusal's contract code, e.g. SLOT_FULL
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Slot:
     slot_id: str
     doctor_id: str
@@ -263,6 +278,7 @@ class Slot:
     closed: bool = False  # the doctor is on leave: no new bookings
     next_token: int = 1  # tokens are never reused, so the counter lives beside the bookings
     bookings: tuple[Booking, ...] = ()
+    refused_moves: tuple[RefusedMove, ...] = ()  # oldest first
     version: int = 0  # the store's fencing value: every write is conditional on it
 
     @property
@@ -299,6 +315,9 @@ class Slot:
 
     def booking(self, booking_id: str) -> Booking | None:
         return next((b for b in self.bookings if b.booking_id == booking_id), None)
+
+    def refused_move(self, booking_id: str) -> RefusedMove | None:
+        return next((r for r in self.refused_moves if r.booking_id == booking_id), None)
 
     def booking_for_key(self, idempotency_key: str, request_hash: str) -> Booking | None:
         """The booking an earlier request with this key made here; the same key with another body is a conflict."""
@@ -554,6 +573,59 @@ def abandon_reschedule(slot: Slot, booking: Booking) -> Slot | None:
     if not booking.moving:
         return None
     return slot.with_booking(replace(booking, rescheduled_to=None))
+
+
+def place_move(
+    target: Slot,
+    old: Booking,
+    new_booking_id: str,
+    now: datetime,
+    delay_reduction_percent: int,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    by: str = SYSTEM,
+) -> tuple[Slot | None, Booking]:
+    """The second of a reschedule's writes: `old`'s patient and source booked in the target slot as
+    `new_booking_id`, at most once.
+
+    Returns (None, the booking) when it is there already, so writing it again changes nothing. A
+    target that refused this id once (`refuse_move`) refuses it again, whatever room it has now.
+    """
+    if (placed := target.booking(new_booking_id)) is not None:
+        return None, placed
+    if (refused := target.refused_move(new_booking_id)) is not None:
+        raise refusal(
+            refused.code,
+            f"slot {target.slot_id} refused this reschedule ({refused.code})",
+            [{"slotId": target.slot_id, "bookingId": new_booking_id}],
+        )
+    return book(
+        target,
+        new_booking_id,
+        old.patient_id,
+        old.source,
+        now,
+        delay_reduction_percent,
+        idempotency_key,
+        request_hash,
+        by=by,
+        rescheduled_from=old.booking_id,
+    )
+
+
+def refuse_move(target: Slot, new_booking_id: str, code: str, now: datetime) -> Slot | None:
+    """Record in the target slot that the reschedule making `new_booking_id` is refused, for good.
+
+    What lets the old booking's mark be cleared safely: a request or sweeper that read the mark
+    before it was cleared can no longer book the new booking afterwards (`place_move` refuses it),
+    so the patient never ends up with both places. None when nothing changes: the booking was made
+    after all (the caller finishes the move instead), or the refusal is recorded already.
+    Refusals older than REFUSED_MOVES_KEPT_FOR, and all but the newest MAX_REFUSED_MOVES, are dropped.
+    """
+    if target.booking(new_booking_id) is not None or target.refused_move(new_booking_id) is not None:
+        return None
+    kept = [r for r in target.refused_moves if r.at > now - REFUSED_MOVES_KEPT_FOR][-(MAX_REFUSED_MOVES - 1) :]
+    return replace(target, refused_moves=(*kept, RefusedMove(new_booking_id, code, now)))
 
 
 def call_order(bookings: Iterable[Booking]) -> list[Booking]:

@@ -16,7 +16,7 @@ from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from opd.domain import Booking, CancelReason, Capacity, Change, Slot, Source, Status
+from opd.domain import Booking, CancelReason, Capacity, Change, RefusedMove, Slot, Source, Status
 from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
@@ -105,6 +105,7 @@ def slot_to_doc(slot: Slot) -> Document:
         "closed": slot.closed,
         "nextToken": slot.next_token,
         "bookings": [booking_to_doc(b) for b in slot.bookings],
+        "refusedMoves": [{"bookingId": r.booking_id, "code": r.code, "at": _utc(r.at)} for r in slot.refused_moves],
         # Derived in code on every write, so they always agree with the bookings beside them.
         "booked": slot.booked,
         "awaitingArrival": slot.awaiting_arrival,
@@ -153,6 +154,7 @@ def slot_from_doc(doc: Document) -> Slot:
             )
             for b in doc["bookings"]
         ),
+        refused_moves=tuple(RefusedMove(r["bookingId"], r["code"], _utc(r["at"])) for r in doc.get("refusedMoves", ())),
         version=doc["version"],
     )
 
@@ -206,5 +208,12 @@ class SlotStore:
         query = {"awaitingArrival": True, "start": {"$lte": _utc(started_by)}}
         with mongo_errors():
             cursor = self.collection.find(query, {"_id": 1}).sort("start", ASCENDING).batch_size(batch_size)
+            for doc in cursor:
+                yield doc["_id"]
+
+    def slots_with_moves(self, batch_size: int = 100) -> Iterator[str]:
+        """Ids of slots holding a booking that is being rescheduled (`movesPending`, indexed), fetched in batches."""
+        with mongo_errors():
+            cursor = self.collection.find({"movesPending": True}, {"_id": 1}).batch_size(batch_size)
             for doc in cursor:
                 yield doc["_id"]
