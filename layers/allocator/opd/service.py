@@ -7,6 +7,7 @@ different adapters: MongoDB and Redis in AWS and locally, in-memory fakes in the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -26,6 +27,7 @@ from opd.errors import (
     OpdError,
     OutcomeUnknown,
     SlotBusy,
+    ValidationFailed,
     WriteNotAcknowledged,
     refusal,
 )
@@ -81,11 +83,26 @@ class CallNext:
 
 
 @dataclass(frozen=True)
+class MovesReport:
+    finished: int  # reschedules completed: the new booking holds the place, the old one is cancelled
+    abandoned: int  # reschedules the target refused: the patient keeps the old place
+    busy: int  # moves left for the next run because a lock was held
+    complete: bool  # False when it stopped early to respect the caller's deadline
+
+
+@dataclass(frozen=True)
 class SweepReport:
     marked: int  # bookings this run turned into NO_SHOW
     slots: int  # slots it changed
-    busy: int  # slots left for the next run because their lock was held
+    busy: int  # slots (and moves) left for the next run because their lock was held
     finished: bool  # False when it stopped early to respect the caller's deadline
+    moves_finished: int = 0  # reschedules a request left unfinished, completed by this run
+    moves_abandoned: int = 0  # such reschedules the target refused: the patient keeps the old place
+
+
+def _transient(error: OpdError) -> bool:
+    """Worth a retry (busy, a dependency away): says nothing final about the request."""
+    return isinstance(error, SlotBusy | DependencyUnavailable)
 
 
 class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
@@ -232,6 +249,154 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         pct = self.settings.delay_reduction_percent
         return self._change_booking(booking_id, lambda slot, booking: domain.skip(slot, booking, self.clock(), by, pct))
 
+    # -- rescheduling ----------------------------------------------------------------------
+
+    def reschedule(
+        self, booking_id: str, target_slot_id: str, by: str = domain.SYSTEM, key: RequestKey | None = None
+    ) -> Booking:
+        """Move a BOOKED booking to another slot; answers the new booking.
+
+        Three writes, each one slot's conditional replace, and no transaction across them:
+
+        1. the old slot: the booking is marked `rescheduled_to` = the new booking's id, made up here
+           once and kept in the mark; it keeps its place meanwhile (`domain.begin_reschedule`);
+        2. the target slot: the new booking, with exactly that id, so that writing it again is a
+           no-op (`domain.place_move`); or, if the target refuses, that refusal recorded under the
+           id, so that the booking is never made there afterwards (`domain.refuse_move`);
+        3. the old slot: the old booking CANCELLED (RESCHEDULED) if the new one was made, else its
+           mark cleared: the patient keeps the old place.
+
+        The mark is what a repeat and the sweeper (`finish_moves`) go on: whoever finds it does
+        writes 2 and 3 with the id it holds, so a request that died between any two writes is
+        finished by either, and two of them at once agree, since write 2 decides once, in the
+        target, whether the move happens. A repeat after the move returns the new booking as first
+        answered. A full target is refused before anything is written (read first); only a target
+        that fills up between that check and write 2 costs a mark and its clearing.
+
+        With an Idempotency-Key: the key is claimed (in Redis, as for a booking) by write 1 and
+        kept in the new booking, so the same key with another booking or target is a conflict, and
+        a refusal is remembered as the key's first answer. `key.body` need not cover the booking id:
+        it is folded in here.
+        """
+        old_slot_id = domain.slot_id_of_booking(booking_id)
+        if old_slot_id is None:
+            raise NotFound(f"no booking {booking_id}")
+        domain.require_id("slotId", target_slot_id)
+        if target_slot_id == old_slot_id:
+            raise ValidationFailed.field("slotId", "must be another slot than the booking's own")
+        if key is not None:
+            key = replace(key, body=hashlib.sha256(f"reschedule {booking_id} {key.body}".encode()).hexdigest()[:32])
+        claim = None if key is None else KeyClaim(key.key, target_slot_id, key.body, key.ttl_s)
+        now = self.clock()
+        old_slot, old = self._find_booking(booking_id)
+        if (done := _moved_to(old, target_slot_id)) is not None:
+            return self._first_answer_of_move(done, key, now)
+
+        def first_answer(refused: OpdError) -> OpdError:
+            return refused if claim is None or _transient(refused) else self._first_answer(claim, refused)
+
+        new_id = old.rescheduled_to if _heading_to(old, target_slot_id) else None
+        target: Slot | None = None
+        if new_id is None:
+            candidate = new_booking_id(target_slot_id)
+            try:
+                # Refuse before writing anything: a booking that cannot move (not BOOKED, or moving
+                # elsewhere), a target that would refuse it (full, closed, ended, the patient there).
+                domain.begin_reschedule(old_slot, old, candidate)
+                target = self.get_slot(target_slot_id)
+                self._place(target, old, candidate, now, key, by)
+            except OpdError as refused:
+                raise first_answer(refused) from None
+
+            def mark(slot: Slot) -> Decision[str]:
+                booking = slot.booking(booking_id)
+                if booking is None:
+                    raise NotFound(f"no booking {booking_id}")
+                if (moved := _moved_to(booking, target_slot_id)) is not None:  # a duplicate in flight did it
+                    return None, moved
+                heading = booking.rescheduled_to if _heading_to(booking, target_slot_id) else candidate
+                assert heading is not None
+                changed = domain.begin_reschedule(slot, booking, heading)
+                return (None if changed is slot else changed), heading
+
+            new_id = self._change(old_slot_id, mark, claim, read=old_slot)  # write 1
+        settled = self._settle_move(old, new_id, now, by, key, target)
+        if isinstance(settled, OpdError):
+            raise first_answer(settled)
+        return settled
+
+    def _first_answer_of_move(self, new_id: str, key: RequestKey | None, now: datetime) -> Booking:
+        """A repeat of a move that is done: the new booking as the move first answered it."""
+        slot, booking = self._find_booking(new_id)
+        if key is not None:
+            slot.booking_for_key(key.key, key.body)  # the same key with another body: a conflict
+        return domain.answered(slot, booking.as_created(), now)
+
+    def _place(
+        self, target: Slot, old: Booking, new_id: str, now: datetime, key: RequestKey | None, by: str
+    ) -> Decision[Booking]:
+        key_hash, body_hash = (key.key, key.body) if key is not None else (None, None)
+        pct = self.settings.delay_reduction_percent
+        changed, placed = domain.place_move(target, old, new_id, now, pct, key_hash, body_hash, by)
+        return changed, domain.answered(changed or target, placed, now)
+
+    def _settle_move(
+        self,
+        old: Booking,
+        new_id: str,
+        now: datetime,
+        by: str,
+        key: RequestKey | None = None,
+        target: Slot | None = None,
+    ) -> Booking | OpdError:
+        """Writes 2 and 3 of a move whose mark (`old.rescheduled_to` = `new_id`) is written.
+
+        Returns the new booking as answered, or the target's refusal once the mark is cleared.
+        Raises only what is worth a retry (a busy slot, a dependency away): the mark stays, and the
+        next attempt or sweep goes on from it. `target`, if given, is the target slot as just read.
+        """
+        target_id = domain.slot_id_of_booking(new_id)
+        assert target_id is not None  # made by `new_booking_id`
+        try:
+            placed: Booking | OpdError = self._change(
+                target_id, lambda slot: self._place(slot, old, new_id, now, key, by), read=target
+            )  # write 2
+        except OpdError as refused:
+            if _transient(refused):
+                raise
+            placed = refused if isinstance(refused, NotFound) else self._refuse_move(target_id, new_id, refused, now)
+        pct = self.settings.delay_reduction_percent
+
+        def finish(slot: Slot) -> Decision[None]:
+            booking = slot.booking(old.booking_id)
+            if booking is not None and booking.status is Status.CANCELLED and booking.rescheduled_to == new_id:
+                return None, None  # finished already
+            if booking is None or not booking.moving or booking.rescheduled_to != new_id:
+                # Only if a refusal was dropped from the target (MAX_REFUSED_MOVES in a day) while
+                # some attempt stalled: it made the new booking after the mark was cleared.
+                log.error("reschedule %s -> %s: the mark is gone, the new booking is made", old.booking_id, new_id)
+                raise OpdError(f"booking {old.booking_id} is no longer being rescheduled to {new_id}")
+            return domain.finish_reschedule(slot, booking, now, by, pct)[0], None
+
+        def abandon(slot: Slot) -> Decision[None]:
+            booking = slot.booking(old.booking_id)
+            if booking is None or booking.rescheduled_to != new_id:
+                return None, None
+            return domain.abandon_reschedule(slot, booking), None
+
+        self._change(old.slot_id, finish if isinstance(placed, Booking) else abandon)  # write 3
+        return placed
+
+    def _refuse_move(self, target_id: str, new_id: str, refused: OpdError, now: datetime) -> Booking | OpdError:
+        """Record the target's refusal of the new booking, unless someone made it meanwhile: then that booking."""
+
+        def refuse(slot: Slot) -> Decision[Booking | OpdError]:
+            if (placed := slot.booking(new_id)) is not None:
+                return None, domain.answered(slot, placed, now)
+            return domain.refuse_move(slot, new_id, refused.code, now), refused
+
+        return self._change(target_id, refuse)
+
     # -- the no-show sweep -----------------------------------------------------------------
 
     def sweep_no_shows(
@@ -248,10 +413,20 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         """
         at = now or self.clock()
         grace = self.settings.no_show_grace_minutes
-        marked = slots = busy = 0
+        # Moves first: a booking being moved is no no-show, and one whose move is abandoned here
+        # is an ordinary BOOKED booking again, which this same run may then mark.
+        moves = self.finish_moves(at, time_left, batch_size, reserve_s)
+        marked = slots = 0
+        busy = moves.busy
+
+        def report(finished: bool) -> SweepReport:
+            return SweepReport(marked, slots, busy, finished, moves.finished, moves.abandoned)
+
+        if not moves.complete:
+            return report(finished=False)
         for slot_id in self.store.slots_awaiting_sweep(domain.no_show_cutoff(at, grace), batch_size):
             if time_left is not None and time_left() < reserve_s:
-                return SweepReport(marked, slots, busy, finished=False)
+                return report(finished=False)
 
             def decide(slot: Slot) -> Decision[int]:
                 swept, newly = domain.mark_no_shows(slot, at, grace, self.settings.delay_reduction_percent)
@@ -264,11 +439,50 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
                 continue
             marked += count
             slots += 1 if count else 0
-        return SweepReport(marked, slots, busy, finished=True)
+        return report(finished=True)
+
+    def finish_moves(
+        self,
+        now: datetime | None = None,
+        time_left: Callable[[], float] | None = None,
+        batch_size: int = 100,
+        reserve_s: float = 2.0,
+    ) -> MovesReport:
+        """Finish the reschedules that requests left half done: every booking still marked as moving.
+
+        For each, the same writes 2 and 3 a repeat of its request would make: the new booking made
+        in the target (or found there), then the old one cancelled; or, if the target refuses it
+        (full, closed, ended), the mark cleared, and the patient keeps the old place. A move whose
+        slot is busy is left for the next run, as is everything once `time_left` runs short.
+        """
+        at = now or self.clock()
+        finished = abandoned = busy = 0
+        for slot_id in self.store.slots_with_moves(batch_size):
+            slot = self.store.get(slot_id)
+            for booking in [b for b in slot.bookings if b.moving] if slot else []:
+                if time_left is not None and time_left() < reserve_s:
+                    return MovesReport(finished, abandoned, busy, complete=False)
+                assert booking.rescheduled_to is not None  # it is moving
+                try:
+                    settled = self._settle_move(booking, booking.rescheduled_to, at, domain.SYSTEM)
+                except SlotBusy:
+                    busy += 1
+                    continue
+                if isinstance(settled, Booking):
+                    finished += 1
+                else:
+                    abandoned += 1
+        return MovesReport(finished, abandoned, busy, complete=True)
 
     # -- the one way a slot changes ---------------------------------------------------------
 
-    def _change(self, slot_id: str, decide: Callable[[Slot], Decision[T]], claim: KeyClaim | None = None) -> T:
+    def _change(
+        self,
+        slot_id: str,
+        decide: Callable[[Slot], Decision[T]],
+        claim: KeyClaim | None = None,
+        read: Slot | None = None,
+    ) -> T:
         """Read, decide in pure code, and only if something changes: lock, write, release.
 
         The write is a replace conditional on the version that was read, so it is correct whenever
@@ -286,8 +500,9 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         The price of reading first: a request that had to wait for the lock reads again under it
         (5), since what it read first is then likely stale; without that it would still be correct,
         only a write would be wasted. The lock keeps a slot's writers in single file so they rarely lose.
+        `read` is the slot as the caller has just read it, which saves reading it again.
         """
-        slot = self.get_slot(slot_id)
+        slot = read or self.get_slot(slot_id)
         try:
             changed, answer = decide(slot)
         except OpdError as refused:
@@ -419,3 +634,16 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             return self._change(slot_id, decide)
         except NotFound:
             raise NotFound(f"no booking {booking_id}") from None
+
+
+def _moved_to(booking: Booking, target_slot_id: str) -> str | None:
+    """The id of the booking this one was moved to in the target slot, if that move is done."""
+    done = booking.status is Status.CANCELLED and booking.cancel_reason is CancelReason.RESCHEDULED
+    heading = booking.rescheduled_to
+    return heading if done and heading and domain.slot_id_of_booking(heading) == target_slot_id else None
+
+
+def _heading_to(booking: Booking, target_slot_id: str) -> bool:
+    """A move of this booking to the target slot is under way (marked, not yet finished)."""
+    heading = booking.rescheduled_to
+    return booking.moving and heading is not None and domain.slot_id_of_booking(heading) == target_slot_id
