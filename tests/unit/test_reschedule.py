@@ -48,11 +48,24 @@ class ScriptedStore(FakeSlotStore):
         super().__init__()
         self.writes = 0
         self.after: dict[int, Callable[[], object]] = {}
+        self.reads: dict[str, int] = {}
+        self.before_read: dict[tuple[str, int], Callable[[], object]] = {}
+
+    def get(self, slot_id: str) -> Slot | None:
+        self.reads[slot_id] = self.reads.get(slot_id, 0) + 1
+        if (then := self.before_read.pop((slot_id, self.reads[slot_id]), None)) is not None:
+            then()
+        return super().get(slot_id)
 
     def arm(self, **after: Callable[[], object]) -> None:
         """`after_1=...`: what happens after the first write from now on."""
         self.writes = 0
         self.after = {int(name.removeprefix("after_")): then for name, then in after.items()}
+
+    def arm_read(self, slot_id: str, nth: int, then: Callable[[], object]) -> None:
+        """What happens just before the `nth` read of the slot from now on."""
+        self.reads[slot_id] = 0
+        self.before_read[(slot_id, nth)] = then
 
     def replace(self, slot: Slot, read_version: int) -> bool:
         written = super().replace(slot, read_version)
@@ -345,6 +358,26 @@ def test_a_repeat_between_the_recorded_refusal_and_the_clearing_is_refused_too(
     assert allocator.reschedule(asha.booking_id, target).slot_id == target  # a new attempt may: there is room
 
 
+def test_a_refusal_is_not_recorded_over_a_booking_made_meanwhile(
+    allocator: Moving, store: ScriptedStore, asha: Booking
+) -> None:
+    target = allocator.create_slot("dr-sen", START, START + HOUR, ONE_PLACE).slot_id
+    swept: list[MovesReport] = []
+
+    def place_frees_and_the_sweeper_moves_asha() -> None:
+        store.sneak(target, cancel_first)
+        swept.append(allocator.finish_moves(now=NOW))
+
+    # The request reads the target: 1 to check it; 2 after its write 2 lost to bala's booking, and
+    # is refused; 3 to record that refusal. Before 3, the place frees and a sweep makes the move.
+    store.arm(after_1=lambda: store.sneak(target, take_last_place("bala")))
+    store.arm_read(target, 3, place_frees_and_the_sweeper_moves_asha)
+    moved = allocator.reschedule(asha.booking_id, target)
+    assert swept == [MovesReport(finished=1, abandoned=0, busy=0, complete=True)]
+    assert moved.slot_id == target and places_of(allocator, "asha") == [moved.booking_id]
+    assert allocator.get_slot(target).refused_moves == ()
+
+
 class StaleStore(ScriptedStore):
     """Answers the next read of a slot with a copy kept earlier: a request that read it long ago."""
 
@@ -379,6 +412,37 @@ def test_an_attempt_that_read_the_mark_before_it_was_cleared_cannot_book_afterwa
     with pytest.raises(SlotFull):
         allocator.reschedule(asha.booking_id, target)
     assert [b.status for b in allocator.get_slot(target).bookings] == [Status.CANCELLED]
+    assert allocator.get_booking(asha.booking_id) == asha
+
+
+@pytest.mark.parametrize("read_early", [["old"], ["old", "target"]])
+def test_a_request_that_read_before_its_duplicate_moved_the_booking_answers_the_duplicates_booking(
+    read_early: list[str],
+) -> None:
+    store, lock = StaleStore(), FakeSlotLock()
+    allocator: Allocator[StaleStore, FakeSlotLock] = Allocator(store, lock, Settings(), clock=lambda: NOW)
+    slot_ids = {
+        "old": allocator.create_slot("dr-rao", START, START + HOUR).slot_id,
+        "target": allocator.create_slot("dr-sen", START, START + HOUR).slot_id,
+    }
+    asha = allocator.book(slot_ids["old"], "asha", Source.ONLINE)
+    early = {slot_ids[name]: store.slots[slot_ids[name]] for name in read_early}
+    duplicate = allocator.reschedule(asha.booking_id, slot_ids["target"])
+    # The request read these slots before the duplicate's writes: the target, so that only its own
+    # write 1 finds the move done; or not, so that it finds the duplicate's booking there first.
+    store.stale.update(early)
+    assert allocator.reschedule(asha.booking_id, slot_ids["target"]) == duplicate
+    theirs = [
+        b.booking_id for s in store.slots.values() for b in s.bookings if b.patient_id == "asha" and b.holds_place
+    ]
+    assert theirs == [duplicate.booking_id]
+
+
+def test_a_target_slot_that_is_gone_abandons_the_move(allocator: Moving, store: ScriptedStore, asha: Booking) -> None:
+    target = allocator.create_slot("dr-sen", START, START + HOUR).slot_id
+    died_after_the_mark(allocator, asha, target)
+    del store.slots[target]  # no operation removes a slot; a store restored from an older backup might
+    assert allocator.sweep_no_shows(now=NOW) == SweepReport(0, 0, 0, finished=True, moves_abandoned=1)
     assert allocator.get_booking(asha.booking_id) == asha
 
 

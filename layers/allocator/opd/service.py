@@ -304,7 +304,11 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
                 # elsewhere), a target that would refuse it (full, closed, ended, the patient there).
                 domain.begin_reschedule(old_slot, old, candidate)
                 target = self.get_slot(target_slot_id)
-                self._place(target, old, candidate, now, key, by)
+                if (new_id := _placed_for(target, booking_id)) is not None:  # a duplicate in flight got here first
+                    if key is not None:
+                        target.booking_for_key(key.key, key.body)
+                else:
+                    self._place(target, old, candidate, now, key, by)
             except OpdError as refused:
                 raise first_answer(refused) from None
 
@@ -319,7 +323,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
                 changed = domain.begin_reschedule(slot, booking, heading)
                 return (None if changed is slot else changed), heading
 
-            new_id = self._change(old_slot_id, mark, claim, read=old_slot)  # write 1
+            if new_id is None:
+                new_id = self._change(old_slot_id, mark, claim, read=old_slot)  # write 1
         settled = self._settle_move(old, new_id, now, by, key, target)
         if isinstance(settled, OpdError):
             raise first_answer(settled)
@@ -641,6 +646,12 @@ def _moved_to(booking: Booking, target_slot_id: str) -> str | None:
     done = booking.status is Status.CANCELLED and booking.cancel_reason is CancelReason.RESCHEDULED
     heading = booking.rescheduled_to
     return heading if done and heading and domain.slot_id_of_booking(heading) == target_slot_id else None
+
+
+def _placed_for(target: Slot, old_booking_id: str) -> str | None:
+    """The id of a booking in the target slot that replaces `old_booking_id`: its move's mark is
+    written, and the move can only finish (write 2 decides it), so it is that move's new booking."""
+    return next((b.booking_id for b in target.bookings if b.rescheduled_from == old_booking_id), None)
 
 
 def _heading_to(booking: Booking, target_slot_id: str) -> bool:
