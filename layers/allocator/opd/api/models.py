@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import (
@@ -146,9 +146,11 @@ class SlotOut(ResponseModel):
     capacity: CapacityOut
     delayed: bool
     delay_minutes: int
+    closed: bool
     limits: dict[Tier, int]
     booked: int
     available: dict[Tier, int]
+    waitlisted: int
 
     @classmethod
     def of(cls, slot: Slot, settings: Settings) -> SlotOut:
@@ -165,13 +167,33 @@ class SlotOut(ResponseModel):
             ),
             delayed=slot.delayed,
             delay_minutes=slot.delay_minutes,
+            closed=False,  # a doctor's leave closes slots: not yet (contract, "Sessions and leave")
             limits=slot.limits(reduction),
             booked=slot.booked,
             available=slot.available(reduction),
+            waitlisted=0,  # no waitlist yet (contract, "Waitlist")
         )
 
 
+# The contract's reasons for a cancellation; the service records none yet (later issues do).
+CancelReason = Literal["PATIENT", "STAFF", "RESCHEDULED", "DOCTOR_UNAVAILABLE", "WAITLIST_EXPIRED"]
+
+
+class ChangeOut(ResponseModel):
+    """One line of a booking's history: what it became, when, and who made the change (a username or `system`)."""
+
+    status: Status
+    at: UtcTime
+    by: str
+
+
 class BookingOut(ResponseModel):
+    """The contract's Booking: every field always present, null where it does not apply.
+
+    Built from the domain's values, which are already what the fields say, so Powertools'
+    validation of the answer is an isinstance check and the cost is one build and one dump.
+    """
+
     booking_id: str
     slot_id: str
     doctor_id: str
@@ -182,9 +204,22 @@ class BookingOut(ResponseModel):
     status: Status
     created_at: UtcTime
     updated_at: UtcTime
+    position: int | None  # bookings ahead in call order (the CALLED one included); 0 when CALLED
+    estimated_call_at: UtcTime | None
+    waitlist_position: int | None
+    called_at: UtcTime | None
+    completed_at: UtcTime | None
+    skips: int
+    cancel_reason: CancelReason | None
+    rescheduled_from: str | None
+    rescheduled_to: str | None
+    phone: str | None
+    history: list[ChangeOut]
 
     @classmethod
     def of(cls, booking: Booking) -> BookingOut:
+        """`booking` as the service answered it: with its standing (position, estimate), null out of the queue."""
+        standing = booking.standing
         return cls(
             booking_id=booking.booking_id,
             slot_id=booking.slot_id,
@@ -196,6 +231,17 @@ class BookingOut(ResponseModel):
             status=booking.status,
             created_at=booking.created_at,
             updated_at=booking.updated_at,
+            position=None if standing is None else standing.position,
+            estimated_call_at=None if standing is None else standing.estimated_call_at,
+            waitlist_position=None,  # no waitlist yet
+            called_at=booking.called_at,
+            completed_at=booking.completed_at,
+            skips=booking.skips,
+            cancel_reason=None,  # no reasons recorded yet
+            rescheduled_from=None,  # no rescheduling yet
+            rescheduled_to=None,
+            phone=None,  # no phones taken yet
+            history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )
 
 
