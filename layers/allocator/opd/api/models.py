@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from opd import domain
 from opd.domain import ID_PATTERN, MAX_CAPACITY, MAX_DELAY_MINUTES, Booking, Capacity, Slot, Source, Status, Tier
 from opd.settings import Settings
 
@@ -252,6 +253,63 @@ class SlotListOut(ResponseModel):
 class QueueOut(ResponseModel):
     slot_id: str
     queue: list[BookingOut]
+
+
+class CallNextOut(ResponseModel):
+    """POST /slots/{slotId}/call-next: who left the room and who is called in, each null when nobody."""
+
+    slot_id: str
+    completed: BookingOut | None
+    called: BookingOut | None
+
+    @classmethod
+    def of(cls, slot_id: str, completed: Booking | None, called: Booking | None) -> CallNextOut:
+        return cls(
+            slot_id=slot_id,
+            completed=None if completed is None else BookingOut.of(completed),
+            called=None if called is None else BookingOut.of(called),
+        )
+
+
+class BoardSlotOut(ResponseModel):
+    """What a waiting-room screen shows of one slot: its times and notices, and token numbers only."""
+
+    slot_id: str
+    start: UtcTime
+    end: UtcTime
+    delayed: bool
+    delay_minutes: int
+    closed: bool
+    calling: int | None  # the token in the doctor's room
+    next: list[int]  # up to 5 CHECKED_IN tokens, in call order
+    waiting: int  # every CHECKED_IN booking
+
+    @classmethod
+    def of(cls, slot: Slot) -> BoardSlotOut:
+        line = domain.board_line(slot)
+        return cls(
+            slot_id=slot.slot_id,
+            start=slot.start,
+            end=slot.end,
+            delayed=slot.delayed,
+            delay_minutes=slot.delay_minutes,
+            closed=False,  # as SlotOut: no leave yet
+            calling=line.calling,
+            next=list(line.next),
+            waiting=line.waiting,
+        )
+
+
+class BoardOut(ResponseModel):
+    """GET /boards/{doctorId}: public, so it names no patient and carries no phone: tokens and counts only."""
+
+    doctor_id: str
+    day: date = Field(alias="date")  # `date` is the type's name here; constructed as `date=`
+    slots: list[BoardSlotOut]
+
+    @classmethod
+    def of(cls, doctor_id: str, day: date, slots: list[Slot]) -> BoardOut:
+        return cls(doctor_id=doctor_id, date=day, slots=[BoardSlotOut.of(slot) for slot in slots])
 
 
 class HealthOut(ResponseModel):
