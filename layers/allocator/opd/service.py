@@ -143,7 +143,10 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             if end > now  # a slot already over cannot be opened
         ]
         existing = self.store.insert_all(planned)
-        return SessionsOpened(created=[s for s in planned if s.start not in existing], existing=list(existing.values()))
+        return SessionsOpened(
+            created=[s for s in planned if s.start not in existing],
+            existing=[existing[s.start] for s in planned if s.start in existing],  # in the session's order
+        )
 
     def take_leave(self, doctor_id: str, day: date, by: str) -> LeaveTaken:
         """Close every slot of the doctor's day and cancel its waiting patients, one slot's write at a time.
