@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -84,7 +84,7 @@ def test_a_last_piece_shorter_than_a_slot_is_not_created() -> None:
         ({"slot_minutes": 241}, "slotMinutes"),
     ],
 )
-def test_a_session_out_of_bounds_names_the_field(changes: dict[str, object], field: str) -> None:
+def test_a_session_out_of_bounds_names_the_field(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
         dataclasses.replace(plan(date(2027, 1, 4)), **changes)
     assert [d["field"] for d in refused.value.details] == [field]
