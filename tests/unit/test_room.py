@@ -36,7 +36,7 @@ def by_token(slot: Slot, token: int) -> Booking:
     return next(b for b in slot.bookings if b.token == token)
 
 
-def tokens(bookings: list[Booking]) -> list[int]:
+def tokens(bookings: list[Booking]) -> list[int | None]:
     return [b.token for b in bookings]
 
 

@@ -10,8 +10,9 @@ import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from opd.errors import (
     DuplicateBooking,
@@ -20,6 +21,7 @@ from opd.errors import (
     SlotClosed,
     SlotFull,
     ValidationFailed,
+    WaitlistFull,
 )
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -59,6 +61,7 @@ TIER_OF_SOURCE: dict[Source, Tier] = {
 
 
 class Status(StrEnum):
+    WAITLISTED = "WAITLISTED"
     BOOKED = "BOOKED"
     CHECKED_IN = "CHECKED_IN"
     CALLED = "CALLED"
@@ -71,10 +74,13 @@ class Status(StrEnum):
 # patients, so COMPLETED keeps its place; only CANCELLED and NO_SHOW give places back.
 HOLDS_PLACE = frozenset({Status.BOOKED, Status.CHECKED_IN, Status.CALLED, Status.COMPLETED})
 IN_QUEUE = frozenset({Status.BOOKED, Status.CHECKED_IN, Status.CALLED})  # what /queue lists
+# A waitlisted patient holds no place, but does hold a booking in the slot (for DUPLICATE_BOOKING).
+HOLDS_OR_WAITS = HOLDS_PLACE | {Status.WAITLISTED}
 
 # The moves of the booking endpoints (cancel, check-in, no-show, complete); call-next and skip
 # make theirs in `call_next` and `skip`. Anything else is INVALID_TRANSITION.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.WAITLISTED: frozenset({Status.CANCELLED}),
     Status.BOOKED: frozenset({Status.CHECKED_IN, Status.CANCELLED, Status.NO_SHOW}),
     Status.CHECKED_IN: frozenset({Status.COMPLETED}),
     Status.CALLED: frozenset({Status.COMPLETED}),
@@ -82,6 +88,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.CANCELLED: frozenset(),
     Status.NO_SHOW: frozenset(),
 }
+WAITLIST_LIMIT = 10  # the default of the WAITLIST_LIMIT setting: waitlisted bookings per slot
 MAX_SKIPS = 3  # the 3rd skip of a called patient who does not come in makes them a no-show
 SYSTEM = "system"  # who made a change that no caller asked for (the sweeper)
 MAX_BOARD_NEXT = 5  # tokens the waiting-room board shows after the one being called
@@ -151,6 +158,14 @@ class Standing:
     estimated_call_at: datetime | None
 
 
+class CancelReason(StrEnum):
+    PATIENT = "PATIENT"  # the patient cancelled their own booking
+    STAFF = "STAFF"  # reception or admin cancelled it
+    RESCHEDULED = "RESCHEDULED"  # moved to another slot: `rescheduled_to` names the new booking
+    DOCTOR_UNAVAILABLE = "DOCTOR_UNAVAILABLE"  # the doctor is on leave
+    WAITLIST_EXPIRED = "WAITLIST_EXPIRED"  # still waitlisted at start + grace
+
+
 @dataclass(frozen=True)
 class Change:
     """One line of a booking's history: what it became, when, and who did it."""
@@ -167,7 +182,7 @@ class Booking:
     doctor_id: str
     patient_id: str
     source: Source
-    token: int
+    token: int | None  # None while WAITLISTED: a token comes with a place
     status: Status
     created_at: datetime
     updated_at: datetime
@@ -180,9 +195,15 @@ class Booking:
     completed_at: datetime | None = None
     skips: int = 0
     queue_position: int | None = None  # its place in its call-order group: the token until a skip
+    cancel_reason: CancelReason | None = None
+    rescheduled_from: str | None = None  # the booking this one replaced
+    # The booking this one is replaced by. Set while still BOOKED, it marks a reschedule under way:
+    # the new booking is being written in the other slot (see `begin_reschedule`).
+    rescheduled_to: str | None = None
     # Where it stands in the queue as of an answer: computed from the slot for each answer, never
     # stored, and no part of what makes two bookings the same.
     standing: Standing | None = field(default=None, compare=False, repr=False)
+    waitlist_position: int | None = field(default=None, compare=False, repr=False)  # 1-based, while waitlisted
 
     @property
     def tier(self) -> Tier:
@@ -202,13 +223,22 @@ class Booking:
 
     @property
     def place_in_group(self) -> int:
-        return self.token if self.queue_position is None else self.queue_position
+        return self.queue_position or self.token or 0  # only queued bookings, which have tokens, are asked
+
+    @property
+    def moving(self) -> bool:
+        """A reschedule is under way: the new booking may already hold a place in the other slot."""
+        return self.status is Status.BOOKED and self.rescheduled_to is not None
 
     def as_created(self) -> Booking:
         """The booking as its creating request was answered: what a repeat of that request gets."""
+        first = self.history[0].status if self.history else Status.BOOKED
         return replace(
             self,
-            status=Status.BOOKED,
+            status=first,
+            token=self.token if first is Status.BOOKED else None,
+            cancel_reason=None,
+            rescheduled_to=None,
             updated_at=self.created_at,
             history=self.history[:1],
             called_at=None,
@@ -231,6 +261,7 @@ class Slot:
     capacity: Capacity = field(default_factory=Capacity)
     delayed: bool = False
     delay_minutes: int = 0
+    closed: bool = False  # the doctor is on leave: no new bookings
     next_token: int = 1  # tokens are never reused, so the counter lives beside the bookings
     bookings: tuple[Booking, ...] = ()
     version: int = 0  # the store's fencing value: every write is conditional on it
@@ -246,9 +277,19 @@ class Slot:
         return next((b for b in self.bookings if b.status is Status.CALLED), None)
 
     @property
+    def waitlist(self) -> list[Booking]:
+        """WAITLISTED bookings in the order they joined."""
+        return [b for b in self.bookings if b.status is Status.WAITLISTED]
+
+    @property
     def awaiting_arrival(self) -> bool:
-        """True while some booking is BOOKED: the sweeper's index looks for these slots."""
-        return any(b.status is Status.BOOKED for b in self.bookings)
+        """True while some booking is BOOKED or WAITLISTED: the sweeper's index looks for these slots."""
+        return any(b.status in (Status.BOOKED, Status.WAITLISTED) for b in self.bookings)
+
+    @property
+    def moves_pending(self) -> bool:
+        """True while a booking here is being rescheduled: the sweeper finishes moves a request left."""
+        return any(b.moving for b in self.bookings)
 
     def limits(self, delay_reduction_percent: int) -> dict[Tier, int]:
         return tier_limits(self.capacity, self.delayed, delay_reduction_percent)
@@ -294,17 +335,24 @@ def book(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     by: str = SYSTEM,
+    waitlist: bool = False,
+    waitlist_limit: int = WAITLIST_LIMIT,
+    rescheduled_from: str | None = None,
 ) -> tuple[Slot, Booking]:
     """Give the patient the next token if the tier still has room, else refuse with the reason.
 
-    `by` is who asked: the caller's username, for the booking's history.
+    With `waitlist`, a full tier puts the patient on the slot's waitlist instead (no place, no
+    token) while it has fewer than `waitlist_limit`. `by` is who asked: the caller's username, for
+    the booking's history.
     """
     require_id("patientId", patient_id)
+    if slot.closed:
+        raise SlotClosed(f"slot {slot.slot_id} is closed: the doctor is on leave")
     if now >= slot.end:
         raise SlotClosed(f"slot {slot.slot_id} ended at {slot.end.isoformat()}")
     theirs = [b for b in slot.bookings if b.patient_id == patient_id]
-    if any(b.holds_place for b in theirs):
-        raise DuplicateBooking(f"patient {patient_id} already holds an active booking in slot {slot.slot_id}")
+    if any(b.status in HOLDS_OR_WAITS for b in theirs):
+        raise DuplicateBooking(f"patient {patient_id} already holds or waits for a booking in slot {slot.slot_id}")
     if len(theirs) > MAX_REBOOKINGS:  # the first booking and MAX_REBOOKINGS more
         raise DuplicateBooking(
             f"patient {patient_id} has already rebooked slot {slot.slot_id} {MAX_REBOOKINGS} times",
@@ -313,10 +361,16 @@ def book(
     tier = TIER_OF_SOURCE[source]
     limit = slot.limits(delay_reduction_percent)[tier]
     booked = slot.booked
-    if booked >= limit:
+    full = booked >= limit
+    if full and not waitlist:
         raise SlotFull(
             f"no {tier.value} capacity left in slot {slot.slot_id}",
             [{"tier": tier.value, "limit": limit, "booked": booked}],
+        )
+    if full and len(slot.waitlist) >= waitlist_limit:
+        raise WaitlistFull(
+            f"no {tier.value} capacity left in slot {slot.slot_id}, and its waitlist is full",
+            [{"tier": tier.value, "limit": limit, "booked": booked, "waitlisted": len(slot.waitlist)}],
         )
     if len(slot.bookings) >= slot.capacity.max_bookings:
         # Places are free, but the slot's record of cancelled and no-show bookings is at its bound.
@@ -324,21 +378,40 @@ def book(
             f"slot {slot.slot_id} holds its maximum of {slot.capacity.max_bookings} bookings",
             [{"tier": tier.value, "limit": limit, "booked": booked, "bookings": len(slot.bookings)}],
         )
+    status = Status.WAITLISTED if full else Status.BOOKED
     booking = Booking(
         booking_id=booking_id,
         slot_id=slot.slot_id,
         doctor_id=slot.doctor_id,
         patient_id=patient_id,
         source=source,
-        token=slot.next_token,
-        status=Status.BOOKED,
+        token=None if full else slot.next_token,
+        status=status,
         created_at=now,
         updated_at=now,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
-        history=(Change(Status.BOOKED, now, by),),
+        history=(Change(status, now, by),),
+        rescheduled_from=rescheduled_from,
     )
-    return replace(slot, next_token=slot.next_token + 1, bookings=(*slot.bookings, booking)), booking
+    next_token = slot.next_token if full else slot.next_token + 1
+    return replace(slot, next_token=next_token, bookings=(*slot.bookings, booking)), booking
+
+
+def promote_waitlist(slot: Slot, now: datetime, delay_reduction_percent: int) -> tuple[Slot, list[Booking]]:
+    """Give free places to waitlisted bookings in the order they joined, each only if its tier has room.
+
+    Called by every change that can give a place back (cancel, no-show, the sweep, a delay
+    cleared, the 3rd skip), so the promotion is part of the same single write.
+    """
+    limits = slot.limits(delay_reduction_percent)
+    promoted: list[Booking] = []
+    for waiting in slot.waitlist:
+        if slot.booked < limits[waiting.tier]:
+            up = replace(waiting.moved(Status.BOOKED, now, SYSTEM), token=slot.next_token)
+            slot = replace(slot.with_booking(up), next_token=slot.next_token + 1)
+            promoted.append(up)
+    return slot, promoted
 
 
 def _refuse_move(booking: Booking, to: Status) -> InvalidTransition:
@@ -348,14 +421,28 @@ def _refuse_move(booking: Booking, to: Status) -> InvalidTransition:
     )
 
 
-def move(slot: Slot, booking: Booking, to: Status, now: datetime, by: str = SYSTEM) -> tuple[Slot, Booking]:
-    """Move one booking along the state machine; CANCELLED and NO_SHOW give its place back at once."""
-    if to not in TRANSITIONS[booking.status]:
+def move(
+    slot: Slot,
+    booking: Booking,
+    to: Status,
+    now: datetime,
+    by: str = SYSTEM,
+    delay_reduction_percent: int = 20,
+    reason: CancelReason | None = None,
+) -> tuple[Slot, Booking]:
+    """Move one booking along the state machine; CANCELLED and NO_SHOW give its place back at once,
+    to the waitlist first. A cancel says why (`reason`, default STAFF)."""
+    if to not in TRANSITIONS[booking.status] or booking.moving:
         raise _refuse_move(booking, to)
     moved = booking.moved(to, now, by)
     if to is Status.COMPLETED:
         moved = replace(moved, completed_at=now)
-    return slot.with_booking(moved), moved
+    if to is Status.CANCELLED:
+        moved = replace(moved, cancel_reason=reason or CancelReason.STAFF)
+    changed = slot.with_booking(moved)
+    if booking.holds_place and not moved.holds_place:
+        changed, _ = promote_waitlist(changed, now, delay_reduction_percent)
+    return changed, moved
 
 
 def call_next(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, Booking | None, Booking | None]:
@@ -377,27 +464,36 @@ def call_next(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, Booking 
     return changed, completed, called
 
 
-def skip(slot: Slot, booking: Booking, now: datetime, by: str) -> tuple[Slot, Booking]:
+def skip(
+    slot: Slot, booking: Booking, now: datetime, by: str, delay_reduction_percent: int = 20
+) -> tuple[Slot, Booking]:
     """A called patient who does not come in goes to the end of their call-order group.
 
-    The MAX_SKIPS-th skip makes them a no-show, which gives their place back.
+    The MAX_SKIPS-th skip makes them a no-show, which gives their place back (to the waitlist first).
     """
     if booking.status is not Status.CALLED:
         raise _refuse_move(booking, Status.CHECKED_IN)
     skips = booking.skips + 1
     if skips >= MAX_SKIPS:
         skipped = replace(booking.moved(Status.NO_SHOW, now, by), skips=skips)
-    else:
-        group_end = max(b.place_in_group for b in slot.bookings if b.critical == booking.critical)
-        skipped = replace(booking.moved(Status.CHECKED_IN, now, by), skips=skips, queue_position=group_end + 1)
+        changed, _ = promote_waitlist(slot.with_booking(skipped), now, delay_reduction_percent)
+        return changed, skipped
+    group_end = max(b.place_in_group for b in slot.bookings if b.in_queue and b.critical == booking.critical)
+    skipped = replace(booking.moved(Status.CHECKED_IN, now, by), skips=skips, queue_position=group_end + 1)
     return slot.with_booking(skipped), skipped
 
 
-def set_delay(slot: Slot, delayed: bool, minutes: int | None) -> Slot:
-    """Bookings already made are never bumped: only the limits for new bookings change."""
+def set_delay(
+    slot: Slot, delayed: bool, minutes: int | None, now: datetime | None = None, delay_reduction_percent: int = 20
+) -> Slot:
+    """Bookings already made are never bumped: only the limits for new bookings change. A delay
+    cleared opens places again, and the waitlist gets them first."""
     if minutes is not None and not 0 <= minutes <= MAX_DELAY_MINUTES:
         raise ValidationFailed.field("minutes", f"must be between 0 and {MAX_DELAY_MINUTES}")
-    return replace(slot, delayed=delayed, delay_minutes=(minutes or 0) if delayed else 0)
+    changed = replace(slot, delayed=delayed, delay_minutes=(minutes or 0) if delayed else 0)
+    if now is not None:
+        changed, _ = promote_waitlist(changed, now, delay_reduction_percent)
+    return changed
 
 
 def no_show_cutoff(now: datetime, grace_minutes: int) -> datetime:
@@ -405,13 +501,60 @@ def no_show_cutoff(now: datetime, grace_minutes: int) -> datetime:
     return now - timedelta(minutes=grace_minutes)
 
 
-def mark_no_shows(slot: Slot, now: datetime, grace_minutes: int) -> tuple[Slot, list[Booking]]:
-    """Every BOOKED booking of a slot past start + grace becomes NO_SHOW; CHECKED_IN stays."""
+def mark_no_shows(
+    slot: Slot, now: datetime, grace_minutes: int, delay_reduction_percent: int = 20
+) -> tuple[Slot, list[Booking]]:
+    """At start + grace: every BOOKED booking becomes NO_SHOW (CHECKED_IN and CALLED stay), the
+    places they give back go to the waitlist in join order, and the rest of the waitlist expires.
+
+    Returns the slot and the bookings marked NO_SHOW. A booking being rescheduled is left to the
+    move that holds it (its new place is in another slot).
+    """
     if slot.start > no_show_cutoff(now, grace_minutes):
         return slot, []
-    marked = [b.moved(Status.NO_SHOW, now, SYSTEM) for b in slot.bookings if b.status is Status.BOOKED]
-    by_id = {b.booking_id: b for b in marked}
-    return replace(slot, bookings=tuple(by_id.get(b.booking_id, b) for b in slot.bookings)), marked
+    marked = [b.moved(Status.NO_SHOW, now, SYSTEM) for b in slot.bookings if b.status is Status.BOOKED and not b.moving]
+    swept = slot
+    for booking in marked:
+        swept = swept.with_booking(booking)
+    swept, _ = promote_waitlist(swept, now, delay_reduction_percent)
+    for waiting in swept.waitlist:
+        expired = waiting.moved(Status.CANCELLED, now, SYSTEM)
+        swept = swept.with_booking(replace(expired, cancel_reason=CancelReason.WAITLIST_EXPIRED))
+    return swept, marked
+
+
+def begin_reschedule(slot: Slot, booking: Booking, new_booking_id: str) -> Slot:
+    """Mark a BOOKED booking as moving to `new_booking_id` (in another slot); it keeps its place meanwhile.
+
+    The first of a reschedule's writes: a retry, or the sweeper, finds the mark and finishes the move.
+    """
+    if booking.status is not Status.BOOKED:
+        raise _refuse_move(booking, Status.CANCELLED)
+    if booking.rescheduled_to == new_booking_id:
+        return slot
+    if booking.rescheduled_to is not None:
+        raise InvalidTransition(
+            f"booking {booking.booking_id} is already being rescheduled", [{"rescheduledTo": booking.rescheduled_to}]
+        )
+    return slot.with_booking(replace(booking, rescheduled_to=new_booking_id))
+
+
+def finish_reschedule(
+    slot: Slot, booking: Booking, now: datetime, by: str, delay_reduction_percent: int = 20
+) -> tuple[Slot, Booking]:
+    """The new booking holds its place: the old one is CANCELLED (RESCHEDULED), its place to the waitlist."""
+    if not booking.moving:
+        raise _refuse_move(booking, Status.CANCELLED)
+    moved = replace(booking.moved(Status.CANCELLED, now, by), cancel_reason=CancelReason.RESCHEDULED)
+    changed, _ = promote_waitlist(slot.with_booking(moved), now, delay_reduction_percent)
+    return changed, moved
+
+
+def abandon_reschedule(slot: Slot, booking: Booking) -> Slot | None:
+    """The new booking could not be made: the old one stays as it was. None when nothing changes."""
+    if not booking.moving:
+        return None
+    return slot.with_booking(replace(booking, rescheduled_to=None))
 
 
 def call_order(bookings: Iterable[Booking]) -> list[Booking]:
@@ -452,8 +595,14 @@ def standings(slot: Slot, now: datetime) -> dict[str, Standing]:
 
 
 def answered(slot: Slot, booking: Booking, now: datetime) -> Booking:
-    """The booking as an answer carries it: with its standing in the slot's queue (None once out of it)."""
-    return replace(booking, standing=standings(slot, now).get(booking.booking_id))
+    """The booking as an answer carries it: its standing in the slot's queue (None once out of it),
+    or its place on the waitlist."""
+    waiting = [b.booking_id for b in slot.waitlist]
+    return replace(
+        booking,
+        standing=standings(slot, now).get(booking.booking_id),
+        waitlist_position=waiting.index(booking.booking_id) + 1 if booking.booking_id in waiting else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -466,7 +615,7 @@ class BoardLine:
 
 
 def board_line(slot: Slot) -> BoardLine:
-    checked_in = [b.token for b in call_order(slot.bookings) if b.status is Status.CHECKED_IN]
+    checked_in = [b.token for b in call_order(slot.bookings) if b.status is Status.CHECKED_IN and b.token]
     in_room = slot.called
     return BoardLine(
         calling=in_room.token if in_room else None, next=tuple(checked_in[:MAX_BOARD_NEXT]), waiting=len(checked_in)
@@ -477,3 +626,91 @@ def slot_id_of_booking(booking_id: str) -> str | None:
     """Booking ids are `<slotId>.<nonce>`: the slot is found by its primary key in one query."""
     slot_id, sep, nonce = booking_id.rpartition(".")
     return slot_id if sep and slot_id and nonce else None
+
+
+# -- doctors' sessions and leave -------------------------------------------------------------
+
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # date.weekday() order
+MAX_SESSION_DAYS = 92  # `from` to `to`, inclusive ends, at most this many days apart
+MAX_SESSION_SLOTS = 500  # slots one request may create
+SLOT_MINUTES = (5, 240)
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """A doctor's recurring session: on each chosen weekday from `first` to `last`, slots of
+    `slot_minutes` from `opens` to `closes`, local wall-clock times in the clinic's zone."""
+
+    first: date
+    last: date
+    weekdays: frozenset[int]  # 0 = Monday
+    opens: time
+    closes: time
+    slot_minutes: int
+    capacity: Capacity
+
+    def __post_init__(self) -> None:
+        details = []
+        if self.last < self.first:
+            details.append({"field": "to", "message": "must not be before from"})
+        elif (self.last - self.first).days > MAX_SESSION_DAYS:
+            details.append({"field": "to", "message": f"must be at most {MAX_SESSION_DAYS} days after from"})
+        if not self.weekdays:
+            details.append({"field": "weekdays", "message": "must name at least one day"})
+        if self.closes <= self.opens:
+            details.append({"field": "end", "message": "must be after start"})
+        lowest, highest = SLOT_MINUTES
+        if not lowest <= self.slot_minutes <= highest:
+            details.append({"field": "slotMinutes", "message": f"must be between {lowest} and {highest}"})
+        if details:
+            raise ValidationFailed("invalid session", details)
+
+
+def session_times(plan: SessionPlan, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """Every slot's (start, end) instant, in order. Starts are local: 09:00 stays 09:00 on either side
+    of a change of the zone's offset, so the instants move with it. A start the zone skips (spring
+    forward) has no slot; an ambiguous one (fall back) is its first occurrence. A slot lasts
+    `slot_minutes` of real time."""
+    step = timedelta(minutes=plan.slot_minutes)
+    times = []
+    day = plan.first
+    while day <= plan.last:
+        if day.weekday() in plan.weekdays:
+            start, closes = datetime.combine(day, plan.opens), datetime.combine(day, plan.closes)
+            while start + step <= closes:  # a last piece shorter than a slot is not created
+                local = start.replace(tzinfo=zone)
+                if _exists(local):
+                    begins = local.astimezone(UTC)
+                    times.append((begins, begins + step))
+                start += step
+        day += timedelta(days=1)
+    if len(times) > MAX_SESSION_SLOTS:
+        raise ValidationFailed.field(
+            "to", f"the session makes {len(times)} slots; at most {MAX_SESSION_SLOTS} a request"
+        )
+    return times
+
+
+def _exists(local: datetime) -> bool:
+    """False for a wall-clock time the zone skips: it does not survive a trip through UTC."""
+    return local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) == local.replace(tzinfo=None)
+
+
+LEAVE_CANCELS = frozenset({Status.WAITLISTED, Status.BOOKED, Status.CHECKED_IN})  # CALLED and final ones stay
+
+
+def close_for_leave(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, list[Booking]]:
+    """The doctor is away: the slot takes no new bookings and its waiting patients are cancelled
+    (DOCTOR_UNAVAILABLE). The patient in the room and finished ones are left as they are. Returns
+    None for the slot when it was closed with nothing left to cancel: a repeat changes nothing."""
+    cancelled = [
+        replace(b.moved(Status.CANCELLED, now, by), cancel_reason=CancelReason.DOCTOR_UNAVAILABLE)
+        for b in slot.bookings
+        if b.status in LEAVE_CANCELS
+    ]
+    if slot.closed and not cancelled:
+        return None, []
+    closed = replace(slot, closed=True)
+    for booking in cancelled:
+        closed = closed.with_booking(booking)
+    return closed, cancelled

@@ -40,6 +40,10 @@ class SlotFull(OpdError):
     code = "SLOT_FULL"
 
 
+class WaitlistFull(OpdError):
+    code = "WAITLIST_FULL"
+
+
 class DuplicateBooking(OpdError):
     code = "DUPLICATE_BOOKING"
 
@@ -107,6 +111,7 @@ ERRORS: dict[type[OpdError], ErrorKind] = {
     Forbidden: ErrorKind(HTTPStatus.FORBIDDEN),
     NotFound: ErrorKind(HTTPStatus.NOT_FOUND),
     SlotFull: ErrorKind(HTTPStatus.CONFLICT),
+    WaitlistFull: ErrorKind(HTTPStatus.CONFLICT),
     DuplicateBooking: ErrorKind(HTTPStatus.CONFLICT),
     InvalidTransition: ErrorKind(HTTPStatus.CONFLICT),
     SlotExists: ErrorKind(HTTPStatus.CONFLICT),

@@ -18,7 +18,7 @@ from datetime import time as clock_time
 from typing import TYPE_CHECKING, TypeVar
 
 from opd import domain
-from opd.domain import Booking, Capacity, Slot, Source, Status
+from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import (
     DependencyUnavailable,
     IdempotencyConflict,
@@ -75,6 +75,18 @@ class Booked:
 
 
 @dataclass(frozen=True)
+class SessionsOpened:
+    created: list[Slot]
+    existing: list[str]  # ids of slots that were there already, left as they were
+
+
+@dataclass(frozen=True)
+class LeaveTaken:
+    slots: int  # the doctor's slots that day, now all closed
+    cancelled: list[Booking]  # what this request cancelled (a repeat cancels nothing more)
+
+
+@dataclass(frozen=True)
 class CallNext:
     completed: Booking | None  # who was in the room and is now done
     called: Booking | None  # who is called in now
@@ -117,6 +129,41 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         self.store.insert(slot)
         return slot
 
+    def open_sessions(self, doctor_id: str, plan: domain.SessionPlan) -> SessionsOpened:
+        """The slots of a doctor's recurring session, in one bulk write; slots that exist stay as they are.
+
+        A repeat creates nothing more and names what exists, so a request cut off halfway is
+        finished by sending it again.
+        """
+        domain.require_id("doctorId", doctor_id)
+        now = self.clock()
+        planned = [
+            domain.new_slot(new_slot_id(), doctor_id, start, end, plan.capacity, now)
+            for start, end in domain.session_times(plan, self.settings.clinic_zone)
+            if end > now  # a slot already over cannot be opened
+        ]
+        existing = self.store.insert_all(planned)
+        return SessionsOpened(
+            created=[s for s in planned if s.start not in existing],
+            existing=[existing[s.start] for s in planned if s.start in existing],  # in the session's order
+        )
+
+    def take_leave(self, doctor_id: str, day: date, by: str) -> LeaveTaken:
+        """Close every slot of the doctor's day and cancel its waiting patients, one slot's write at a time.
+
+        A failure halfway leaves some slots done and the rest untouched; a repeat finishes the job
+        and changes nothing more where it was done.
+        """
+        slots = self.doctor_slots(doctor_id, day)
+        cancelled: list[Booking] = []
+        for slot in slots:
+
+            def decide(current: Slot) -> Decision[list[Booking]]:
+                return domain.close_for_leave(current, self.clock(), by)
+
+            cancelled.extend(self._change(slot.slot_id, decide))
+        return LeaveTaken(slots=len(slots), cancelled=cancelled)
+
     def get_slot(self, slot_id: str) -> Slot:
         slot = self.store.get(slot_id)
         if slot is None:
@@ -132,7 +179,7 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
 
     def set_delay(self, slot_id: str, delayed: bool, minutes: int | None = None) -> Slot:
         def decide(slot: Slot) -> Decision[Slot]:
-            changed = domain.set_delay(slot, delayed, minutes)
+            changed = domain.set_delay(slot, delayed, minutes, self.clock(), self.settings.delay_reduction_percent)
             return changed, changed
 
         return self._change(slot_id, decide)
@@ -154,12 +201,24 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     # -- bookings --------------------------------------------------------------------------
 
     def book(
-        self, slot_id: str, patient_id: str, source: Source, key: RequestKey | None = None, by: str = domain.SYSTEM
+        self,
+        slot_id: str,
+        patient_id: str,
+        source: Source,
+        key: RequestKey | None = None,
+        by: str = domain.SYSTEM,
+        waitlist: bool = False,
     ) -> Booking:
-        return self.book_once(slot_id, patient_id, source, key, by).booking
+        return self.book_once(slot_id, patient_id, source, key, by, waitlist).booking
 
     def book_once(
-        self, slot_id: str, patient_id: str, source: Source, key: RequestKey | None = None, by: str = domain.SYSTEM
+        self,
+        slot_id: str,
+        patient_id: str,
+        source: Source,
+        key: RequestKey | None = None,
+        by: str = domain.SYSTEM,
+        waitlist: bool = False,
     ) -> Booked:
         """Book, at most once per Idempotency-Key: a repeat gets the first answer, whatever failed in between.
 
@@ -182,7 +241,17 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
                 return None, Booked(domain.answered(slot, first.as_created(), self.clock()), replayed=True)
             now, reduction = self.clock(), self.settings.delay_reduction_percent
             changed, booking = domain.book(
-                slot, booking_id, patient_id, source, now, reduction, key_hash, body_hash, by=by
+                slot,
+                booking_id,
+                patient_id,
+                source,
+                now,
+                reduction,
+                key_hash,
+                body_hash,
+                by=by,
+                waitlist=waitlist,
+                waitlist_limit=self.settings.waitlist_limit,
             )
             return changed, Booked(domain.answered(changed, booking, now), replayed=False)
 
@@ -193,8 +262,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         slot, booking = self._find_booking(booking_id)
         return domain.answered(slot, booking, self.clock())
 
-    def cancel(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
-        return self._move(booking_id, Status.CANCELLED, by)
+    def cancel(self, booking_id: str, by: str = domain.SYSTEM, reason: CancelReason = CancelReason.STAFF) -> Booking:
+        return self._move(booking_id, Status.CANCELLED, by, reason)
 
     def check_in(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
         return self._move(booking_id, Status.CHECKED_IN, by)
@@ -207,7 +276,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
 
     def skip(self, booking_id: str, by: str) -> Booking:
         """A called patient who did not come in: to the end of their group, or a no-show at the 3rd skip."""
-        return self._change_booking(booking_id, lambda slot, booking: domain.skip(slot, booking, self.clock(), by))
+        pct = self.settings.delay_reduction_percent
+        return self._change_booking(booking_id, lambda slot, booking: domain.skip(slot, booking, self.clock(), by, pct))
 
     # -- the no-show sweep -----------------------------------------------------------------
 
@@ -231,8 +301,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
                 return SweepReport(marked, slots, busy, finished=False)
 
             def decide(slot: Slot) -> Decision[int]:
-                swept, newly = domain.mark_no_shows(slot, at, grace)
-                return (swept if newly else None), len(newly)
+                swept, newly = domain.mark_no_shows(slot, at, grace, self.settings.delay_reduction_percent)
+                return (swept if swept != slot else None), len(newly)  # expiries alone are a change too
 
             try:
                 count = self._change(slot_id, decide)
@@ -371,8 +441,13 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     def _answered(self, slot: Slot, booking: Booking | None) -> Booking | None:
         return None if booking is None else domain.answered(slot, booking, self.clock())
 
-    def _move(self, booking_id: str, to: Status, by: str) -> Booking:
-        return self._change_booking(booking_id, lambda slot, booking: domain.move(slot, booking, to, self.clock(), by))
+    def _move(self, booking_id: str, to: Status, by: str, reason: CancelReason | None = None) -> Booking:
+        pct = self.settings.delay_reduction_percent
+
+        def change(slot: Slot, booking: Booking) -> tuple[Slot, Booking]:
+            return domain.move(slot, booking, to, self.clock(), by, pct, reason)
+
+        return self._change_booking(booking_id, change)
 
     def _change_booking(self, booking_id: str, change: Callable[[Slot, Booking], tuple[Slot, Booking]]) -> Booking:
         # The booking id names its slot, so no query is needed to find it.

@@ -90,6 +90,8 @@ class Settings(BaseModel):
     lock_wait_ms: int = Field(default=300, ge=0, validation_alias="LOCK_WAIT_MS")
     # A BOOKED patient becomes a no-show this long after the slot's start.
     no_show_grace_minutes: int = Field(default=15, ge=0, validation_alias="NO_SHOW_GRACE_MINUTES")
+    # Waitlisted bookings a slot takes when its tier is full; then WAITLIST_FULL.
+    waitlist_limit: int = Field(default=10, ge=0, le=100, validation_alias="WAITLIST_LIMIT")
     # The zone in which a doctor's "date" is read.
     clinic_time_zone: Annotated[str, AfterValidator(_time_zone)] = Field(
         default="UTC", validation_alias="CLINIC_TIME_ZONE"

@@ -14,12 +14,19 @@ from typing import Any
 
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
-from opd.domain import Booking, Capacity, Change, Slot, Source, Status
+from opd.domain import Booking, CancelReason, Capacity, Change, Slot, Source, Status
 from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
+DUPLICATE_KEY = 11000  # MongoDB's error code for a unique index violation
 
 
 @contextmanager
@@ -79,6 +86,9 @@ def booking_to_doc(b: Booking) -> Document:
         "completedAt": _utc_or_none(b.completed_at),
         "skips": b.skips,
         "queuePosition": b.queue_position,
+        "cancelReason": b.cancel_reason.value if b.cancel_reason else None,
+        "rescheduledFrom": b.rescheduled_from,
+        "rescheduledTo": b.rescheduled_to,
     }
     if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
         doc["idempotencyKey"] = b.idempotency_key
@@ -99,11 +109,13 @@ def slot_to_doc(slot: Slot) -> Document:
         },
         "delayed": slot.delayed,
         "delayMinutes": slot.delay_minutes,
+        "closed": slot.closed,
         "nextToken": slot.next_token,
         "bookings": [booking_to_doc(b) for b in slot.bookings],
         # Derived in code on every write, so they always agree with the bookings beside them.
         "booked": slot.booked,
         "awaitingArrival": slot.awaiting_arrival,
+        "movesPending": slot.moves_pending,
         "version": slot.version,
     }
 
@@ -122,6 +134,7 @@ def slot_from_doc(doc: Document) -> Slot:
         ),
         delayed=doc["delayed"],
         delay_minutes=doc["delayMinutes"],
+        closed=doc.get("closed", False),
         next_token=doc["nextToken"],
         bookings=tuple(
             Booking(
@@ -141,6 +154,9 @@ def slot_from_doc(doc: Document) -> Slot:
                 completed_at=_utc_or_none(b.get("completedAt")),
                 skips=b.get("skips", 0),
                 queue_position=b.get("queuePosition"),
+                cancel_reason=CancelReason(b["cancelReason"]) if b.get("cancelReason") else None,
+                rescheduled_from=b.get("rescheduledFrom"),
+                rescheduled_to=b.get("rescheduledTo"),
             )
             for b in doc["bookings"]
         ),
@@ -156,8 +172,10 @@ class SlotStore:
         with mongo_errors():
             # One slot per doctor and start instant (starts are stored in UTC, so offsets don't matter).
             self.collection.create_index([("doctorId", ASCENDING), ("start", ASCENDING)], unique=True)
-            # The sweeper's query: slots still holding BOOKED bookings, oldest start first.
+            # The sweeper's queries: slots still holding BOOKED or WAITLISTED bookings, oldest start
+            # first; and slots with a reschedule under way, which a request may have left unfinished.
             self.collection.create_index([("awaitingArrival", ASCENDING), ("start", ASCENDING)])
+            self.collection.create_index([("movesPending", ASCENDING)])
 
     def ping(self) -> None:
         with mongo_errors():
@@ -171,6 +189,27 @@ class SlotStore:
             raise SlotExists(
                 f"doctor {slot.doctor_id} already has a slot starting {_utc(slot.start).isoformat()}"
             ) from exc
+
+    def insert_all(self, slots: list[Slot]) -> dict[datetime, str]:
+        """Add one doctor's slots in one round trip (plus one read when some exist); those whose start
+        instant the doctor has already are left as they are. Returns those that existed: start → id."""
+        if not slots:
+            return {}
+        errors: list[dict[str, Any]] = []
+        with mongo_errors():
+            try:
+                self.collection.insert_many([slot_to_doc(slot) for slot in slots], ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                    raise
+        if not errors:
+            return {}
+        starts = [_utc(slots[error["index"]].start) for error in errors]
+        query = {"doctorId": slots[0].doctor_id, "start": {"$in": starts}}
+        with mongo_errors():
+            found = self.collection.find(query, {"_id": 1, "start": 1}).batch_size(len(starts))  # one reply
+            return {_utc(doc["start"]): doc["_id"] for doc in found}
 
     def get(self, slot_id: str) -> Slot | None:
         with mongo_errors():

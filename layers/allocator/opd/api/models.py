@@ -201,7 +201,7 @@ class BookingOut(ResponseModel):
     patient_id: str
     source: Source
     tier: Tier
-    token: int
+    token: int | None
     status: Status
     created_at: UtcTime
     updated_at: UtcTime

@@ -1,0 +1,219 @@
+"""The waitlist in pure code: joining, its limit, and promotion in the same change that frees a place."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from opd import domain, store
+from opd.domain import Booking, CancelReason, Capacity, Change, Slot, Source, Status
+from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, WaitlistFull
+
+START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+END = START + timedelta(hours=1)
+BEFORE = START - timedelta(hours=2)
+LATER = BEFORE + timedelta(minutes=5)
+PCT = 20
+
+
+def empty(base: int = 2, premium: int = 1, emergency: int = 0) -> Slot:
+    return Slot(slot_id="s", doctor_id="dr-1", start=START, end=END, capacity=Capacity(base, premium, emergency))
+
+
+def book(slot: Slot, patient: str, source: Source = Source.ONLINE, limit: int = 10) -> tuple[Slot, Booking]:
+    return domain.book(
+        slot, f"s.{patient}", patient, source, BEFORE, PCT, by=patient, waitlist=True, waitlist_limit=limit
+    )
+
+
+def fill(slot: Slot, patients: list[str], source: Source = Source.ONLINE) -> Slot:
+    for patient in patients:
+        slot, _ = book(slot, patient, source)
+    return slot
+
+
+def status_of(slot: Slot, patient: str) -> tuple[Status, int | None]:
+    booking = slot.booking(f"s.{patient}")
+    assert booking is not None
+    return booking.status, booking.token
+
+
+def test_a_full_tier_with_waitlist_asked_for_waitlists_without_a_place_or_token() -> None:
+    slot = fill(empty(), ["a", "b"])
+    slot, waiting = book(slot, "c")
+    assert (waiting.status, waiting.token) == (Status.WAITLISTED, None)
+    assert waiting.history == (Change(Status.WAITLISTED, BEFORE, "c"),)
+    assert slot.booked == 2 and slot.next_token == 3  # no place and no token taken
+    slot, second = book(slot, "d")
+    assert [b.booking_id for b in slot.waitlist] == ["s.c", "s.d"]
+    assert domain.answered(slot, second, BEFORE).waitlist_position == 2
+    assert domain.answered(slot, second, BEFORE).standing is None
+
+
+def test_without_waitlist_a_full_tier_is_still_slot_full() -> None:
+    slot = fill(empty(), ["a", "b"])
+    with pytest.raises(SlotFull):
+        domain.book(slot, "s.c", "c", Source.ONLINE, BEFORE, PCT)
+
+
+def test_a_tier_with_room_books_even_when_waitlist_is_asked_for() -> None:
+    _, booking = book(empty(), "a")
+    assert (booking.status, booking.token) == (Status.BOOKED, 1)
+
+
+def test_the_waitlist_has_a_limit() -> None:
+    slot = fill(empty(), ["a", "b"])
+    slot, _ = book(slot, "c", limit=1)
+    with pytest.raises(WaitlistFull) as refused:
+        book(slot, "d", limit=1)
+    assert refused.value.details == [{"tier": "STANDARD", "limit": 2, "booked": 2, "waitlisted": 1}]
+
+
+def test_a_waitlisted_patient_already_holds_a_booking_in_the_slot() -> None:
+    slot = fill(empty(), ["a", "b", "c"])
+    with pytest.raises(DuplicateBooking):
+        book(slot, "c", Source.PAID)
+
+
+def test_a_cancel_promotes_the_first_waitlisted_with_the_next_token_in_the_same_change() -> None:
+    slot = fill(empty(), ["a", "b", "c", "d"])
+    a = slot.booking("s.a")
+    assert a is not None
+    slot, cancelled = domain.move(slot, a, Status.CANCELLED, LATER, "a", PCT, CancelReason.PATIENT)
+    assert cancelled.cancel_reason is CancelReason.PATIENT
+    assert status_of(slot, "c") == (Status.BOOKED, 3)
+    assert status_of(slot, "d") == (Status.WAITLISTED, None)
+    promoted = slot.booking("s.c")
+    assert promoted is not None and promoted.history[-1] == Change(Status.BOOKED, LATER, domain.SYSTEM)
+    assert slot.booked == 2 and slot.next_token == 4
+
+
+def test_a_waitlisted_booking_is_promoted_only_if_its_tier_has_room() -> None:
+    # STANDARD 2, PREMIUM 3: the freed place is PREMIUM's only, so the earlier STANDARD waits on.
+    slot = fill(empty(), ["a", "b"])
+    slot, _ = book(slot, "s1")  # waitlisted STANDARD, joined first
+    slot, _ = book(slot, "p1", Source.PAID)  # the PREMIUM buffer's place
+    slot, _ = book(slot, "p2", Source.PAID)  # waitlisted PREMIUM
+    a = slot.booking("s.a")
+    assert a is not None
+    slot, _ = domain.move(slot, a, Status.CANCELLED, LATER, "desk", PCT)
+    assert status_of(slot, "s1") == (Status.WAITLISTED, None)
+    assert status_of(slot, "p2") == (Status.BOOKED, 4)
+
+
+def test_places_freed_at_once_go_in_join_order_and_the_rest_of_the_waitlist_expires() -> None:
+    slot = fill(empty(base=3, premium=0), ["a", "b", "c", "w1", "w2", "w3", "w4"])
+    checked_in = slot.booking("s.b")
+    assert checked_in is not None
+    slot, _ = domain.move(slot, checked_in, Status.CHECKED_IN, LATER, "desk", PCT)
+    at_grace = START + timedelta(minutes=15)
+    swept, marked = domain.mark_no_shows(slot, at_grace, 15, PCT)
+    assert sorted(b.booking_id for b in marked) == ["s.a", "s.c"]
+    assert [status_of(swept, p) for p in ("w1", "w2")] == [(Status.BOOKED, 4), (Status.BOOKED, 5)]
+    for patient in ("w3", "w4"):
+        expired = swept.booking(f"s.{patient}")
+        assert expired is not None
+        assert (expired.status, expired.cancel_reason) == (Status.CANCELLED, CancelReason.WAITLIST_EXPIRED)
+    assert swept.waitlist == [] and swept.booked == 3
+
+
+def test_the_sweep_expires_a_waitlist_even_where_nobody_is_marked() -> None:
+    slot = fill(empty(base=1, premium=0), ["a", "w"])
+    a = slot.booking("s.a")
+    assert a is not None
+    slot, _ = domain.move(slot, a, Status.CHECKED_IN, LATER, "desk", PCT)
+    assert slot.awaiting_arrival  # the waitlist alone keeps the slot in the sweeper's index
+    swept, marked = domain.mark_no_shows(slot, START + timedelta(minutes=15), 15, PCT)
+    assert marked == [] and swept.waitlist == [] and not swept.awaiting_arrival
+
+
+def test_a_delay_cleared_promotes_into_the_places_it_opens() -> None:
+    slot = replace(empty(base=10, premium=0), delayed=True)  # STANDARD limit 8 while delayed
+    slot = fill(slot, [f"p{n}" for n in range(10)])
+    assert len(slot.waitlist) == 2
+    cleared = domain.set_delay(slot, False, None, LATER, PCT)
+    assert cleared.waitlist == [] and cleared.booked == 10
+    assert domain.set_delay(slot, True, 30, LATER, PCT).waitlist == slot.waitlist  # a delay opens nothing
+
+
+def test_the_third_skip_gives_the_place_to_the_waitlist() -> None:
+    slot = fill(empty(base=1, premium=0), ["a", "w"])
+    a = slot.booking("s.a")
+    assert a is not None
+    slot, _ = domain.move(slot, a, Status.CHECKED_IN, LATER, "desk", PCT)
+    for _ in range(domain.MAX_SKIPS):
+        slot, _, called = domain.call_next(slot, LATER, "desk")  # type: ignore[assignment]
+        assert called is not None
+        slot, _ = domain.skip(slot, called, LATER, "desk", PCT)
+    assert status_of(slot, "a") == (Status.NO_SHOW, 1)
+    assert status_of(slot, "w") == (Status.BOOKED, 2)
+
+
+def test_cancelling_a_waitlisted_booking_frees_nothing_and_promotes_nobody() -> None:
+    slot = fill(empty(base=1, premium=0), ["a", "w1", "w2"])
+    w1 = slot.booking("s.w1")
+    assert w1 is not None
+    slot, cancelled = domain.move(slot, w1, Status.CANCELLED, LATER, "w1", PCT, CancelReason.PATIENT)
+    assert (cancelled.status, cancelled.token) == (Status.CANCELLED, None)
+    assert status_of(slot, "w2") == (Status.WAITLISTED, None)
+    with pytest.raises(InvalidTransition):
+        domain.move(slot, cancelled, Status.CHECKED_IN, LATER, "desk", PCT)
+
+
+def test_a_closed_slot_takes_no_bookings_and_no_waitlist() -> None:
+    with pytest.raises(SlotClosed):
+        book(replace(empty(), closed=True), "a")
+
+
+def test_a_repeat_of_a_waitlisting_request_is_answered_as_waitlisted() -> None:
+    slot = fill(empty(base=1, premium=0), ["a", "w"])
+    a = slot.booking("s.a")
+    assert a is not None
+    slot, _ = domain.move(slot, a, Status.CANCELLED, LATER, "a", PCT)
+    promoted = slot.booking("s.w")
+    assert promoted is not None and promoted.status is Status.BOOKED
+    first = promoted.as_created()
+    assert (first.status, first.token, first.updated_at) == (Status.WAITLISTED, None, BEFORE)
+
+
+# -- rescheduling's three steps in one slot each ----------------------------------------------
+
+
+def test_a_reschedule_marks_then_cancels_the_old_booking_and_promotes() -> None:
+    slot = fill(empty(base=1, premium=0), ["a", "w"])
+    a = slot.booking("s.a")
+    assert a is not None
+    marked = domain.begin_reschedule(slot, a, "t.new")
+    assert marked.moves_pending and marked.booked == 1  # keeps its place while the move is under way
+    assert domain.begin_reschedule(marked, marked.bookings[0], "t.new") == marked  # a retry changes nothing
+    with pytest.raises(InvalidTransition):
+        domain.begin_reschedule(marked, marked.bookings[0], "t.other")
+    with pytest.raises(InvalidTransition):  # nor can it be cancelled meanwhile
+        domain.move(marked, marked.bookings[0], Status.CANCELLED, LATER, "a", PCT)
+    done, old = domain.finish_reschedule(marked, marked.bookings[0], LATER, "a", PCT)
+    assert (old.status, old.cancel_reason, old.rescheduled_to) == (Status.CANCELLED, CancelReason.RESCHEDULED, "t.new")
+    assert not done.moves_pending and status_of(done, "w") == (Status.BOOKED, 2)
+
+
+def test_an_abandoned_reschedule_leaves_the_booking_as_it_was() -> None:
+    slot = fill(empty(), ["a"])
+    a = slot.booking("s.a")
+    assert a is not None
+    marked = domain.begin_reschedule(slot, a, "t.new")
+    restored = domain.abandon_reschedule(marked, marked.bookings[0])
+    assert restored == slot
+    assert domain.abandon_reschedule(slot, a) is None
+
+
+def test_the_waitlist_fields_survive_the_store_round_trip() -> None:
+    slot = fill(empty(base=1, premium=0), ["a", "w1", "w2"])
+    a = slot.booking("s.a")
+    assert a is not None
+    slot = domain.begin_reschedule(slot, a, "t.new")
+    slot, _ = domain.finish_reschedule(slot, slot.bookings[0], LATER, "a", PCT)
+    slot = replace(slot, closed=True)
+    doc = store.slot_to_doc(slot)
+    assert store.slot_from_doc(doc) == slot
+    assert (doc["awaitingArrival"], doc["movesPending"], doc["closed"]) == (True, False, True)
