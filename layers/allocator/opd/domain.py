@@ -597,12 +597,16 @@ def standings(slot: Slot, now: datetime) -> dict[str, Standing]:
 def answered(slot: Slot, booking: Booking, now: datetime) -> Booking:
     """The booking as an answer carries it: its standing in the slot's queue (None once out of it),
     or its place on the waitlist."""
-    waiting = [b.booking_id for b in slot.waitlist]
-    return replace(
-        booking,
-        standing=standings(slot, now).get(booking.booking_id),
-        waitlist_position=waiting.index(booking.booking_id) + 1 if booking.booking_id in waiting else None,
-    )
+    return answered_all(slot, [booking], now)[0]
+
+
+def answered_all(slot: Slot, bookings: Iterable[Booking], now: datetime) -> list[Booking]:
+    """`answered` for many bookings of one slot, its queue worked out once."""
+    standing = standings(slot, now)
+    waiting = {b.booking_id: n for n, b in enumerate(slot.waitlist, start=1)}
+    return [
+        replace(b, standing=standing.get(b.booking_id), waitlist_position=waiting.get(b.booking_id)) for b in bookings
+    ]
 
 
 @dataclass(frozen=True)

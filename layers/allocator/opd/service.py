@@ -187,7 +187,7 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     def queue(self, slot_id: str) -> list[Booking]:
         """The slot's CALLED, CHECKED_IN and BOOKED bookings in call order, each with its standing."""
         slot, now = self.get_slot(slot_id), self.clock()
-        return [domain.answered(slot, b, now) for b in domain.call_order(slot.bookings)]
+        return domain.answered_all(slot, domain.call_order(slot.bookings), now)
 
     def call_next(self, slot_id: str, by: str) -> CallNext:
         """In one write: the patient in the room is done, and the first CHECKED_IN one is called in."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import (
@@ -26,7 +26,18 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from opd import domain
-from opd.domain import ID_PATTERN, MAX_CAPACITY, MAX_DELAY_MINUTES, Booking, Capacity, Slot, Source, Status, Tier
+from opd.domain import (
+    ID_PATTERN,
+    MAX_CAPACITY,
+    MAX_DELAY_MINUTES,
+    Booking,
+    CancelReason,
+    Capacity,
+    Slot,
+    Source,
+    Status,
+    Tier,
+)
 from opd.settings import Settings
 
 
@@ -168,16 +179,15 @@ class SlotOut(ResponseModel):
             ),
             delayed=slot.delayed,
             delay_minutes=slot.delay_minutes,
-            closed=False,  # a doctor's leave closes slots: not yet (contract, "Sessions and leave")
+            closed=slot.closed,
             limits=slot.limits(reduction),
             booked=slot.booked,
             available=slot.available(reduction),
-            waitlisted=0,  # no waitlist yet (contract, "Waitlist")
+            waitlisted=len(slot.waitlist),
         )
 
 
 # The contract's reasons for a cancellation; the service records none yet (later issues do).
-CancelReason = Literal["PATIENT", "STAFF", "RESCHEDULED", "DOCTOR_UNAVAILABLE", "WAITLIST_EXPIRED"]
 
 
 class ChangeOut(ResponseModel):
@@ -234,13 +244,13 @@ class BookingOut(ResponseModel):
             updated_at=booking.updated_at,
             position=None if standing is None else standing.position,
             estimated_call_at=None if standing is None else standing.estimated_call_at,
-            waitlist_position=None,  # no waitlist yet
+            waitlist_position=booking.waitlist_position,
             called_at=booking.called_at,
             completed_at=booking.completed_at,
             skips=booking.skips,
-            cancel_reason=None,  # no reasons recorded yet
-            rescheduled_from=None,  # no rescheduling yet
-            rescheduled_to=None,
+            cancel_reason=booking.cancel_reason,
+            rescheduled_from=booking.rescheduled_from,
+            rescheduled_to=booking.rescheduled_to,
             phone=None,  # no phones taken yet
             history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )
@@ -293,7 +303,7 @@ class BoardSlotOut(ResponseModel):
             end=slot.end,
             delayed=slot.delayed,
             delay_minutes=slot.delay_minutes,
-            closed=False,  # as SlotOut: no leave yet
+            closed=slot.closed,
             calling=line.calling,
             next=list(line.next),
             waiting=line.waiting,
