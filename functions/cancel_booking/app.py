@@ -37,7 +37,7 @@ def cancel_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
     who = caller(app).require(*BOOKING_READERS)
     service = allocator()
     may_see(who, service.get_booking(bookingId))  # whose booking it is never changes
-    return answer(BookingOut.of(service.cancel(bookingId)))
+    return answer(BookingOut.of(service.cancel(bookingId, by=who.username)))
 
 
 lambda_handler = make_handler(app)

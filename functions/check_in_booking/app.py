@@ -34,8 +34,8 @@ app = make_app()
     },
 )
 def check_in_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
-    caller(app).require(*STAFF)
-    return answer(BookingOut.of(allocator().check_in(bookingId)))
+    who = caller(app).require(*STAFF)
+    return answer(BookingOut.of(allocator().check_in(bookingId, by=who.username)))
 
 
 lambda_handler = make_handler(app)

@@ -1,4 +1,4 @@
-"""POST /bookings/{bookingId}/complete (reception, admin): the doctor has seen the patient."""
+"""POST /bookings/{bookingId}/complete (reception, admin): the doctor has seen the patient (CALLED or CHECKED_IN)."""
 
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ app = make_app()
     tags=["bookings"],
     security=BEARER,
     responses={
-        200: {"description": "OK: the completed booking"},
+        200: {"description": "OK: the completed booking (it was CALLED, or CHECKED_IN without the room flow)"},
         **error_responses(
             ValidationFailed, Unauthorized, Forbidden, NotFound, InvalidTransition, SlotBusy, DependencyUnavailable
         ),
     },
 )
 def complete_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
-    caller(app).require(*STAFF)
-    return answer(BookingOut.of(allocator().complete(bookingId)))
+    who = caller(app).require(*STAFF)
+    return answer(BookingOut.of(allocator().complete(bookingId, by=who.username)))
 
 
 lambda_handler = make_handler(app)

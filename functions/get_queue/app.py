@@ -1,4 +1,4 @@
-"""GET /slots/{slotId}/queue (reception, admin): the active bookings in call order."""
+"""GET /slots/{slotId}/queue (reception, admin): the CALLED, CHECKED_IN and BOOKED bookings in call order."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ app = make_app()
     tags=["slots"],
     security=BEARER,
     responses={
-        200: {"description": "OK: CRITICAL bookings first, then the others, each by token"},
+        200: {
+            "description": "OK: the CALLED booking, then CRITICAL ones, then the others, each by queue position; "
+            "each with its position and estimated call time"
+        },
         **error_responses(ValidationFailed, Unauthorized, Forbidden, NotFound, DependencyUnavailable),
     },
 )

@@ -34,8 +34,8 @@ app = make_app()
     },
 )
 def mark_no_show(bookingId: BookingIdPath) -> Response[BookingOut]:
-    caller(app).require(*STAFF)
-    return answer(BookingOut.of(allocator().mark_no_show(bookingId)))
+    who = caller(app).require(*STAFF)
+    return answer(BookingOut.of(allocator().mark_no_show(bookingId, by=who.username)))
 
 
 lambda_handler = make_handler(app)

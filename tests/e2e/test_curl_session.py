@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -114,6 +115,46 @@ def test_check_in_complete_and_no_show(api: Api) -> None:
     assert refused.status_code == 409
     assert error_of(refused)["code"] == "INVALID_TRANSITION"
     assert api.call("GET", f"/slots/{slot['slotId']}").json()["booked"] == 1  # the consultation keeps its place
+
+
+def test_the_room_call_next_skip_complete_and_the_board_without_a_token(api: Api) -> None:
+    slot = api.new_slot()
+    walk_in, emergency, late = (api.book(slot["slotId"], source).json() for source in ("WALKIN", "EMERGENCY", "ONLINE"))
+
+    def post(path: str) -> dict[str, Any]:
+        answer = api.as_role("reception", "POST", path)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    for booking in (walk_in, emergency):
+        post(f"/bookings/{booking['bookingId']}/check-in")
+    first = post(f"/slots/{slot['slotId']}/call-next")
+    assert (first["completed"], first["called"]["token"], first["called"]["position"]) == (None, 2, 0)
+    assert first["called"]["history"][-1]["by"] == "reception-e2e"
+
+    skipped = post(f"/bookings/{emergency['bookingId']}/skip")  # not in the room: to the end of its group
+    assert (skipped["status"], skipped["skips"]) == ("CHECKED_IN", 1)
+    second = post(f"/slots/{slot['slotId']}/call-next")
+    assert (second["completed"], second["called"]["token"]) == (None, 2)  # still the only CRITICAL one
+
+    done = post(f"/bookings/{emergency['bookingId']}/complete")
+    assert (done["status"], done["position"]) == ("COMPLETED", None)
+    third = post(f"/slots/{slot['slotId']}/call-next")
+    assert (third["completed"], third["called"]["token"]) == (None, 1)
+
+    day = datetime.fromisoformat(slot["start"]).date().isoformat()
+    board = api.call("GET", f"/boards/{slot['doctorId']}?date={day}")  # no token: the screens are public
+    assert board.status_code == 200, board.text
+    assert board.headers["cache-control"] == "public, max-age=1"
+    [line] = board.json()["slots"]
+    assert (line["slotId"], line["calling"], line["next"], line["waiting"]) == (slot["slotId"], 1, [], 0)
+    assert all(b["patientId"] not in board.text for b in (walk_in, emergency, late))
+    queue = api.as_role("reception", "GET", f"/slots/{slot['slotId']}/queue").json()["queue"]
+    assert [(b["token"], b["status"], b["position"]) for b in queue] == [(1, "CALLED", 0), (3, "BOOKED", 1)]
+    assert api.call("POST", f"/slots/{slot['slotId']}/call-next").status_code == 401  # the room is staff's
+    refused = api.call("POST", f"/slots/{slot['slotId']}/call-next", token=api.token("patient", "pat-room"))
+    assert (refused.status_code, error_of(refused)["code"]) == (403, "FORBIDDEN")
 
 
 def test_the_sweeper_marks_what_is_past_its_grace_once(api: Api) -> None:

@@ -13,7 +13,7 @@ from devserver.apigw import HttpRequest, answer_from_result, http_api_event, jwt
 from devserver.gateway import scheduled_input
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = {"GET /health", "GET /slots/{slotId}", "GET /doctors/{doctorId}/slots"}
+PUBLIC = {"GET /health", "GET /slots/{slotId}", "GET /doctors/{doctorId}/slots", "GET /boards/{doctorId}"}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def template() -> dict[str, object]:
 
 def test_the_template_routes_each_contract_endpoint_to_its_function(template: dict[str, object]) -> None:
     table = templates.routes(template, REPO_ROOT)
-    assert len(table.routes) == 12
+    assert len(table.routes) == 15
     assert {route.route_key for route in table.routes if route.public} == PUBLIC
     found = table.find("GET", "/slots/slot-1/queue")
     assert found is not None

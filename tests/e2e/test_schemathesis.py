@@ -44,6 +44,7 @@ def _with_links(document: dict[str, Any]) -> dict[str, Any]:
         "GetSlot": {"operationRef": _ref("get", "/slots/{slotId}"), "parameters": slot_id},
         "GetQueue": {"operationRef": _ref("get", "/slots/{slotId}/queue"), "parameters": slot_id},
         "SetDelay": {"operationRef": _ref("put", "/slots/{slotId}/delay"), "parameters": slot_id},
+        "CallNext": {"operationRef": _ref("post", "/slots/{slotId}/call-next"), "parameters": slot_id},
         "Book": {
             "operationRef": _ref("post", "/bookings"),
             "requestBody": {"slotId": "$response.body#/slotId", "patientId": "p-workflow", "source": "EMERGENCY"},
@@ -57,6 +58,7 @@ def _with_links(document: dict[str, Any]) -> dict[str, Any]:
             ("CheckIn", "post", "/bookings/{bookingId}/check-in"),
             ("NoShow", "post", "/bookings/{bookingId}/no-show"),
             ("Complete", "post", "/bookings/{bookingId}/complete"),
+            ("Skip", "post", "/bookings/{bookingId}/skip"),
         )
     }
     document["paths"]["/slots"]["post"]["responses"]["201"]["links"] = from_slot

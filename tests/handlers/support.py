@@ -31,7 +31,12 @@ ROUTE_HANDLERS = (
     "check_in_booking",
     "mark_no_show",
     "complete_booking",
+    "call_next",
+    "skip_booking",
+    "get_board",
 )
+# Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.
+CACHED_BRIEFLY = {"get_board": "public, max-age=1"}
 PATIENT = "patient-sample-001"  # the patient named in the sample events' token
 KEEP: Any = object()  # leave this part of the sample event as it is
 LOCK_WAIT_MS = 50  # a busy slot answers 429 after this; short keeps the suite fast
@@ -117,6 +122,11 @@ class Answer:
     @property
     def details(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self.body["error"]["details"])
+
+
+def cache_control(name: str, status: int) -> str:
+    """The Cache-Control header handler `name` must send with an answer of `status`."""
+    return CACHED_BRIEFLY.get(name, "no-store") if status == 200 else "no-store"
 
 
 def handler_module(name: str) -> Any:

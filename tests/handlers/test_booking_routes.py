@@ -31,6 +31,17 @@ BOOKING_KEYS = {
     "status",
     "createdAt",
     "updatedAt",
+    "position",
+    "estimatedCallAt",
+    "waitlistPosition",
+    "calledAt",
+    "completedAt",
+    "skips",
+    "cancelReason",
+    "rescheduledFrom",
+    "rescheduledTo",
+    "phone",
+    "history",
 }
 
 

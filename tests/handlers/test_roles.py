@@ -28,6 +28,9 @@ ALLOWED: dict[str, set[str | None]] = {
     "check_in_booking": {"reception", "admin"},
     "mark_no_show": {"reception", "admin"},
     "complete_booking": {"reception", "admin"},
+    "call_next": {"reception", "admin"},
+    "skip_booking": {"reception", "admin"},
+    "get_board": PUBLIC,
 }
 CREATED = {"create_slot", "create_booking"}
 ROLES = [None, "patient", "reception", "admin", "[doctor]"]  # "[doctor]": a group the service does not know
@@ -44,7 +47,7 @@ def real_event(
     if name == "create_booking":
         body = {"slotId": slot.slot_id, "patientId": PATIENT, "source": "ONLINE"}
         return event(name, body=body, role=role, user=user)
-    if name == "list_doctor_slots":
+    if name in {"list_doctor_slots", "get_board"}:
         query = {"date": slot.start.date().isoformat()}
         return event(name, path={"doctorId": slot.doctor_id}, query=query, role=role, user=user)
     if name in {"get_slot", "get_queue", "set_delay"}:
@@ -52,8 +55,12 @@ def real_event(
     if name == "health":
         return event(name, role=role, user=user)
     booking = allocator.book(slot.slot_id, PATIENT, Source.ONLINE)
-    if name == "complete_booking":
-        allocator.check_in(booking.booking_id)
+    if name in {"complete_booking", "call_next", "skip_booking"}:
+        allocator.check_in(booking.booking_id)  # call-next has someone to call: an allowed call changes the slot
+    if name == "call_next":
+        return event(name, path={"slotId": slot.slot_id}, role=role, user=user)
+    if name == "skip_booking":
+        allocator.call_next(slot.slot_id, by="desk-1")
     return event(name, path={"bookingId": booking.booking_id}, role=role, user=user)
 
 

@@ -20,9 +20,11 @@ SLOT_KEYS = {
     "capacity",
     "delayed",
     "delayMinutes",
+    "closed",
     "limits",
     "booked",
     "available",
+    "waitlisted",
 }
 
 

@@ -42,6 +42,18 @@ class FakeSlotStore:
             )
         self.slots[slot.slot_id] = slot
 
+    def insert_all(self, slots: list[Slot]) -> dict[datetime, str]:
+        existing = {}
+        for slot in slots:
+            same = next(
+                (s for s in self.slots.values() if s.doctor_id == slot.doctor_id and s.start == slot.start), None
+            )
+            if same is None:
+                self.insert(slot)
+            else:
+                existing[slot.start] = same.slot_id
+        return existing
+
     def get(self, slot_id: str) -> Slot | None:
         return self.slots.get(slot_id)
 

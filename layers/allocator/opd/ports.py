@@ -26,6 +26,10 @@ class SlotRepository(Protocol):
         """Add a new slot as it is. Raises `SlotExists` if the doctor already has a slot starting at
         the same instant (whatever the offset it was given in), or the slot id is taken."""
 
+    def insert_all(self, slots: list[Slot]) -> dict[datetime, str]:
+        """Add one doctor's slots in as few round trips as it can; a slot whose start instant the
+        doctor has already is left as it is. Returns those that existed: start → slot id."""
+
     def get(self, slot_id: str) -> Slot | None:
         """The slot as last written, with that write's version; None if there is no such slot."""
 

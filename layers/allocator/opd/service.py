@@ -77,6 +77,18 @@ class Booked:
 
 
 @dataclass(frozen=True)
+class SessionsOpened:
+    created: list[Slot]
+    existing: list[str]  # ids of slots that were there already, left as they were
+
+
+@dataclass(frozen=True)
+class LeaveTaken:
+    slots: int  # the doctor's slots that day, now all closed
+    cancelled: list[Booking]  # what this request cancelled (a repeat cancels nothing more)
+
+
+@dataclass(frozen=True)
 class CallNext:
     completed: Booking | None  # who was in the room and is now done
     called: Booking | None  # who is called in now
@@ -134,6 +146,41 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         self.store.insert(slot)
         return slot
 
+    def open_sessions(self, doctor_id: str, plan: domain.SessionPlan) -> SessionsOpened:
+        """The slots of a doctor's recurring session, in one bulk write; slots that exist stay as they are.
+
+        A repeat creates nothing more and names what exists, so a request cut off halfway is
+        finished by sending it again.
+        """
+        domain.require_id("doctorId", doctor_id)
+        now = self.clock()
+        planned = [
+            domain.new_slot(new_slot_id(), doctor_id, start, end, plan.capacity, now)
+            for start, end in domain.session_times(plan, self.settings.clinic_zone)
+            if end > now  # a slot already over cannot be opened
+        ]
+        existing = self.store.insert_all(planned)
+        return SessionsOpened(
+            created=[s for s in planned if s.start not in existing],
+            existing=[existing[s.start] for s in planned if s.start in existing],  # in the session's order
+        )
+
+    def take_leave(self, doctor_id: str, day: date, by: str) -> LeaveTaken:
+        """Close every slot of the doctor's day and cancel its waiting patients, one slot's write at a time.
+
+        A failure halfway leaves some slots done and the rest untouched; a repeat finishes the job
+        and changes nothing more where it was done.
+        """
+        slots = self.doctor_slots(doctor_id, day)
+        cancelled: list[Booking] = []
+        for slot in slots:
+
+            def decide(current: Slot) -> Decision[list[Booking]]:
+                return domain.close_for_leave(current, self.clock(), by)
+
+            cancelled.extend(self._change(slot.slot_id, decide))
+        return LeaveTaken(slots=len(slots), cancelled=cancelled)
+
     def get_slot(self, slot_id: str) -> Slot:
         slot = self.store.get(slot_id)
         if slot is None:
@@ -157,7 +204,7 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     def queue(self, slot_id: str) -> list[Booking]:
         """The slot's CALLED, CHECKED_IN and BOOKED bookings in call order, each with its standing."""
         slot, now = self.get_slot(slot_id), self.clock()
-        return [domain.answered(slot, b, now) for b in domain.call_order(slot.bookings)]
+        return domain.answered_all(slot, domain.call_order(slot.bookings), now)
 
     def call_next(self, slot_id: str, by: str) -> CallNext:
         """In one write: the patient in the room is done, and the first CHECKED_IN one is called in."""

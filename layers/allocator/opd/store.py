@@ -14,12 +14,19 @@ from typing import Any
 
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from opd.domain import Booking, CancelReason, Capacity, Change, RefusedMove, Slot, Source, Status
 from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
+DUPLICATE_KEY = 11000  # MongoDB's error code for a unique index violation
 
 
 @contextmanager
@@ -184,6 +191,27 @@ class SlotStore:
             raise SlotExists(
                 f"doctor {slot.doctor_id} already has a slot starting {_utc(slot.start).isoformat()}"
             ) from exc
+
+    def insert_all(self, slots: list[Slot]) -> dict[datetime, str]:
+        """Add one doctor's slots in one round trip (plus one read when some exist); those whose start
+        instant the doctor has already are left as they are. Returns those that existed: start → id."""
+        if not slots:
+            return {}
+        errors: list[dict[str, Any]] = []
+        with mongo_errors():
+            try:
+                self.collection.insert_many([slot_to_doc(slot) for slot in slots], ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                    raise
+        if not errors:
+            return {}
+        starts = [_utc(slots[error["index"]].start) for error in errors]
+        query = {"doctorId": slots[0].doctor_id, "start": {"$in": starts}}
+        with mongo_errors():
+            found = self.collection.find(query, {"_id": 1, "start": 1}).batch_size(len(starts))  # one reply
+            return {_utc(doc["start"]): doc["_id"] for doc in found}
 
     def get(self, slot_id: str) -> Slot | None:
         with mongo_errors():

@@ -25,7 +25,19 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from opd.domain import ID_PATTERN, MAX_CAPACITY, MAX_DELAY_MINUTES, Booking, Capacity, Slot, Source, Status, Tier
+from opd import domain
+from opd.domain import (
+    ID_PATTERN,
+    MAX_CAPACITY,
+    MAX_DELAY_MINUTES,
+    Booking,
+    CancelReason,
+    Capacity,
+    Slot,
+    Source,
+    Status,
+    Tier,
+)
 from opd.settings import Settings
 
 
@@ -146,9 +158,11 @@ class SlotOut(ResponseModel):
     capacity: CapacityOut
     delayed: bool
     delay_minutes: int
+    closed: bool
     limits: dict[Tier, int]
     booked: int
     available: dict[Tier, int]
+    waitlisted: int
 
     @classmethod
     def of(cls, slot: Slot, settings: Settings) -> SlotOut:
@@ -165,13 +179,32 @@ class SlotOut(ResponseModel):
             ),
             delayed=slot.delayed,
             delay_minutes=slot.delay_minutes,
+            closed=slot.closed,
             limits=slot.limits(reduction),
             booked=slot.booked,
             available=slot.available(reduction),
+            waitlisted=len(slot.waitlist),
         )
 
 
+# The contract's reasons for a cancellation; the service records none yet (later issues do).
+
+
+class ChangeOut(ResponseModel):
+    """One line of a booking's history: what it became, when, and who made the change (a username or `system`)."""
+
+    status: Status
+    at: UtcTime
+    by: str
+
+
 class BookingOut(ResponseModel):
+    """The contract's Booking: every field always present, null where it does not apply.
+
+    Built from the domain's values, which are already what the fields say, so Powertools'
+    validation of the answer is an isinstance check and the cost is one build and one dump.
+    """
+
     booking_id: str
     slot_id: str
     doctor_id: str
@@ -182,9 +215,22 @@ class BookingOut(ResponseModel):
     status: Status
     created_at: UtcTime
     updated_at: UtcTime
+    position: int | None  # bookings ahead in call order (the CALLED one included); 0 when CALLED
+    estimated_call_at: UtcTime | None
+    waitlist_position: int | None
+    called_at: UtcTime | None
+    completed_at: UtcTime | None
+    skips: int
+    cancel_reason: CancelReason | None
+    rescheduled_from: str | None
+    rescheduled_to: str | None
+    phone: str | None
+    history: list[ChangeOut]
 
     @classmethod
     def of(cls, booking: Booking) -> BookingOut:
+        """`booking` as the service answered it: with its standing (position, estimate), null out of the queue."""
+        standing = booking.standing
         return cls(
             booking_id=booking.booking_id,
             slot_id=booking.slot_id,
@@ -196,6 +242,17 @@ class BookingOut(ResponseModel):
             status=booking.status,
             created_at=booking.created_at,
             updated_at=booking.updated_at,
+            position=None if standing is None else standing.position,
+            estimated_call_at=None if standing is None else standing.estimated_call_at,
+            waitlist_position=booking.waitlist_position,
+            called_at=booking.called_at,
+            completed_at=booking.completed_at,
+            skips=booking.skips,
+            cancel_reason=booking.cancel_reason,
+            rescheduled_from=booking.rescheduled_from,
+            rescheduled_to=booking.rescheduled_to,
+            phone=None,  # no phones taken yet
+            history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )
 
 
@@ -206,6 +263,63 @@ class SlotListOut(ResponseModel):
 class QueueOut(ResponseModel):
     slot_id: str
     queue: list[BookingOut]
+
+
+class CallNextOut(ResponseModel):
+    """POST /slots/{slotId}/call-next: who left the room and who is called in, each null when nobody."""
+
+    slot_id: str
+    completed: BookingOut | None
+    called: BookingOut | None
+
+    @classmethod
+    def of(cls, slot_id: str, completed: Booking | None, called: Booking | None) -> CallNextOut:
+        return cls(
+            slot_id=slot_id,
+            completed=None if completed is None else BookingOut.of(completed),
+            called=None if called is None else BookingOut.of(called),
+        )
+
+
+class BoardSlotOut(ResponseModel):
+    """What a waiting-room screen shows of one slot: its times and notices, and token numbers only."""
+
+    slot_id: str
+    start: UtcTime
+    end: UtcTime
+    delayed: bool
+    delay_minutes: int
+    closed: bool
+    calling: int | None  # the token in the doctor's room
+    next: list[int]  # up to 5 CHECKED_IN tokens, in call order
+    waiting: int  # every CHECKED_IN booking
+
+    @classmethod
+    def of(cls, slot: Slot) -> BoardSlotOut:
+        line = domain.board_line(slot)
+        return cls(
+            slot_id=slot.slot_id,
+            start=slot.start,
+            end=slot.end,
+            delayed=slot.delayed,
+            delay_minutes=slot.delay_minutes,
+            closed=slot.closed,
+            calling=line.calling,
+            next=list(line.next),
+            waiting=line.waiting,
+        )
+
+
+class BoardOut(ResponseModel):
+    """GET /boards/{doctorId}: public, so it names no patient and carries no phone: tokens and counts only."""
+
+    doctor_id: str
+    day: date = Field(alias="date")  # `date` is the type's name here; constructed as `date=`
+    slots: list[BoardSlotOut]
+
+    @classmethod
+    def of(cls, doctor_id: str, day: date, slots: list[Slot]) -> BoardOut:
+        return cls(doctor_id=doctor_id, date=day, slots=[BoardSlotOut.of(slot) for slot in slots])
 
 
 class HealthOut(ResponseModel):

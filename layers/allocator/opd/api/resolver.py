@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,11 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 # no-store: answers are patient data (bookings, queues) or live counts of places; no cache, shared
 # or private, may keep one, and one rule for all cannot miss a route that starts carrying patient data.
 RESPONSE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+# The one exception, which a route asks for by name (`answer(..., cache=PUBLIC_FOR_A_SECOND)`) and
+# only for its success: the waiting-room board, token numbers and no patient, read by every screen
+# every few seconds. A shared cache in front (a CDN, a hospital proxy) may keep it one second, and no
+# longer: with the board's 2.5 s poll, a call still reaches the screen within the contract's 5 s.
+PUBLIC_FOR_A_SECOND = {"Cache-Control": "public, max-age=1"}
 _NOT_JSON = "application/octet-stream"  # what any media type but JSON is to this API (see as_resolver_reads_it)
 
 
@@ -137,5 +142,8 @@ def window(service: Allocator) -> bounds.Window:
     return bounds.Window.around(service.clock(), service.settings.clinic_zone)
 
 
-def answer[Model: BaseModel](body: Model, status: HTTPStatus = HTTPStatus.OK) -> Response[Model]:
-    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=body)
+def answer[Model: BaseModel](
+    body: Model, status: HTTPStatus = HTTPStatus.OK, cache: Mapping[str, str] | None = None
+) -> Response[Model]:
+    """The success answer; `cache` (PUBLIC_FOR_A_SECOND) replaces the default no-store."""
+    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=body, headers=cache)
