@@ -8,7 +8,10 @@ One unmeasured import per handler first writes the bytecode caches, as pip does 
 By default the code is imported from the repo (`functions.<name>.app`, the layer's source and
 the .venv's packages, which hold more than the layer: e.g. cryptography). `--built` imports
 `sam build`'s output instead (.aws-sam/build: the function's `app` and the layer's packages only,
-no site-packages), as Lambda does. Figures, not a timed test.
+no site-packages), as Lambda does. The built layer is for arm64, whose binaries (pydantic-core)
+cannot load on an x86_64 machine, so there the layer is built again by the same Makefile for this
+machine's architecture (ARCH=x86_64, into .aws-sam/host-layer): the same files but for the binaries.
+Figures, not a timed test.
 
     .venv/bin/python benchmarks/cold_start.py [--repeats 7] [--handler create_booking ...] [--built]
 """
@@ -34,6 +37,7 @@ from devserver.template import function_named, load_template, plain_environment 
 
 RESULTS = ROOT / "benchmarks" / "results"
 BUILD = ROOT / ".aws-sam" / "build"
+HOST_LAYER = ROOT / ".aws-sam" / "host-layer"  # the layer's Makefile run for this machine's architecture
 TARGET_MS = 250.0
 
 # Runs in the fresh interpreter: argv is the module, then the paths to put first; prints milliseconds.
@@ -69,13 +73,25 @@ def from_source(name: str) -> Layout:
     return Layout(f"functions.{name}.app", (str(ROOT / "layers" / "allocator"), str(ROOT)), str(function))
 
 
-def from_build(name: str) -> Layout:
+def from_build(name: str, build: Path, layer: Path) -> Layout:
     """`sam build`'s output: the function's directory and the layer's python/, nothing from the .venv."""
-    code = BUILD / function_named(load_template(ROOT / "template.yaml"), name, ROOT).logical_id
-    layer = BUILD / "AllocatorLayer" / "python"
+    code = build / function_named(load_template(ROOT / "template.yaml"), name, ROOT).logical_id
     if not (code / "app.py").is_file() or not layer.is_dir():
-        raise SystemExit(f"no sam build output for {name} under {BUILD}: run `make sam-build` first")
+        raise SystemExit(f"no sam build output for {name} under {build}: run `make sam-build` first")
     return Layout("app", (str(code), str(layer)), str(code), flags=("-S",))  # -S: no site-packages
+
+
+def built_layer(build: Path) -> Path:
+    """sam build's layer where it runs on this machine; else the same Makefile's build for this machine."""
+    built = build / "AllocatorLayer" / "python"
+    arch = platform.machine()
+    if not built.is_dir():
+        raise SystemExit(f"no sam build output under {build}: run `make sam-build` first")
+    if all(arch in path.name for path in built.rglob("*.so")):
+        return built
+    make = ["make", "--no-print-directory", "-C", str(ROOT / "layers" / "allocator"), "build-AllocatorLayer"]
+    subprocess.run([*make, f"ARTIFACTS_DIR={HOST_LAYER}", f"ARCH={arch}", f"PYTHON={sys.executable}"], check=True)
+    return HOST_LAYER / "python"
 
 
 def handlers() -> list[str]:
@@ -156,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="fresh interpreters per handler (default 7)")
     parser.add_argument("--handler", action="append", help="only this handler (repeatable); default: all")
     parser.add_argument("--built", action="store_true", help="import sam build's output, as Lambda does")
+    parser.add_argument("--build-dir", type=Path, default=BUILD, help="sam build's output (default .aws-sam/build)")
     parser.add_argument("--out", type=Path, default=RESULTS / "cold_start.json")
     args = parser.parse_args(argv)
     names = args.handler or handlers()
@@ -163,11 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         print("no functions/<name>/app.py found", file=sys.stderr)
         return 1
     env = environment()
-    layouts = {name: from_build(name) if args.built else from_source(name) for name in names}
+    layer = built_layer(args.build_dir) if args.built else None
+    layouts = {name: from_build(name, args.build_dir, layer) if layer else from_source(name) for name in names}
     rows = measure(layouts, args.repeats, env)
     slowest = max(rows, key=lambda r: r["medianMs"])
     heavy = heaviest_packages(import_ms(slowest["handler"], layouts[slowest["handler"]], env, importtime=True)[1])
-    print(f"imported from {'sam build (.aws-sam/build)' if args.built else 'the repo and the .venv'}")
+    where = f"sam build ({args.build_dir}; the layer from {layer})" if layer else "the repo and the .venv"
+    print(f"imported from {where}")
     print(table(rows))
     print(f"\nslowest: {slowest['handler']}; its import time by package (self ms): ", end="")
     print(", ".join(f"{package} {ms:.0f}" for package, ms in heavy))
