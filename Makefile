@@ -51,7 +51,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/allocator functions devserver demo tests benchmarks
 
 # Coverage of the layer and the functions (what runs in Lambda) is printed with the results.
-pytest: $(VENV)/.installed chromium
+pytest: $(VENV)/.installed $(SAM_VENV)/.installed chromium
 	$(PY) -m pytest -n 2 --dist loadgroup --cov=layers/allocator/opd --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # Debian's chromium for tests/browser (CI runs as root). Never `playwright install`: it downloads a browser.
