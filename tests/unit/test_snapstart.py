@@ -4,48 +4,20 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Callable, Iterator
-from types import ModuleType
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
+from devserver.snapstart import LocalSnapStart
 from opd import runtime
 from opd.api import models, snapstart
 from opd.api.resolver import make_app, make_handler
 from opd.settings import current as current_settings
 
-Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
-
-
-class FakeRuntime(ModuleType):
-    """`snapshot_restore_py` as Lambda's runtime provides it: two registries, run as the runtime runs them."""
-
-    def __init__(self) -> None:
-        super().__init__("snapshot_restore_py")
-        self.before: list[Hook] = []
-        self.after: list[Hook] = []
-
-    def register_before_snapshot(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
-        self.before.append((func, args, kwargs))
-        return func
-
-    def register_after_restore(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
-        self.after.append((func, args, kwargs))
-        return func
-
-    def take_snapshot(self) -> None:
-        for func, args, kwargs in reversed(self.before):  # the runtime runs these last-registered first
-            func(*args, **kwargs)
-
-    def restore(self) -> None:
-        for func, args, kwargs in self.after:
-            func(*args, **kwargs)
-
 
 @pytest.fixture
-def lambda_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRuntime]:
-    fake = FakeRuntime()
+def lambda_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSnapStart]:
+    fake = LocalSnapStart()  # the local runner's stand-in for Lambda's snapshot_restore_py
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", fake)
     runtime.reset()
     yield fake
@@ -58,19 +30,20 @@ def test_outside_lambda_nothing_is_registered(monkeypatch: pytest.MonkeyPatch) -
     assert snapstart.register(make_app()) is False
 
 
-def test_every_route_function_registers_its_hooks(lambda_runtime: FakeRuntime) -> None:
+def test_every_route_function_registers_its_hooks(lambda_runtime: LocalSnapStart) -> None:
     app = make_app()
     make_handler(app)
     assert [(func, args) for func, args, _ in lambda_runtime.before] == [(snapstart.prime, (app,))]
     assert [func for func, _, _ in lambda_runtime.after] == [snapstart.after_restore]
 
 
-def test_the_snapshot_holds_the_built_models_and_no_connection(lambda_runtime: FakeRuntime) -> None:
+def test_the_snapshot_holds_the_built_models_and_no_connection(lambda_runtime: LocalSnapStart) -> None:
     # No socket can be opened in a unit test (tests/unit/conftest.py): priming that connected would fail here.
     from functions.create_booking import app as create_booking
 
     snapstart.register(create_booking.app)
-    lambda_runtime.take_snapshot()
+    for func, args, kwargs in reversed(lambda_runtime.before):  # the snapshot, not yet a restore
+        func(*args, **kwargs)
     assert all(model.__pydantic_complete__ for model in models.all_models())
     assert create_booking.app._static_routes[0]._dependant is not None  # Powertools' route fields, built
     assert "pymongo" in sys.modules and "redis" in sys.modules  # imported, not connected:
@@ -78,21 +51,22 @@ def test_the_snapshot_holds_the_built_models_and_no_connection(lambda_runtime: F
         assert client.cache_info().currsize == 0
 
 
-def test_environments_restored_from_one_snapshot_draw_their_own_random_numbers(lambda_runtime: FakeRuntime) -> None:
+def test_environments_restored_from_one_snapshot_draw_their_own_random_numbers(lambda_runtime: LocalSnapStart) -> None:
     snapstart.register(make_app())
     snapshot = random.getstate()  # what every environment restored from this snapshot starts with
 
     def restored_environment(hooks: bool) -> list[float]:
         random.setstate(snapshot)
         if hooks:
-            lambda_runtime.restore()
+            for func, args, kwargs in lambda_runtime.after:
+                func(*args, **kwargs)
         return [random.random() for _ in range(4)]  # e.g. the lock's retry jitter
 
     assert restored_environment(hooks=False) == restored_environment(hooks=False)  # the hazard
     assert restored_environment(hooks=True) != restored_environment(hooks=True)
 
 
-def test_after_restore_drops_whatever_opd_runtime_kept(lambda_runtime: FakeRuntime) -> None:
+def test_after_restore_drops_whatever_opd_runtime_kept(lambda_runtime: LocalSnapStart) -> None:
     runtime.settings()
     assert current_settings.cache_info().currsize == 1  # opd.runtime's caches hold something
     snapstart.after_restore()

@@ -32,14 +32,18 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from opd.settings import current
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 
-# Imported before the snapshot so that a restored environment's first request does not import them.
-CLIENT_MODULES = ("pymongo", "redis", "opd.runtime", "aws_lambda_powertools.utilities.parameters")
+# Imported before the snapshot so that a restored environment's first request does not import them;
+# boto3 (Powertools parameters) too where a connection string comes from Secrets Manager.
+CLIENT_MODULES = ("pymongo", "redis", "opd.runtime")
+SECRETS_MODULE = "aws_lambda_powertools.utilities.parameters"
 
 Register = Callable[..., Any]
 
@@ -81,6 +85,9 @@ def prime(app: APIGatewayHttpResolver) -> None:
         model.model_rebuild()
     for module in CLIENT_MODULES:
         importlib.import_module(module)
+    config = current()
+    if (config.redis_url_secret and not config.redis_url) or (config.mongodb_uri_secret and not config.mongodb_uri):
+        importlib.import_module(SECRETS_MODULE)
 
 
 def after_restore() -> None:
