@@ -5,6 +5,13 @@ nearly every request decides on its first try. It is not what keeps the counts r
 version-conditional write does that, so a holder that stalls past the TTL can lose the lock
 without any harm but a retry, and a lock left behind by a dead request only costs its TTL.
 
+A request that finds the lock busy does not poll: it blocks on `lock:slot:<id>:free` (BLPOP) until
+the holder's release pushes a token there, or the holder's TTL runs out, or its own wait does.
+Redis serves blocked clients first come, first served, so a release hands the slot to the longest
+waiter at once, and waiting costs no CPU and one command instead of a poll every few milliseconds
+(on a hot slot the polls of twenty waiters slowed the holder they waited for). A token nobody was
+waiting for expires with the lock's TTL; a waiter woken by one that is stale only tries once more.
+
 The key record, `idempotency:booking:<key hash>` = {slot, body[, refusal]}, holds what the slot
 document cannot: the slot a key was first used with (the same key sent for another slot is a
 conflict) and a first answer that was a refusal (nothing was written for it). A booking made with
@@ -17,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -50,16 +56,22 @@ if KEYS[2] then
 end
 local holder = redis.call('get', KEYS[1])
 if holder and holder ~= ARGV[1] then
-  return {'busy'}
+  return {'busy', redis.call('pttl', KEYS[1])}
 end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {'locked'}
 """
 
-# Delete the key only while it still holds our owner token: never release someone else's lock.
+# KEYS[1] the lock, KEYS[2] its wake-up list; ARGV: owner, ttl_ms. Delete the lock only while it still
+# holds our owner token (never release someone else's), and then wake the longest waiter: one token,
+# kept at most the lock's TTL, so a release nobody waited for leaves nothing behind for long.
 RELEASE_IF_OWNER = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
+    redis.call('del', KEYS[1])
+    redis.call('rpush', KEYS[2], '1')
+    redis.call('ltrim', KEYS[2], -1, -1)
+    redis.call('pexpire', KEYS[2], ARGV[2])
+    return 1
 end
 return 0
 """
@@ -105,12 +117,15 @@ def redis_errors() -> Iterator[None]:
 
 
 class SlotLock:
+    # One blocking wait at most this long, well inside the client's socket timeout (0.5 s), which would
+    # otherwise take a long wait for a stalled Redis; a longer LOCK_WAIT_MS blocks again.
+    MAX_BLOCK_S = 0.25
+
     def __init__(
         self,
         client: redis.Redis,
         ttl_ms: int = 2000,
         wait_ms: int = 300,
-        sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         observe_wait: Callable[[float], None] | None = None,
     ) -> None:
@@ -118,7 +133,6 @@ class SlotLock:
         self.observe_wait = observe_wait  # told each acquisition's wait in ms (the LockWaitMs metric)
         self.ttl_ms = ttl_ms
         self.wait_ms = wait_ms
-        self._sleep = sleep
         self._clock = clock
 
     @staticmethod
@@ -126,11 +140,16 @@ class SlotLock:
         return f"lock:slot:{slot_id}"
 
     @staticmethod
+    def free_key(slot_id: str) -> str:
+        """Where a release wakes the next waiter."""
+        return f"lock:slot:{slot_id}:free"
+
+    @staticmethod
     def record_key(key: str) -> str:
         return f"idempotency:booking:{key}"
 
     def acquire(self, slot_id: str, claim: KeyClaim | None = None) -> Held | KeyRecord:
-        """Hold the slot's lock, waiting with jittered retries for at most `wait_ms`.
+        """Hold the slot's lock, waiting for its release (or its holder's TTL) for at most `wait_ms`.
 
         With a claim, the key's record is claimed in the same round trip; a record that decides the
         answer (another slot or body, a remembered refusal) is returned instead, and no lock taken.
@@ -143,7 +162,7 @@ class SlotLock:
             args += [claim.slot_id, claim.body, claim.ttl_s]
         began = self._clock()
         give_up_at = began + self.wait_ms / 1000
-        pause, tries = 0.002, 0
+        tries = 0
         while True:
             tries += 1
             try:
@@ -159,15 +178,22 @@ class SlotLock:
                 return Held(owner, waited=tries > 1)
             if reply[0] == b"recorded":
                 return _record(reply)
-            if self._clock() >= give_up_at:
+            left = give_up_at - self._clock()
+            if left <= 0:
                 # A holder finishes in milliseconds or its lock expires within the TTL.
                 raise SlotBusy(f"slot {slot_id} is busy, try again", retry_after_seconds=1)
-            # Jitter keeps waiting requests from retrying in lockstep.
-            self._sleep(random.uniform(pause / 2, pause))
-            pause = min(pause * 2, 0.02)
+            holder_left = int(reply[1]) / 1000 if len(reply) > 1 and int(reply[1]) > 0 else left
+            self._wait_for_release(slot_id, min(left, holder_left, self.MAX_BLOCK_S))
+
+    def _wait_for_release(self, slot_id: str, seconds: float) -> None:
+        """Block until the holder's release wakes us (first come, first served), or `seconds` pass."""
+        with redis_errors():
+            # BLPOP's timeout 0 means forever: never less than a millisecond.
+            self.client.blpop([self.free_key(slot_id)], timeout=max(seconds, 0.001))
 
     def release(self, slot_id: str, owner: str) -> bool:
-        return bool(self._script(RELEASE_IF_OWNER, [self.key(slot_id)], [owner]))
+        keys = [self.key(slot_id), self.free_key(slot_id)]
+        return bool(self._script(RELEASE_IF_OWNER, keys, [owner, self.ttl_ms]))
 
     def release_quietly(self, slot_id: str, owner: str) -> None:
         """Release on the way out of a request, whatever happened in it; never fails the request."""
