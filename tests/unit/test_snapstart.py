@@ -60,7 +60,7 @@ def test_environments_restored_from_one_snapshot_draw_their_own_random_numbers(l
         if hooks:
             for func, args, kwargs in lambda_runtime.after:
                 func(*args, **kwargs)
-        return [random.random() for _ in range(4)]  # e.g. the lock's retry jitter
+        return [random.random() for _ in range(4)]  # e.g. Powertools' log sampling, any retry jitter
 
     assert restored_environment(hooks=False) == restored_environment(hooks=False)  # the hazard
     assert restored_environment(hooks=True) != restored_environment(hooks=True)

@@ -17,10 +17,11 @@ connection shared, after restore, by many environments, or a dead one.
 
 after restore, `after_restore()`: randomness made per environment. `random`'s module-level
 generator was seeded from os.urandom when it was imported, so every environment restored from one
-snapshot would draw the same numbers: the lock's retry jitter (`opd.lock`) would put waiting
-requests back in lockstep. It is seeded again from os.urandom. `secrets` (lock owners, booking and
-slot ids) and `uuid.uuid4` read os.urandom on every call, so they differ per environment as they
-are. Any client made before the snapshot, which never happens, would be dropped (`runtime.reset`).
+snapshot would draw the same numbers (Powertools' Logger draws from it to sample debug logs, and any
+retry jitter would: environments restored together would retry in lockstep). It is seeded again from
+os.urandom. `secrets` (lock owners, booking and slot ids) and `uuid.uuid4` read os.urandom on every
+call, so they differ per environment as they are; nothing in opd draws from `random`. Any client
+made before the snapshot, which never happens, would be dropped (`runtime.reset`).
 """
 
 from __future__ import annotations
