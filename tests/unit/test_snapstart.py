@@ -12,6 +12,7 @@ from devserver.snapstart import LocalSnapStart
 from opd import runtime
 from opd.api import models, snapstart
 from opd.api.resolver import make_app, make_handler
+from opd.settings import Settings
 from opd.settings import current as current_settings
 
 
@@ -71,3 +72,10 @@ def test_after_restore_drops_whatever_opd_runtime_kept(lambda_runtime: LocalSnap
     assert current_settings.cache_info().currsize == 1  # opd.runtime's caches hold something
     snapstart.after_restore()
     assert current_settings.cache_info().currsize == 0
+
+
+def test_boto3_is_primed_only_where_a_connection_string_is_a_secret() -> None:
+    given = Settings(redis_url="redis://127.0.0.1:6379/0", mongodb_uri="mongodb://127.0.0.1:27017/")
+    assert snapstart.SECRETS_MODULE not in snapstart.client_modules(given)
+    in_aws = Settings(redis_url_secret="opd/redis-url", mongodb_uri_secret="opd/mongodb-uri")
+    assert snapstart.client_modules(in_aws) == (*snapstart.CLIENT_MODULES, snapstart.SECRETS_MODULE)

@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from opd.settings import current
+from opd.settings import Settings, current
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -84,11 +84,16 @@ def prime(app: APIGatewayHttpResolver) -> None:
     documented: list[type[BaseModel]] = [openapi.ErrorBody, openapi.Error, openapi.GatewayUnauthorized]
     for model in [*models.all_models(), *documented]:
         model.model_rebuild()
-    for module in CLIENT_MODULES:
+    for module in client_modules(current()):
         importlib.import_module(module)
-    config = current()
-    if (config.redis_url_secret and not config.redis_url) or (config.mongodb_uri_secret and not config.mongodb_uri):
-        importlib.import_module(SECRETS_MODULE)
+
+
+def client_modules(config: Settings) -> tuple[str, ...]:
+    """What the first request of an environment with these settings will import to make its clients."""
+    secret = (config.redis_url_secret and not config.redis_url) or (
+        config.mongodb_uri_secret and not config.mongodb_uri
+    )
+    return (*CLIENT_MODULES, SECRETS_MODULE) if secret else CLIENT_MODULES
 
 
 def after_restore() -> None:
