@@ -101,6 +101,7 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/round_trips.py
+	$(PY) benchmarks/sessions.py
 	$(PY) benchmarks/rush.py
 	$(PY) benchmarks/cold_start.py
 

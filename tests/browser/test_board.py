@@ -1,9 +1,8 @@
 """board.html in chromium: the waiting-room screen.
 
-Its data is GET /boards/{doctorId}, public; a call comes from POST /slots/{id}/call-next. Tested two ways:
-- against the real API: a call and a delay reach the screen within the contract's 5 s. Leave needs
-  POST /doctors/{id}/leave, which arrives with sessions and leave: until then its test is a strict xfail
-  (the day that endpoint exists it XPASSes, which fails the run, and the mark must go);
+Its data is GET /boards/{doctorId}, public; a call comes from POST /slots/{id}/call-next, leave from
+POST /doctors/{id}/leave. Tested two ways:
+- against the real API: a call, a delay and a doctor's leave reach the screen within the contract's 5 s;
 - the page's own behaviour (what it shows, marks, says and speaks) with a board served by the test itself
   (Playwright's routing), including leave.
 """
@@ -23,8 +22,6 @@ from playwright.sync_api import Page, Route, expect
 from tests.browser.support import Clinic, patient, screenshot, slot_day
 
 pytestmark = pytest.mark.xdist_group("browser")
-
-LEAVE = pytest.mark.xfail(strict=True, reason="POST /doctors/{id}/leave arrives with sessions and leave")
 
 # speechSynthesis stubbed before the page's scripts run: what the board speaks is kept in window.__spoken.
 SPEECH_STUB = """
@@ -189,7 +186,6 @@ def test_a_call_is_on_the_board_within_5_s_marked_and_spoken(page: Page, clinic:
     expect(column(page, "dr-rao").locator("[data-testid=waiting]")).to_have_text("1 waiting")
 
 
-@LEAVE
 def test_leave_is_on_the_board_within_5_s(page: Page, clinic: Clinic) -> None:
     doctor = f"dr-leave-{uuid.uuid4().hex[:6]}"  # leave cancels the doctor's whole day: not dr-rao's
     slot = checked_in_slot(clinic, doctor, patients=1)
