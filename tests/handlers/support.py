@@ -34,6 +34,10 @@ ROUTE_HANDLERS = (
     "call_next",
     "skip_booking",
     "get_board",
+    "get_waitlist",
+    "list_patient_bookings",
+    "open_sessions",
+    "take_leave",
 )
 # Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.
 CACHED_BRIEFLY = {"get_board": "public, max-age=1"}

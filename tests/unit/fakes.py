@@ -5,9 +5,9 @@ their own:
 
 - `FakeSlotStore` (like `opd.store.SlotStore`): `replace` writes only if the stored version is
   still the one read, and bumps it; `insert` refuses a second slot of a doctor at the same instant,
-  or a taken id, with `SlotExists`; the sweep query is the real one's filter and order. Slots and
-  bookings are frozen dataclasses, so a stored slot cannot be changed behind the store's back and
-  nothing needs copying.
+  or a taken id, with `SlotExists`; the sweep's and a patient's slots are the real queries' filters
+  and order (and limit). Slots and bookings are frozen dataclasses, so a stored slot cannot be
+  changed behind the store's back and nothing needs copying.
 - `FakeSlotLock` (like `opd.lock.SlotLock`): one holder per slot; `acquire` on a held slot raises
   `SlotBusy` at once (the real lock first waits up to `wait_ms`, but here nothing could let go in
   the meantime); `release` lets go only for the owner. A test makes a slot busy by acquiring its
@@ -67,6 +67,14 @@ class FakeSlotStore:
     def doctor_slots(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[Slot]:
         found = (s for s in self.slots.values() if s.doctor_id == doctor_id and start_from <= s.start < start_before)
         return sorted(found, key=lambda s: s.start)
+
+    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+        found = (
+            s
+            for s in self.slots.values()
+            if start_from <= s.start < start_before and any(b.patient_id == patient_id for b in s.bookings)
+        )
+        return sorted(found, key=lambda s: s.start)[:limit]
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
         # Like the real cursor, nothing is read until the first id is asked for.

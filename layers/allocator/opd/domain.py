@@ -601,11 +601,20 @@ def answered(slot: Slot, booking: Booking, now: datetime) -> Booking:
 
 
 def answered_all(slot: Slot, bookings: Iterable[Booking], now: datetime) -> list[Booking]:
-    """`answered` for many bookings of one slot, its queue worked out once."""
+    """`answered` for many bookings of one slot, its queue worked out once.
+
+    Each field goes with the state the answer says: a repeat's first answer (`as_created`) that said
+    WAITLISTED says so again with no position, even once the booking has been promoted since.
+    """
     standing = standings(slot, now)
     waiting = {b.booking_id: n for n, b in enumerate(slot.waitlist, start=1)}
     return [
-        replace(b, standing=standing.get(b.booking_id), waitlist_position=waiting.get(b.booking_id)) for b in bookings
+        replace(
+            b,
+            standing=standing.get(b.booking_id) if b.in_queue else None,
+            waitlist_position=waiting.get(b.booking_id) if b.status is Status.WAITLISTED else None,
+        )
+        for b in bookings
     ]
 
 

@@ -43,6 +43,10 @@ class SlotRepository(Protocol):
     def doctor_slots(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[Slot]:
         """The doctor's slots starting at or after `start_from` and before `start_before`, by start."""
 
+    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+        """The slots holding a booking of the patient, in any state, starting at or after `start_from` and
+        before `start_before`, by start: the first `limit` of them."""
+
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int) -> Iterable[str]:
         """Ids of the slots that started at or before `started_by` and still hold a BOOKED booking,
         oldest start first, read lazily `batch_size` at a time so a sweep can stop part-way."""

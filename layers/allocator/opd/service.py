@@ -26,6 +26,7 @@ from opd.errors import (
     OpdError,
     OutcomeUnknown,
     SlotBusy,
+    ValidationFailed,
     WriteNotAcknowledged,
     refusal,
 )
@@ -43,6 +44,12 @@ log = logging.getLogger(__name__)
 
 KEY_TTL_S = 86_400  # how long Redis remembers a key's slot and refusal; a booking keeps its key for good
 OUTCOME_WAIT_S = 2.0  # how long to keep asking MongoDB whether a write whose reply was lost was applied
+# A patient's bookings (GET /patients/{id}/bookings): from `from` to `to`, both clinic days included.
+BOOKINGS_DEFAULT_DAYS = 30  # `to` left out: this many days after `from` (itself today when left out)
+BOOKINGS_MAX_DAYS = 92  # `to` at most this many days after `from`
+# Slots one listing reads at most, earliest first. A patient is in a handful of slots in 92 days; the cap
+# bounds what one request can cost, e.g. for a shared placeholder id that a desk books every walk-in under.
+BOOKINGS_MAX_SLOTS = 500
 
 
 def utc_now() -> datetime:
@@ -189,6 +196,11 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         slot, now = self.get_slot(slot_id), self.clock()
         return domain.answered_all(slot, domain.call_order(slot.bookings), now)
 
+    def waitlist(self, slot_id: str) -> list[Booking]:
+        """The slot's WAITLISTED bookings in the order they joined, each with its 1-based waitlist position."""
+        slot = self.get_slot(slot_id)
+        return domain.answered_all(slot, slot.waitlist, self.clock())
+
     def call_next(self, slot_id: str, by: str) -> CallNext:
         """In one write: the patient in the room is done, and the first CHECKED_IN one is called in."""
 
@@ -261,6 +273,36 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     def get_booking(self, booking_id: str) -> Booking:
         slot, booking = self._find_booking(booking_id)
         return domain.answered(slot, booking, self.clock())
+
+    def patient_bookings(
+        self, patient_id: str, first_day: date | None = None, last_day: date | None = None
+    ) -> list[Booking]:
+        """The patient's bookings, in every state, in the slots starting from `first_day` to `last_day` (clinic
+        days, both included; default today and 30 days on), by slot start, each answered with its standing.
+
+        One indexed query (SlotStore.patient_slots), at most BOOKINGS_MAX_SLOTS slots, and no lock.
+        """
+        domain.require_id("patientId", patient_id)
+        zone = self.settings.clinic_zone
+        now = self.clock()
+        first = first_day or now.astimezone(zone).date()
+        last = last_day or first + timedelta(days=BOOKINGS_DEFAULT_DAYS)
+        if last < first:
+            raise ValidationFailed.field("to", f"must not be before from ({first})")
+        if (last - first).days > BOOKINGS_MAX_DAYS:
+            raise ValidationFailed.field("to", f"must be at most {BOOKINGS_MAX_DAYS} days after from ({first})")
+        opens = datetime.combine(first, clock_time(), tzinfo=zone)
+        closes = datetime.combine(last + timedelta(days=1), clock_time(), tzinfo=zone)
+        slots = self.store.patient_slots(patient_id, opens, closes, BOOKINGS_MAX_SLOTS)
+        if len(slots) == BOOKINGS_MAX_SLOTS:
+            log.warning(
+                "a patient's bookings from %s to %s: listed from their first %d slots only", first, last, len(slots)
+            )
+        return [
+            booking
+            for slot in slots
+            for booking in domain.answered_all(slot, [b for b in slot.bookings if b.patient_id == patient_id], now)
+        ]
 
     def cancel(self, booking_id: str, by: str = domain.SYSTEM, reason: CancelReason = CancelReason.STAFF) -> Booking:
         return self._move(booking_id, Status.CANCELLED, by, reason)

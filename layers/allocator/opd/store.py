@@ -176,6 +176,9 @@ class SlotStore:
             # first; and slots with a reschedule under way, which a request may have left unfinished.
             self.collection.create_index([("awaitingArrival", ASCENDING), ("start", ASCENDING)])
             self.collection.create_index([("movesPending", ASCENDING)])
+            # A patient's bookings: the slots holding one of theirs, by start (see patient_slots). Multikey:
+            # one key per distinct patientId in a slot's bookings, so a slot is indexed under each of its patients.
+            self.collection.create_index([("bookings.patientId", ASCENDING), ("start", ASCENDING)])
 
     def ping(self) -> None:
         with mongo_errors():
@@ -228,6 +231,26 @@ class SlotStore:
         query = {"doctorId": doctor_id, "start": {"$gte": _utc(start_from), "$lt": _utc(start_before)}}
         with mongo_errors():
             return [slot_from_doc(d) for d in self.collection.find(query).sort("start", ASCENDING)]
+
+    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+        """The slots holding a booking of the patient (in any state), starting in [start_from, start_before), by
+        start, at most `limit` of them: one query on the index of ensure_indexes.
+
+        `$elemMatch` with the one condition is, on an array of subdocuments, the same match as
+        `{"bookings.patientId": p}`: MongoDB plans both on the multikey index (bookings.patientId, start) with the
+        bounds [p, p] and [start_from, start_before) (`start` is no array, so its bounds join the first's), and
+        the index gives the order by start, so nothing is sorted in memory and `limit` stops the scan. It is the
+        form written here because nx-27017, the local MongoDB, answers the dotted equality alone with nothing
+        once a single-field index on `bookings.patientId` exists (measured; with this compound index it answered
+        right), while it answers `$elemMatch` right with either index or none.
+        """
+        query = {
+            "bookings": {"$elemMatch": {"patientId": patient_id}},
+            "start": {"$gte": _utc(start_from), "$lt": _utc(start_before)},
+        }
+        with mongo_errors():
+            found = self.collection.find(query).sort("start", ASCENDING).limit(limit)
+            return [slot_from_doc(d) for d in found]
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
         """Ids of slots that started by `started_by` and still hold BOOKED bookings, fetched in batches."""
