@@ -33,6 +33,7 @@ ROUTE_HANDLERS = (
     "complete_booking",
     "call_next",
     "skip_booking",
+    "reschedule_booking",
     "get_board",
 )
 # Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.

@@ -30,9 +30,10 @@ ALLOWED: dict[str, set[str | None]] = {
     "complete_booking": {"reception", "admin"},
     "call_next": {"reception", "admin"},
     "skip_booking": {"reception", "admin"},
+    "reschedule_booking": {"patient", "reception", "admin"},
     "get_board": PUBLIC,
 }
-CREATED = {"create_slot", "create_booking"}
+CREATED = {"create_slot", "create_booking", "reschedule_booking"}
 ROLES = [None, "patient", "reception", "admin", "[doctor]"]  # "[doctor]": a group the service does not know
 
 
@@ -61,6 +62,10 @@ def real_event(
         return event(name, path={"slotId": slot.slot_id}, role=role, user=user)
     if name == "skip_booking":
         allocator.call_next(slot.slot_id, by="desk-1")
+    if name == "reschedule_booking":
+        target = allocator.create_slot(slot.doctor_id, slot.end + timedelta(hours=2), slot.end + timedelta(hours=3))
+        path, body = {"bookingId": booking.booking_id}, {"slotId": target.slot_id}
+        return event(name, path=path, body=body, role=role, user=user)
     return event(name, path={"bookingId": booking.booking_id}, role=role, user=user)
 
 

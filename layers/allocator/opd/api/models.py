@@ -141,6 +141,10 @@ class CreateBookingRequest(RequestModel):
     source: Source
 
 
+class RescheduleRequest(RequestModel):
+    slot_id: Id  # the slot to move to
+
+
 # -- responses --------------------------------------------------------------------------------
 
 
