@@ -31,6 +31,7 @@ BOOKING_KEYS = {
     "status",
     "createdAt",
     "updatedAt",
+    "phone",
 }
 
 

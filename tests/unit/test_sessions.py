@@ -84,7 +84,7 @@ def test_a_last_piece_shorter_than_a_slot_is_not_created() -> None:
 )
 def test_a_session_out_of_bounds_names_the_field(changes: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        plan(date(2027, 1, 4), **changes)
+        plan(date(2027, 1, 4), **changes)  # type: ignore[arg-type]
     assert [d["field"] for d in refused.value.details] == [field]
 
 

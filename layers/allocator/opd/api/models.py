@@ -25,7 +25,18 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from opd.domain import ID_PATTERN, MAX_CAPACITY, MAX_DELAY_MINUTES, Booking, Capacity, Slot, Source, Status, Tier
+from opd.domain import (
+    ID_PATTERN,
+    MAX_CAPACITY,
+    MAX_DELAY_MINUTES,
+    PHONE_PATTERN,
+    Booking,
+    Capacity,
+    Slot,
+    Source,
+    Status,
+    Tier,
+)
 from opd.settings import Settings
 
 
@@ -66,6 +77,8 @@ def _date_text(value: Any) -> Any:
 
 
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern, strict=True)]
+# E.164: "+", a country code, the number; at most 15 digits. Where the booking's SMS go.
+Phone = Annotated[str, Field(pattern=PHONE_PATTERN.pattern, strict=True, examples=["+919876543210"])]
 RequestTime = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_representable)]
 # A day in a query (`?date=`); its range against today is the handler's check (opd.api.bounds).
 RequestDate = Annotated[date, BeforeValidator(_date_text)]
@@ -127,6 +140,7 @@ class CreateBookingRequest(RequestModel):
     slot_id: Id
     patient_id: Id
     source: Source
+    phone: Phone | None = None
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -182,6 +196,7 @@ class BookingOut(ResponseModel):
     status: Status
     created_at: UtcTime
     updated_at: UtcTime
+    phone: str | None  # only its owner and staff are ever answered a booking
 
     @classmethod
     def of(cls, booking: Booking) -> BookingOut:
@@ -196,6 +211,7 @@ class BookingOut(ResponseModel):
             status=booking.status,
             created_at=booking.created_at,
             updated_at=booking.updated_at,
+            phone=booking.phone,
         )
 
 
