@@ -13,6 +13,9 @@ What the runner sets up, as the template does in AWS:
 
 `GET /_local/sms` is what moto's SNS recorded (its SMS log, in this process), each with the eventId
 of the delivery that sent it and when.
+
+moto keeps its state per process, and tests start several stacks in one: each bus names its
+resources after itself, and reads only the SMS sent after it was set up.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -33,17 +37,13 @@ log = logging.getLogger("devserver.runner")
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
-BUS_NAME = "opd-local"
-LOG_GROUP = "/opd/local/events"
-NOTIFY_QUEUE = "opd-local-notify"
-NOTIFY_DLQ = "opd-local-notify-dlq"
 MAX_RECEIVES = 3  # Lambda's first try and its two retries, then the dead-letter queue
 
 
-def environment(endpoint: str) -> dict[str, str]:
+def environment(endpoint: str, bus_name: str) -> dict[str, str]:
     """What the Lambda environments need to publish to this bus and send SMS through this SNS."""
     return {
-        "EVENT_BUS_NAME": BUS_NAME,
+        "EVENT_BUS_NAME": bus_name,
         "AWS_ENDPOINT_URL_EVENTBRIDGE": endpoint,
         "AWS_ENDPOINT_URL_SNS": endpoint,
         "AWS_ACCESS_KEY_ID": "local",
@@ -57,6 +57,9 @@ class LocalBus:
     deliver: Callable[[dict[str, Any]], Any]  # invokes the notifier with one EventBridge event
     relay: Callable[[], dict[str, Any]]  # invokes the relay once
     relay_every_s: float = 60.0
+    name: str = field(
+        default_factory=lambda: f"opd-local-{secrets.token_hex(4)}"
+    )  # the bus, and its rules' and queues' prefix
     _clients: dict[str, Any] = field(default_factory=dict)
     _sent: list[dict[str, Any]] = field(default_factory=list)  # /_local/sms, oldest first
     _seen_sms: int = 0
@@ -75,25 +78,30 @@ class LocalBus:
             )
         return self._clients[service]
 
+    @property
+    def log_group(self) -> str:
+        return f"/opd/local/{self.name}"
+
     def set_up(self, notify_pattern: dict[str, Any]) -> None:
         events, sqs, logs = self.client("events"), self.client("sqs"), self.client("logs")
-        bus_arn = events.create_event_bus(Name=BUS_NAME)["EventBusArn"]
-        logs.create_log_group(logGroupName=LOG_GROUP)
-        events.put_rule(Name="opd-local-log", EventBusName=BUS_NAME, EventPattern=json.dumps({"source": ["opd"]}))
-        group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}"
-        events.put_targets(Rule="opd-local-log", EventBusName=BUS_NAME, Targets=[{"Id": "log", "Arn": group_arn}])
-        dlq = sqs.create_queue(QueueName=NOTIFY_DLQ)["QueueUrl"]
+        bus, log_rule, notify_rule = self.name, f"{self.name}-log", f"{self.name}-notify"
+        bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
+        logs.create_log_group(logGroupName=self.log_group)
+        events.put_rule(Name=log_rule, EventBusName=bus, EventPattern=json.dumps({"source": ["opd"]}))
+        group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{self.log_group}"
+        events.put_targets(Rule=log_rule, EventBusName=bus, Targets=[{"Id": "log", "Arn": group_arn}])
+        dlq = sqs.create_queue(QueueName=f"{self.name}-notify-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)})
         self.queue = sqs.create_queue(
-            QueueName=NOTIFY_QUEUE, Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive}
+            QueueName=f"{self.name}-notify", Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive}
         )["QueueUrl"]
         self.dead_letters = dlq
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="opd-local-notify", EventBusName=BUS_NAME, EventPattern=json.dumps(notify_pattern))
-        events.put_targets(Rule="opd-local-notify", EventBusName=BUS_NAME, Targets=[{"Id": "notify", "Arn": queue_arn}])
+        events.put_rule(Name=notify_rule, EventBusName=bus, EventPattern=json.dumps(notify_pattern))
+        events.put_targets(Rule=notify_rule, EventBusName=bus, Targets=[{"Id": "notify", "Arn": queue_arn}])
         self.bus_arn = bus_arn
-        self._sms_backend().sms_messages.clear()  # a restarted runner's moto is new anyway
+        self._seen_sms = len(self._sms_backend().sms_messages)  # what other buses in this process sent
 
     def start(self) -> None:
         for target, name in ((self._deliver_forever, "local-notify"), (self._relay_forever, "local-relay")):
@@ -164,7 +172,7 @@ class LocalBus:
         """Every event put on the bus (as its rule logged it), oldest first; only a slot's with `slot_id`."""
         logs = self.client("logs")
         found: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"logGroupName": LOG_GROUP}
+        kwargs: dict[str, Any] = {"logGroupName": self.log_group}
         while True:
             page = logs.filter_log_events(**kwargs)
             found += [json.loads(e["message"]) for e in page.get("events", [])]

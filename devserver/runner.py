@@ -236,22 +236,23 @@ def start_stack(
         sweeper = templates.function_named(template, "sweep_no_shows", repo_root)
         relay = templates.function_named(template, "relay_events", repo_root)
         notifier = templates.function_named(template, "notify_sms", repo_root)
+        relay_input = templates.schedule_input(template, relay)
         environ = {**templates.plain_environment(template), **LOCAL_DEFAULTS, **os.environ}
         environ |= {"REDIS_URL": redis_url, "MONGODB_URI": mongodb_uri, "OPD_AUTH": "on" if auth else "off"}
-        environ |= local_bus.environment(cognito.endpoint)  # the bus and SNS are moto's, on Cognito's server
-        if database:
-            environ["MONGODB_DATABASE"] = database
-        modules = sorted({route.function.module for route in routes.routes} | {sweeper.module})
-        pool = EnvironmentPool(environ, size=concurrency, preload=modules)
-        resources.callback(pool.close)
-        pool.warm(min(2, concurrency))
-        relay_input = templates.schedule_input(template, relay)
         events = local_bus.LocalBus(
             endpoint=cognito.endpoint,
             deliver=lambda event: pool.invoke(notifier, event),
             relay=lambda: dict(pool.invoke(relay, scheduled_input(relay_input))),
             relay_every_s=relay_every_s,
         )
+        # the bus and SNS are moto's, on Cognito's server
+        environ |= local_bus.environment(cognito.endpoint, events.name)
+        if database:
+            environ["MONGODB_DATABASE"] = database
+        modules = sorted({route.function.module for route in routes.routes} | {sweeper.module})
+        pool = EnvironmentPool(environ, size=concurrency, preload=modules)
+        resources.callback(pool.close)
+        pool.warm(min(2, concurrency))
         events.set_up(templates.event_rule_pattern(template, notifier))
         events.start()
         resources.callback(events.stop)

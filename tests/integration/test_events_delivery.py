@@ -44,7 +44,7 @@ def moto_bus() -> Iterator[local_bus.LocalBus]:
 
 
 def publisher(bus: local_bus.LocalBus) -> EventBridgePublisher:
-    return EventBridgePublisher(local_bus.BUS_NAME, client=bus.client("events"))
+    return EventBridgePublisher(bus.name, client=bus.client("events"))
 
 
 def on_the_bus(bus: local_bus.LocalBus, slot_id: str) -> list[tuple[str, str]]:
@@ -61,9 +61,9 @@ class KilledAfterWrite(SlotStore):
         return written
 
 
-def book_and_die(mongo_uri: str, database: str, redis_url: str, endpoint: str, slot_id: str) -> None:
+def book_and_die(mongo_uri: str, database: str, redis_url: str, endpoint: str, bus: str, slot_id: str) -> None:
     store = KilledAfterWrite(store_module.connect(mongo_uri)[database]["slots"])
-    events = EventBridgePublisher(local_bus.BUS_NAME, client=_client(endpoint))
+    events = EventBridgePublisher(bus, client=_client(endpoint))
     allocator = Allocator(store, SlotLock(lock_module.connect(redis_url), ttl_ms=500), Settings(), publisher=events)
     allocator.book(slot_id, "killed-patient", Source.ONLINE, phone="+919876543210")
 
@@ -91,7 +91,8 @@ def test_a_process_killed_after_its_write_gets_its_event_out_through_the_relay(
     assert on_the_bus(moto_bus, slot.slot_id) == [("SlotCreated", f"{slot.slot_id}:0:0")]
 
     child = multiprocessing.get_context("spawn").Process(
-        target=book_and_die, args=(mongo_uri, database_name, redis_url, moto_bus.endpoint, slot.slot_id)
+        target=book_and_die,
+        args=(mongo_uri, database_name, redis_url, moto_bus.endpoint, moto_bus.name, slot.slot_id),
     )
     child.start()
     child.join(60)
