@@ -136,3 +136,18 @@ def test_every_change_reaches_the_bus_once_with_the_relay_running_beside_it(
     assert len(seen) == len({event_id for _, event_id in seen}) == 1 + 8 + 4 + 1 + 1 + 1
     assert [t for t, _ in seen][-3:] == ["BookingCalled", "SlotDelayChanged", "BookingCancelled"]
     assert len(allocator.get_slot(slot.slot_id).outbox) == 1  # only the last change's, until the next write
+
+
+def test_a_prune_of_a_slot_that_moved_on_changes_nothing(
+    slot_store: SlotStore, redis_client: Any, doctor_id: str, soon: datetime
+) -> None:
+    allocator = Allocator(slot_store, SlotLock(redis_client), Settings())  # no bus: events stay in the outbox
+    slot = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1))
+    read = allocator.get_slot(slot.slot_id)
+    allocator.book(slot.slot_id, "p1", Source.ONLINE)  # written after the relay read the slot
+    assert slot_store.prune_outbox(read, read.version) is False
+    assert [e.detail_type.value for e in allocator.get_slot(slot.slot_id).outbox] == ["SlotCreated", "BookingCreated"]
+    now = allocator.get_slot(slot.slot_id)
+    assert slot_store.prune_outbox(now, 0) is True  # at its version: SlotCreated goes, the version stays
+    after = allocator.get_slot(slot.slot_id)
+    assert [e.detail_type.value for e in after.outbox] == ["BookingCreated"] and after.version == now.version

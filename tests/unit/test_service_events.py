@@ -99,6 +99,8 @@ def test_the_next_write_drops_what_the_last_one_published(allocator: FakeAllocat
     assert allocator.lock.marks[slot.slot_id] == 1  # recorded by the release
     allocator.check_in(first.booking_id)
     assert [e.event_id for e in allocator.store.slots[slot.slot_id].outbox] == [f"{slot.slot_id}:2:0"]
+    report = allocator.relay_events()  # the marker says it is out: the relay only prunes
+    assert (report.published, report.pruned) == (0, 1) and allocator.store.slots[slot.slot_id].outbox == ()
 
 
 def test_a_bus_that_is_down_never_fails_a_change_and_the_relay_publishes_it_later(
