@@ -18,7 +18,9 @@ def book(request: CreateBookingRequest, caller: Caller, idempotency_key: str | N
     if idempotency_key is not None:
         body = request.model_dump(mode="json", by_alias=True)
         key = idempotency.request_key(caller=caller.username, key=idempotency_key, body=body)
-    booked = allocator().book_once(request.slot_id, request.patient_id, request.source, key, by=caller.username)
+    booked = allocator().book_once(
+        request.slot_id, request.patient_id, request.source, key, by=caller.username, phone=request.phone
+    )
     if not booked.replayed:
         count("Bookings", tier=booked.booking.tier.value)
     return BookingOut.of(booked.booking).model_dump(mode="json")

@@ -30,6 +30,7 @@ from opd.domain import (
     ID_PATTERN,
     MAX_CAPACITY,
     MAX_DELAY_MINUTES,
+    PHONE_PATTERN,
     Booking,
     CancelReason,
     Capacity,
@@ -78,6 +79,8 @@ def _date_text(value: Any) -> Any:
 
 
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern, strict=True)]
+# E.164: "+", a country code, the number; at most 15 digits. Where the booking's SMS go.
+Phone = Annotated[str, Field(pattern=PHONE_PATTERN.pattern, strict=True, examples=["+919876543210"])]
 RequestTime = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_representable)]
 # A day in a query (`?date=`); its range against today is the handler's check (opd.api.bounds).
 RequestDate = Annotated[date, BeforeValidator(_date_text)]
@@ -139,6 +142,7 @@ class CreateBookingRequest(RequestModel):
     slot_id: Id
     patient_id: Id
     source: Source
+    phone: Phone | None = None
 
 
 class RescheduleRequest(RequestModel):
@@ -228,7 +232,7 @@ class BookingOut(ResponseModel):
     cancel_reason: CancelReason | None
     rescheduled_from: str | None
     rescheduled_to: str | None
-    phone: str | None
+    phone: str | None  # only its owner and staff are ever answered a booking
     history: list[ChangeOut]
 
     @classmethod
@@ -255,7 +259,7 @@ class BookingOut(ResponseModel):
             cancel_reason=booking.cancel_reason,
             rescheduled_from=booking.rescheduled_from,
             rescheduled_to=booking.rescheduled_to,
-            phone=None,  # no phones taken yet
+            phone=booking.phone,
             history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )
 
