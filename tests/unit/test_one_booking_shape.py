@@ -14,6 +14,12 @@ START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 BEFORE = START - timedelta(hours=1)
 
 
+def call_next(slot: Slot, at: datetime) -> Slot:
+    changed, _, _ = domain.call_next(slot, at, "desk")
+    assert changed is not None
+    return changed
+
+
 def a_busy_slot() -> Slot:
     """Bookings in every state the room can leave them in: called, checked in, waitlisted, cancelled, completed."""
     slot = Slot(slot_id="s", doctor_id="dr-1", start=START, end=START + timedelta(hours=1), capacity=Capacity(3, 0, 0))
@@ -25,8 +31,12 @@ def a_busy_slot() -> Slot:
         booking = slot.booking(f"s.{n}")
         assert booking is not None
         slot, _ = domain.move(slot, booking, Status.CHECKED_IN, BEFORE, "desk", 20)
-    slot, _, _ = domain.call_next(slot, START, "desk")
-    slot, _, _ = domain.call_next(slot, START + timedelta(minutes=5), "desk")
+    slot = call_next(slot, START)
+    slot = call_next(slot, START + timedelta(minutes=5))
+    called = slot.called
+    assert called is not None
+    slot, _ = domain.skip(slot, called, START + timedelta(minutes=6), "desk", 20)  # a skip on the record
+    slot = call_next(slot, START + timedelta(minutes=7))
     third = slot.booking("s.2")
     assert third is not None
     slot, _ = domain.move(slot, third, Status.CANCELLED, START, "p2", 20, CancelReason.PATIENT)
