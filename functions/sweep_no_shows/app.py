@@ -1,5 +1,8 @@
 """Scheduled no-show sweeper: BOOKED bookings of slots past start + grace become NO_SHOW.
 
+First it finishes the reschedules that requests left half done (or abandons those the target
+refuses), so that a patient never keeps two places, or none, for one reschedule.
+
 EventBridge Scheduler runs it every 5 minutes on the real clock. Only the local runner's
 POST /_local/sweep passes a top-level "now" to sweep as of another instant.
 """
@@ -54,7 +57,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="SlotsSwept", unit=MetricUnit.Count, value=report.slots)
     metrics.add_metric(name="SlotsBusy", unit=MetricUnit.Count, value=report.busy)
     metrics.add_metric(name="SweepFinished", unit=MetricUnit.Count, value=int(report.finished))
-    result = {"marked": report.marked, "slots": report.slots, "busy": report.busy, "finished": report.finished}
+    metrics.add_metric(name="MovesFinished", unit=MetricUnit.Count, value=report.moves_finished)
+    metrics.add_metric(name="MovesAbandoned", unit=MetricUnit.Count, value=report.moves_abandoned)
+    result = {
+        "marked": report.marked,
+        "slots": report.slots,
+        "busy": report.busy,
+        "finished": report.finished,
+        "movesFinished": report.moves_finished,
+        "movesAbandoned": report.moves_abandoned,
+    }
     if report.finished:
         logger.info("no-show sweep done", extra=result)
     else:

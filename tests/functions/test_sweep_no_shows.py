@@ -21,6 +21,7 @@ from opd.service import Allocator, new_booking_id, new_slot_id
 
 EVENT_FILE = Path(__file__).resolve().parents[2] / "events" / "sweep_no_shows.json"
 GRACE = timedelta(minutes=15)  # NO_SHOW_GRACE_MINUTES, set below
+NO_MOVES = {"movesFinished": 0, "movesAbandoned": 0}
 
 
 class ClockedContext(LocalContext):
@@ -75,15 +76,17 @@ def test_grace_boundary_and_emitted_metrics(
 ) -> None:
     slot = booked_slot(runtime_allocator, soon, patients=2)
 
-    assert sweep(as_of(soon + GRACE - timedelta(seconds=1))) == {"marked": 0, "slots": 0, "busy": 0, "finished": True}
+    nothing = {"marked": 0, "slots": 0, "busy": 0, "finished": True, **NO_MOVES}
+    assert sweep(as_of(soon + GRACE - timedelta(seconds=1))) == nothing
     assert statuses(runtime_allocator, slot.slot_id) == [Status.BOOKED, Status.BOOKED]
 
     capsys.readouterr()
-    assert sweep(as_of(soon + GRACE)) == {"marked": 2, "slots": 1, "busy": 0, "finished": True}
+    assert sweep(as_of(soon + GRACE)) == {"marked": 2, "slots": 1, "busy": 0, "finished": True, **NO_MOVES}
     assert statuses(runtime_allocator, slot.slot_id) == [Status.NO_SHOW, Status.NO_SHOW]
     emf = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line)
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "OPD"
-    assert [emf[name] for name in ("NoShowsMarked", "SlotsSwept", "SlotsBusy", "SweepFinished")] == [[2], [1], [0], [1]]
+    names = ("NoShowsMarked", "SlotsSwept", "SlotsBusy", "SweepFinished", "MovesFinished", "MovesAbandoned")
+    assert [emf[name] for name in names] == [[2], [1], [0], [1], [0], [0]]
 
 
 def test_checked_in_is_untouched_and_no_shows_free_their_places(runtime_allocator: Allocator, soon: datetime) -> None:
@@ -104,7 +107,29 @@ def test_checked_in_is_untouched_and_no_shows_free_their_places(runtime_allocato
 def test_second_run_marks_nothing(runtime_allocator: Allocator, soon: datetime) -> None:
     booked_slot(runtime_allocator, soon, patients=4)
     assert sweep(as_of(soon + GRACE))["marked"] == 4
-    assert sweep(as_of(soon + GRACE + timedelta(minutes=5))) == {"marked": 0, "slots": 0, "busy": 0, "finished": True}
+    nothing = {"marked": 0, "slots": 0, "busy": 0, "finished": True, **NO_MOVES}
+    assert sweep(as_of(soon + GRACE + timedelta(minutes=5))) == nothing
+
+
+def test_a_reschedule_left_half_done_is_finished_before_no_shows_are_marked(
+    runtime_allocator: Allocator, soon: datetime
+) -> None:
+    old = booked_slot(runtime_allocator, soon, patients=1)
+    target = runtime_allocator.create_slot("dr-later", soon + timedelta(hours=2), soon + timedelta(hours=3))
+    new_id = new_booking_id(target.slot_id)
+    # Write 1 of a request that died right after it: the old booking marked, nothing in the target.
+    assert runtime_allocator.store.replace(domain.begin_reschedule(old, old.bookings[0], new_id), old.version)
+
+    result = sweep(as_of(soon + GRACE))  # past the old slot's grace: the move first
+
+    assert result == {"marked": 0, "slots": 0, "busy": 0, "finished": True, "movesFinished": 1, "movesAbandoned": 0}
+    assert statuses(runtime_allocator, old.slot_id) == [Status.CANCELLED]
+    moved = runtime_allocator.get_booking(new_id)
+    assert (moved.status, moved.rescheduled_from, moved.patient_id) == (
+        Status.BOOKED,
+        old.bookings[0].booking_id,
+        "patient-0",
+    )
 
 
 def test_scheduled_event_sweeps_on_the_real_clock(runtime_allocator: Allocator) -> None:
@@ -168,7 +193,8 @@ def test_stops_before_the_deadline_and_the_next_run_finishes(runtime_allocator: 
     assert (len(done), len(untouched)) == (first["slots"], 5 - first["slots"])
 
     second = sweep(as_of(soon + timedelta(days=1)))
-    assert second == {"marked": 10 - first["marked"], "slots": 5 - first["slots"], "busy": 0, "finished": True}
+    rest = {"marked": 10 - first["marked"], "slots": 5 - first["slots"], "busy": 0, "finished": True, **NO_MOVES}
+    assert second == rest
     assert all(runtime_allocator.get_slot(s.slot_id).booked == 0 for s in slots)
 
 

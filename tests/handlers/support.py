@@ -33,6 +33,7 @@ ROUTE_HANDLERS = (
     "complete_booking",
     "call_next",
     "skip_booking",
+    "reschedule_booking",
     "get_board",
     "get_waitlist",
     "list_patient_bookings",

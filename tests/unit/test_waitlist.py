@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -207,13 +207,67 @@ def test_an_abandoned_reschedule_leaves_the_booking_as_it_was() -> None:
     assert domain.abandon_reschedule(slot, a) is None
 
 
+def test_a_move_is_placed_in_the_target_at_most_once() -> None:
+    old = fill(empty(), ["a"]).bookings[0]
+    target = replace(empty(), slot_id="t")
+    placed, new = domain.place_move(target, old, "t.new", LATER, PCT, "key", "body", by="desk")
+    assert placed is not None and placed.bookings == (new,)
+    assert (new.booking_id, new.patient_id, new.source, new.token, new.status) == (
+        "t.new",
+        "a",
+        Source.ONLINE,
+        1,
+        Status.BOOKED,
+    )
+    assert (new.rescheduled_from, new.idempotency_key, new.request_hash) == ("s.a", "key", "body")
+    assert new.history == (Change(Status.BOOKED, LATER, "desk"),)
+    assert domain.place_move(placed, old, "t.new", LATER, PCT) == (None, new)  # written again: no change
+
+
+def test_a_refused_move_stays_refused_whatever_room_the_target_has_later() -> None:
+    old = fill(empty(), ["a"]).bookings[0]
+    full = fill(replace(empty(base=1, premium=0), slot_id="t"), ["b"])
+    with pytest.raises(SlotFull):
+        domain.place_move(full, old, "t.new", LATER, PCT)
+    refused = domain.refuse_move(full, "t.new", "SLOT_FULL", LATER)
+    assert refused is not None and refused.refused_moves == (domain.RefusedMove("t.new", "SLOT_FULL", LATER),)
+    assert domain.refuse_move(refused, "t.new", "SLOT_FULL", LATER) is None  # recorded already
+    b = refused.booking("s.b")
+    assert b is not None
+    room, _ = domain.move(refused, b, Status.CANCELLED, LATER, "b", PCT)
+    with pytest.raises(SlotFull) as again:
+        domain.place_move(room, old, "t.new", LATER, PCT)
+    assert again.value.details == [{"slotId": "t", "bookingId": "t.new"}]
+    other, _ = domain.place_move(room, old, "t.other", LATER, PCT)  # another attempt, another id, may
+    assert other is not None
+    placed, _ = domain.place_move(replace(empty(), slot_id="t"), old, "t.new", LATER, PCT)
+    assert placed is not None and domain.refuse_move(placed, "t.new", "SLOT_FULL", LATER) is None  # made: no
+
+
+def test_a_slot_keeps_its_refused_moves_bounded() -> None:
+    slot: Slot | None = replace(empty(), slot_id="t")
+    day = domain.REFUSED_MOVES_KEPT_FOR
+    for n in range(domain.MAX_REFUSED_MOVES + 5):
+        assert slot is not None
+        slot = domain.refuse_move(slot, f"t.{n}", "SLOT_FULL", LATER + timedelta(seconds=n))
+    assert slot is not None
+    kept = [r.booking_id for r in slot.refused_moves]
+    assert kept == [f"t.{n}" for n in range(5, domain.MAX_REFUSED_MOVES + 5)]  # the newest, oldest first
+    much_later = domain.refuse_move(slot, "t.late", "SLOT_CLOSED", LATER + day + timedelta(seconds=10))
+    assert much_later is not None
+    assert [r.booking_id for r in much_later.refused_moves] == [f"t.{n}" for n in range(11, 25)] + ["t.late"]
+
+
 def test_the_waitlist_fields_survive_the_store_round_trip() -> None:
     slot = fill(empty(base=1, premium=0), ["a", "w1", "w2"])
     a = slot.booking("s.a")
     assert a is not None
     slot = domain.begin_reschedule(slot, a, "t.new")
     slot, _ = domain.finish_reschedule(slot, slot.bookings[0], LATER, "a", PCT)
-    slot = replace(slot, closed=True)
+    refused = domain.refuse_move(slot, "s.refused", "SLOT_CLOSED", LATER.astimezone(timezone(timedelta(hours=5))))
+    assert refused is not None
+    slot = replace(refused, closed=True)
     doc = store.slot_to_doc(slot)
     assert store.slot_from_doc(doc) == slot
     assert (doc["awaitingArrival"], doc["movesPending"], doc["closed"]) == (True, False, True)
+    assert doc["refusedMoves"] == [{"bookingId": "s.refused", "code": "SLOT_CLOSED", "at": LATER}]

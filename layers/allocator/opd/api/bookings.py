@@ -25,7 +25,13 @@ def book(request: CreateBookingRequest, caller: Caller, idempotency_key: str | N
         body = request.model_dump(mode="json", by_alias=True, exclude_defaults=True)
         key = idempotency.request_key(caller=caller.username, key=idempotency_key, body=body)
     booked = allocator().book_once(
-        request.slot_id, request.patient_id, request.source, key, by=caller.username, waitlist=request.waitlist
+        request.slot_id,
+        request.patient_id,
+        request.source,
+        key,
+        by=caller.username,
+        waitlist=request.waitlist,
+        phone=request.phone,
     )
     if not booked.replayed:
         waitlisted = booked.booking.status is Status.WAITLISTED

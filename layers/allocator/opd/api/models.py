@@ -32,6 +32,7 @@ from opd.domain import (
     ID_PATTERN,
     MAX_CAPACITY,
     MAX_DELAY_MINUTES,
+    PHONE_PATTERN,
     SLOT_MINUTES,
     WEEKDAYS,
     Booking,
@@ -95,6 +96,8 @@ def _clock_text(value: Any) -> Any:
 
 
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern, strict=True)]
+# E.164: "+", a country code, the number; at most 15 digits. Where the booking's SMS go.
+Phone = Annotated[str, Field(pattern=PHONE_PATTERN.pattern, strict=True, examples=["+919876543210"])]
 RequestTime = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_representable)]
 # A day in a query (`?date=`); its range against today is the handler's check (opd.api.bounds).
 RequestDate = Annotated[date, BeforeValidator(_date_text)]
@@ -167,6 +170,7 @@ class CreateBookingRequest(RequestModel):
     source: Source
     # A full tier then puts the patient on the slot's waitlist (WAITLISTED, no token) instead of SLOT_FULL.
     waitlist: Annotated[bool, Field(strict=True)] = False
+    phone: Phone | None = None
 
 
 class OpenSessionsRequest(RequestModel):
@@ -221,6 +225,10 @@ class OpenSessionsRequest(RequestModel):
 class TakeLeaveRequest(RequestModel):
     day: Annotated[RequestDate, Field(alias="date")]  # `date` is the type's name here
     reason: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_LEAVE_REASON)] | None = None
+
+
+class RescheduleRequest(RequestModel):
+    slot_id: Id  # the slot to move to
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -306,7 +314,7 @@ class BookingOut(ResponseModel):
     cancel_reason: CancelReason | None
     rescheduled_from: str | None
     rescheduled_to: str | None
-    phone: str | None
+    phone: str | None  # only its owner and staff are ever answered a booking
     history: list[ChangeOut]
 
     @classmethod
@@ -333,7 +341,7 @@ class BookingOut(ResponseModel):
             cancel_reason=booking.cancel_reason,
             rescheduled_from=booking.rescheduled_from,
             rescheduled_to=booking.rescheduled_to,
-            phone=None,  # no phones taken yet
+            phone=booking.phone,
             history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )
 
