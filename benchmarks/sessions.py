@@ -32,7 +32,7 @@ sys.path[:0] = [str(ROOT / "layers" / "allocator"), str(ROOT)]
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 
 from devserver.apigw import LambdaContext as LocalContext  # noqa: E402
-from devserver.servers import mongo_server, redis_server  # noqa: E402
+from devserver.servers import given_or_own  # noqa: E402
 from opd import store as store_module  # noqa: E402
 from opd.domain import MAX_SESSION_SLOTS  # noqa: E402
 from opd.lock import SlotLock  # noqa: E402
@@ -123,16 +123,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sessions.json")
     args = parser.parse_args()
     with ExitStack() as stack:
-        redis_url, mongo_uri = os.environ.get("REDIS_URL"), os.environ.get("MONGODB_URI")
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if not redis_url:
-            server = redis_server(workdir).start()
-            stack.callback(server.stop)
-            redis_url = server.url
-        if not mongo_uri:
-            server = mongo_server(workdir).start()
-            stack.callback(server.stop)
-            mongo_uri = server.url
+        redis_url, mongo_uri = given_or_own(stack, workdir)
         figures = measure(redis_url, mongo_uri, args.repeats)
 
     print(f"POST /doctors/{{doctorId}}/sessions, {MAX_SESSION_SLOTS} slots in one request ({args.repeats} runs each)")
