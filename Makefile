@@ -106,6 +106,7 @@ demo: $(VENV)/.installed
 # cold imports from sam build's output, and the cost model (measures each handler's CPU, then prices it).
 bench: $(VENV)/.installed sam-build
 	$(PY) benchmarks/round_trips.py
+	$(PY) benchmarks/sessions.py
 	$(PY) benchmarks/rush.py --repeats 5
 	$(PY) benchmarks/cold_start.py --built
 	$(PY) benchmarks/cost.py

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "allocator"), str(ROOT)]
 
-from devserver.servers import mongo_server, redis_server  # noqa: E402
+from devserver.servers import given_or_own  # noqa: E402
 from opd import store as store_module  # noqa: E402
 from opd.domain import Capacity, Source  # noqa: E402
 from opd.errors import SlotFull  # noqa: E402
@@ -119,16 +119,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "round_trips.json")
     args = parser.parse_args()
     with ExitStack() as stack:
-        redis_url, mongo_uri = os.environ.get("REDIS_URL"), os.environ.get("MONGODB_URI")
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if not redis_url:
-            server = redis_server(workdir).start()
-            stack.callback(server.stop)
-            redis_url = server.url
-        if not mongo_uri:
-            server = mongo_server(workdir).start()
-            stack.callback(server.stop)
-            mongo_uri = server.url
+        redis_url, mongo_uri = given_or_own(stack, workdir)
         figures = measure(redis_url, mongo_uri, args.repeats)
 
     print(f"Round trips per uncontended operation ({args.repeats} of each, Redis + MongoDB)")

@@ -1,7 +1,8 @@
 """API Gateway on this machine: one HTTP request in, one answer out, exactly as the deployed API decides it.
 
 Routing and auth come from template.yaml; the function runs in a local Lambda environment.
-The local-only endpoints (`/_local/token`, `/_local/sweep`, `/docs`, `/openapi.json`) live here too.
+The local-only endpoints (`/_local/token`, `/_local/sweep`, `/_local/events`, `/_local/sms`,
+`/_local/relay`, `/docs`, `/openapi.json`) live here too.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from devserver.apigw import HttpAnswer, HttpRequest, answer_from_result, http_api_event, json_answer
 from devserver.auth import InvalidToken, JwtVerifier
+from devserver.bus import LocalBus
 from devserver.cognito import ROLES, LocalCognito
 from devserver.lambdas import EnvironmentPool, FunctionFailed
 from devserver.static import static_file
@@ -108,6 +110,7 @@ class Gateway:
     cors: Cors | None = None
     own_url: str = "http://127.0.0.1:3000"  # where this runner listens (the runner passes its real port)
     web_root: Path | None = None  # the pages (web/), served at this origin as CloudFront serves them in AWS
+    bus: LocalBus | None = None  # the local EventBridge and SNS (moto)
 
     def handle(self, request: HttpRequest) -> HttpAnswer:
         try:
@@ -191,6 +194,13 @@ class Gateway:
             return self._token(request)
         if endpoint == ("POST", "/_local/sweep"):
             return self._sweep(request)
+        if endpoint == ("GET", "/_local/events") and self.bus is not None:
+            slot_ids = parse_qs(request.query).get("slotId")
+            return json_answer(200, {"events": self.bus.events(slot_ids[0] if slot_ids else None)})
+        if endpoint == ("GET", "/_local/sms") and self.bus is not None:
+            return json_answer(200, {"messages": self.bus.sms()})
+        if endpoint == ("POST", "/_local/relay") and self.bus is not None:
+            return self._relay()
         if endpoint == ("GET", "/openapi.json"):
             return self._openapi(request)
         if endpoint in (("GET", "/docs"), ("GET", "/docs/")):
@@ -236,6 +246,15 @@ class Gateway:
             log.error("%s failed:\n%s", self.sweeper.name, failure)
             return _INTERNAL_ERROR
         return json_answer(200, {"marked": int(result["marked"])})
+
+    def _relay(self) -> HttpAnswer:
+        """Runs the event relay once, as its schedule does every minute."""
+        assert self.bus is not None
+        try:
+            return json_answer(200, self.bus.relay())
+        except FunctionFailed as failure:
+            log.error("relay_events failed:\n%s", failure)
+            return _INTERNAL_ERROR
 
     def _clinic_zone(self) -> ZoneInfo:
         try:

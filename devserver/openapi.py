@@ -43,7 +43,8 @@ TITLE = "OPD token API"
 LOCAL_SERVER = "http://127.0.0.1:3000"
 DESCRIPTION = (
     "Books hospital outpatients into doctors' time slots: tiered capacity (STANDARD, PREMIUM, CRITICAL), "
-    "doctor delays, cancellations, no-shows; the OPD room (call next, skip) and its public waiting-room board.\n\n"
+    "doctor delays, cancellations, no-shows; the OPD room (call next, skip) and its public waiting-room board; "
+    "doctors' recurring sessions and leave. Dates and `HH:MM` times in requests are the clinic's time zone's.\n\n"
     "Protected routes need `Authorization: Bearer <Cognito access token>`; the role is the token's "
     "`cognito:groups` (patient, reception, admin). Locally, `POST /_local/token` "
     '`{"role": "admin", "user": "me"}` returns one. A missing or invalid token is refused by '

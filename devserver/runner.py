@@ -2,7 +2,9 @@
 
 It starts what it needs and stops it again: its own redis-server and nx-27017 (data kept under
 .local/data between runs; `make reset` wipes it) unless REDIS_URL / MONGODB_URI are set, a local
-Cognito (moto) that issues the tokens it checks, and the Lambda environments the functions run in.
+Cognito (moto) that issues the tokens it checks, moto's EventBridge and SNS on the same server (the
+bus, the SMS notifier's delivery, the relay every minute: devserver/bus.py), and the Lambda
+environments the functions run in.
 
 In-process use (tests, the demo): `with start_stack(port=0, data_dir=tmp) as stack: stack.url ...`.
 """
@@ -27,10 +29,11 @@ from types import FrameType, TracebackType
 import h11
 
 from devserver import REPO_ROOT, make_importable
+from devserver import bus as local_bus
 from devserver import template as templates
 from devserver.apigw import HttpAnswer, HttpRequest, json_answer
 from devserver.cognito import LocalCognito, start_cognito
-from devserver.gateway import Gateway
+from devserver.gateway import Gateway, scheduled_input
 from devserver.lambdas import EnvironmentPool
 from devserver.servers import LocalServer, mongo_server, redis_server
 
@@ -181,6 +184,7 @@ class LocalStack:
     database: str
     auth: bool
     cognito: LocalCognito
+    bus: local_bus.LocalBus
     _resources: contextlib.ExitStack
 
     def token(self, role: str, user: str) -> str:
@@ -209,11 +213,13 @@ def start_stack(
     database: str | None = None,
     concurrency: int = 8,
     repo_root: Path = REPO_ROOT,
+    relay_every_s: float = 60.0,
 ) -> LocalStack:
     """Start servers, local Cognito, Lambda environments and the HTTP API; port 0 picks a free port.
 
     REDIS_URL / MONGODB_URI in the environment are used instead of starting servers. `auth=None`
     follows OPD_AUTH (on unless "off"). `database` defaults to MONGODB_DATABASE or the template's.
+    `relay_every_s`: the event relay's schedule (every minute, as in AWS).
     """
     auth = _auth_default() if auth is None else auth
     make_importable(repo_root)
@@ -228,14 +234,28 @@ def start_stack(
         template = templates.load_template(repo_root / "template.yaml")
         routes = templates.routes(template, repo_root)
         sweeper = templates.function_named(template, "sweep_no_shows", repo_root)
+        relay = templates.function_named(template, "relay_events", repo_root)
+        notifier = templates.function_named(template, "notify_sms", repo_root)
+        relay_input = templates.schedule_input(template, relay)
         environ = {**templates.plain_environment(template), **LOCAL_DEFAULTS, **os.environ}
         environ |= {"REDIS_URL": redis_url, "MONGODB_URI": mongodb_uri, "OPD_AUTH": "on" if auth else "off"}
+        events = local_bus.LocalBus(
+            endpoint=cognito.endpoint,
+            deliver=lambda event: pool.invoke(notifier, event),
+            relay=lambda: dict(pool.invoke(relay, scheduled_input(relay_input))),
+            relay_every_s=relay_every_s,
+        )
+        # the bus and SNS are moto's, on Cognito's server
+        environ |= local_bus.environment(cognito.endpoint, events.name)
         if database:
             environ["MONGODB_DATABASE"] = database
         modules = sorted({route.function.module for route in routes.routes} | {sweeper.module})
         pool = EnvironmentPool(environ, size=concurrency, preload=modules)
         resources.callback(pool.close)
         pool.warm(min(2, concurrency))
+        events.set_up(templates.event_rule_pattern(template, notifier))
+        events.start()
+        resources.callback(events.stop)
 
         server = _Server(("127.0.0.1", port), _Connection)
         server.gateway = Gateway(
@@ -249,6 +269,7 @@ def start_stack(
             cors=templates.cors(template),
             own_url=f"http://127.0.0.1:{server.server_address[1]}",
             web_root=repo_root / "web",
+            bus=events,
         )
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="opd-api", daemon=True
@@ -264,6 +285,7 @@ def start_stack(
             database=environ.get("MONGODB_DATABASE", "opd"),
             auth=auth,
             cognito=cognito,
+            bus=events,
             _resources=resources.pop_all(),
         )
     return stack

@@ -6,6 +6,7 @@ Used by the tests and by the local API runner: never a server we did not start o
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -126,3 +127,16 @@ def running(*servers: LocalServer) -> Iterator[tuple[LocalServer, ...]]:
     finally:
         for server in reversed(started):
             server.stop()
+
+
+def given_or_own(stack: contextlib.ExitStack, workdir: Path) -> tuple[str, str]:
+    """(REDIS_URL, MONGODB_URI) from the environment, or servers of our own in `workdir` that `stack` stops."""
+    urls = []
+    for variable, make in (("REDIS_URL", redis_server), ("MONGODB_URI", mongo_server)):
+        url = os.environ.get(variable)
+        if not url:
+            server = make(workdir).start()
+            stack.callback(server.stop)
+            url = server.url
+        urls.append(url)
+    return urls[0], urls[1]

@@ -240,3 +240,13 @@ def schedule_input(template: dict[str, Any], function: Function) -> dict[str, An
             found = json.loads(event["Properties"]["Input"])
             return found if isinstance(found, dict) else {}
     return {}
+
+
+def event_rule_pattern(template: dict[str, Any], function: Function) -> dict[str, Any]:
+    """The pattern of the function's EventBridgeRule event: which events of the bus it is given."""
+    events = template["Resources"].get(function.logical_id, {}).get("Properties", {}).get("Events", {})
+    for event in events.values():
+        if event.get("Type") == "EventBridgeRule" and isinstance(event.get("Properties", {}).get("Pattern"), dict):
+            pattern: dict[str, Any] = event["Properties"]["Pattern"]
+            return pattern
+    raise ValueError(f"{function.logical_id} has no EventBridgeRule event")

@@ -23,6 +23,7 @@ from opd.lock import SlotLock
 from opd.service import Allocator
 from opd.settings import Settings
 from opd.store import Document, SlotStore
+from tests.support.events import RecordingPublisher
 
 
 def _given_or_own(
@@ -81,9 +82,17 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def allocator(slot_store: SlotStore, redis_client: redis.Redis, settings: Settings) -> Allocator:
+def bus() -> RecordingPublisher:
+    """The events the `allocator` fixture publishes (EventBridge's stand-in)."""
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def allocator(
+    slot_store: SlotStore, redis_client: redis.Redis, settings: Settings, bus: RecordingPublisher
+) -> Allocator:
     lock = SlotLock(redis_client, ttl_ms=settings.lock_ttl_ms, wait_ms=settings.lock_wait_ms)
-    return Allocator(slot_store, lock, settings)
+    return Allocator(slot_store, lock, settings, publisher=bus)
 
 
 @pytest.fixture

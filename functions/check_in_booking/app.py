@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from opd.api.auth import STAFF
 from opd.api.models import BookingIdPath, BookingOut
-from opd.api.openapi import BEARER, error_responses
+from opd.api.openapi import BEARER, BOOKING_MOVE_ERRORS, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
-from opd.errors import (
-    DependencyUnavailable,
-    Forbidden,
-    InvalidTransition,
-    NotFound,
-    SlotBusy,
-    Unauthorized,
-    ValidationFailed,
-)
 
 app = make_app()
 
@@ -26,9 +17,7 @@ app = make_app()
     security=BEARER,
     responses={
         200: {"description": "OK: the checked-in booking"},
-        **error_responses(
-            ValidationFailed, Unauthorized, Forbidden, NotFound, InvalidTransition, SlotBusy, DependencyUnavailable
-        ),
+        **error_responses(*BOOKING_MOVE_ERRORS),
     },
 )
 def check_in_booking(bookingId: BookingIdPath) -> Response[BookingOut]:

@@ -1,5 +1,8 @@
 """POST /bookings: give a patient the next token in a slot, if their tier still has room.
 
+With `"waitlist": true`, a full tier puts the patient on the slot's waitlist instead (WAITLISTED, no token),
+while it has fewer than WAITLIST_LIMIT; then WAITLIST_FULL.
+
 Optional header `Idempotency-Key`: a repeat with the same key and body gets the first answer.
 """
 
@@ -22,6 +25,7 @@ from opd.errors import (
     SlotFull,
     Unauthorized,
     ValidationFailed,
+    WaitlistFull,
 )
 
 app = make_app()
@@ -29,17 +33,22 @@ app = make_app()
 
 @app.post(
     "/bookings",
-    summary="Book a patient into a slot: the next token, if the tier has room (patient: ONLINE, for themselves)",
+    summary="Book a patient into a slot: the next token if the tier has room, else with `waitlist` a place on "
+    "its waitlist (patient: ONLINE, for themselves)",
     tags=["bookings"],
     security=BEARER,
     responses={
-        201: {"description": "Created: the new booking (or, for a repeated Idempotency-Key, the first answer)"},
+        201: {
+            "description": "Created: the new booking, BOOKED with a token or WAITLISTED with its waitlistPosition "
+            "(or, for a repeated Idempotency-Key, the first answer)"
+        },
         **error_responses(
             ValidationFailed,
             Unauthorized,
             Forbidden,
             NotFound,
             SlotFull,
+            WaitlistFull,
             DuplicateBooking,
             SlotClosed,
             IdempotencyConflict,

@@ -157,6 +157,46 @@ def test_the_room_call_next_skip_complete_and_the_board_without_a_token(api: Api
     assert (refused.status_code, error_of(refused)["code"]) == (403, "FORBIDDEN")
 
 
+def test_an_admin_opens_a_weeks_sessions_and_records_a_days_leave(api: Api) -> None:
+    doctor, first = f"dr-{uuid.uuid4().hex[:8]}", (datetime.now(UTC) + timedelta(days=7)).date()
+    body = {
+        "from": first.isoformat(),
+        "to": (first + timedelta(days=6)).isoformat(),  # seven days: one of each weekday
+        "weekdays": ["MON", "WED", "FRI"],
+        "start": "09:00",
+        "end": "10:00",
+        "slotMinutes": 15,
+    }
+    opened = api.as_role("admin", "POST", f"/doctors/{doctor}/sessions", body)
+    assert opened.status_code == 201, opened.text
+    created = opened.json()["created"]
+    assert (len(created), opened.json()["existing"]) == (3 * 4, [])
+    assert {datetime.fromisoformat(s["start"]).strftime("%a %H:%M") for s in created} >= {"Mon 09:00", "Fri 09:45"}
+    again = api.as_role("admin", "POST", f"/doctors/{doctor}/sessions", body)
+    assert (again.status_code, again.json()) == (201, {"created": [], "existing": [s["slotId"] for s in created]})
+    refused = api.as_role("reception", "POST", f"/doctors/{doctor}/sessions", body)
+    assert (refused.status_code, error_of(refused)["code"]) == (403, "FORBIDDEN")
+
+    monday = [s for s in created if datetime.fromisoformat(s["start"]).weekday() == 0]
+    day = monday[0]["start"][:10]
+    booked = [api.book(monday[0]["slotId"], source).json() for source in ("ONLINE", "EMERGENCY")]
+    api.as_role("reception", "POST", f"/bookings/{booked[1]['bookingId']}/check-in")
+    leave = api.as_role("admin", "POST", f"/doctors/{doctor}/leave", {"date": day, "reason": "conference"})
+    assert leave.status_code == 200, leave.text
+    assert leave.json()["slots"] == 4
+    cancelled = leave.json()["cancelled"]
+    assert {b["bookingId"] for b in cancelled} == {b["bookingId"] for b in booked}
+    assert {(b["status"], b["cancelReason"]) for b in cancelled} == {("CANCELLED", "DOCTOR_UNAVAILABLE")}
+    repeat = api.as_role("admin", "POST", f"/doctors/{doctor}/leave", {"date": day})
+    assert (repeat.status_code, repeat.json()) == (200, {"slots": 4, "cancelled": []})
+
+    late = api.book(monday[1]["slotId"], "EMERGENCY")
+    assert (late.status_code, error_of(late)["code"]) == (409, "SLOT_CLOSED")
+    board = api.call("GET", f"/boards/{doctor}?date={day}")  # the waiting room sees the leave
+    assert [line["closed"] for line in board.json()["slots"]] == [True] * 4
+    assert api.call("GET", f"/slots/{monday[0]['slotId']}").json()["closed"] is True
+
+
 def test_the_sweeper_marks_what_is_past_its_grace_once(api: Api) -> None:
     # The only slot of this module that starts this soon: the other tests' slots start hours later.
     slot = api.new_slot(starts_in=timedelta(minutes=30))
@@ -208,6 +248,47 @@ def test_a_patient_books_online_for_themselves_only(api: Api) -> None:
     assert theirs.json()["error"] | {"message": ""} == unknown.json()["error"] | {"message": ""}
     assert api.call("GET", f"/slots/{slot['slotId']}/queue", token=api.token("patient", me)).status_code == 403
     assert api.call("POST", f"{booking}/cancel", token=api.token("patient", me)).json()["status"] == "CANCELLED"
+
+
+def test_the_waitlist_and_a_patients_bookings(api: Api) -> None:
+    slot = api.new_slot(baseCapacity=1, premiumBuffer=0, emergencyBuffer=0)
+    asha, ravi = f"pat-{uuid.uuid4().hex[:6]}", f"pat-{uuid.uuid4().hex[:6]}"
+
+    def booking(patient: str, **more: Any) -> requests.Response:
+        body = {"slotId": slot["slotId"], "patientId": patient, "source": "ONLINE", **more}
+        return api.call("POST", "/bookings", token=api.token("patient", patient), body=body)
+
+    held = booking(asha)
+    assert (held.status_code, held.json()["token"]) == (201, 1)
+    slot_full(booking(ravi), "STANDARD", 1, 1)
+    waiting = booking(ravi, waitlist=True)  # a patient joins the waitlist for themselves
+    assert waiting.status_code == 201, waiting.text
+    assert {k: waiting.json()[k] for k in ("status", "token", "waitlistPosition")} == {
+        "status": "WAITLISTED",
+        "token": None,
+        "waitlistPosition": 1,
+    }
+    assert api.call("GET", f"/slots/{slot['slotId']}").json()["waitlisted"] == 1
+    listed = api.as_role("reception", "GET", f"/slots/{slot['slotId']}/waitlist")
+    assert listed.status_code == 200, listed.text
+    assert [b["bookingId"] for b in listed.json()["waitlist"]] == [waiting.json()["bookingId"]]
+    refused = api.call("GET", f"/slots/{slot['slotId']}/waitlist", token=api.token("patient", ravi))
+    assert (refused.status_code, error_of(refused)["code"]) == (403, "FORBIDDEN")
+
+    cancelled = api.call("POST", f"/bookings/{held.json()['bookingId']}/cancel", token=api.token("patient", asha))
+    assert (cancelled.json()["status"], cancelled.json()["cancelReason"]) == ("CANCELLED", "PATIENT")
+    promoted = api.call("GET", f"/bookings/{waiting.json()['bookingId']}", token=api.token("patient", ravi)).json()
+    assert (promoted["status"], promoted["token"], promoted["waitlistPosition"]) == ("BOOKED", 2, None)
+
+    day = slot["start"][:10]
+    mine = api.call("GET", f"/patients/{ravi}/bookings?from={day}&to={day}", token=api.token("patient", ravi))
+    assert mine.status_code == 200, mine.text
+    assert [(b["bookingId"], b["status"]) for b in mine.json()["bookings"]] == [(promoted["bookingId"], "BOOKED")]
+    assert api.as_role("reception", "GET", f"/patients/{asha}/bookings").json()["bookings"][0]["status"] == "CANCELLED"
+    theirs = api.call("GET", f"/patients/{asha}/bookings", token=api.token("patient", ravi))
+    assert (theirs.status_code, error_of(theirs)["code"]) == (403, "FORBIDDEN")
+    too_long = api.as_role("admin", "GET", f"/patients/{ravi}/bookings?from={day}&to=2099-01-01")
+    assert (too_long.status_code, error_of(too_long)["details"][0]["field"]) == (400, "to")
 
 
 def test_an_idempotency_key_replays_the_first_answer(api: Api) -> None:

@@ -23,7 +23,12 @@ def template() -> dict[str, object]:
 
 def test_the_template_routes_each_contract_endpoint_to_its_function(template: dict[str, object]) -> None:
     table = templates.routes(template, REPO_ROOT)
-    assert len(table.routes) == 15
+    handlers = {path.parent.name for path in (REPO_ROOT / "functions").glob("*/app.py")} - {
+        "sweep_no_shows",
+        "relay_events",
+        "notify_sms",
+    }
+    assert sorted(route.function.module for route in table.routes) == sorted(f"functions.{h}.app" for h in handlers)
     assert {route.route_key for route in table.routes if route.public} == PUBLIC
     found = table.find("GET", "/slots/slot-1/queue")
     assert found is not None
@@ -105,3 +110,12 @@ def test_the_answer_is_what_the_handler_returned() -> None:
     assert answer.headers == [("Content-Type", "application/json"), ("set-cookie", "a=1"), ("set-cookie", "b=2")]
     bare = answer_from_result({"ok": True})  # format 2.0 infers a 200 JSON answer
     assert (bare.status, json.loads(bare.body)) == (200, {"ok": True})
+
+
+def test_every_route_that_changes_slots_may_publish_events_and_no_reader_may(template: dict[str, object]) -> None:
+    """A change's events leave with the request (PutEvents on the stack's bus): least privilege both ways."""
+    resources: dict[str, dict[str, object]] = template["Resources"]  # type: ignore[assignment]
+    for route in templates.routes(template, REPO_ROOT).routes:
+        properties: dict[str, object] = resources[route.function.logical_id]["Properties"]  # type: ignore[assignment]
+        publishes = {"Ref": "EventsPublishPolicy"} in properties["Policies"]  # type: ignore[operator]
+        assert publishes == (route.method in ("POST", "PUT")), route.route_key

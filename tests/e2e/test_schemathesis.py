@@ -45,6 +45,7 @@ def _with_links(document: dict[str, Any]) -> dict[str, Any]:
         "GetQueue": {"operationRef": _ref("get", "/slots/{slotId}/queue"), "parameters": slot_id},
         "SetDelay": {"operationRef": _ref("put", "/slots/{slotId}/delay"), "parameters": slot_id},
         "CallNext": {"operationRef": _ref("post", "/slots/{slotId}/call-next"), "parameters": slot_id},
+        "GetWaitlist": {"operationRef": _ref("get", "/slots/{slotId}/waitlist"), "parameters": slot_id},
         "Book": {
             "operationRef": _ref("post", "/bookings"),
             "requestBody": {"slotId": "$response.body#/slotId", "patientId": "p-workflow", "source": "EMERGENCY"},
@@ -60,6 +61,10 @@ def _with_links(document: dict[str, Any]) -> dict[str, Any]:
             ("Complete", "post", "/bookings/{bookingId}/complete"),
             ("Skip", "post", "/bookings/{bookingId}/skip"),
         )
+    }
+    from_booking["PatientBookings"] = {
+        "operationRef": _ref("get", "/patients/{patientId}/bookings"),
+        "parameters": {"patientId": "$response.body#/patientId"},
     }
     document["paths"]["/slots"]["post"]["responses"]["201"]["links"] = from_slot
     document["paths"]["/bookings"]["post"]["responses"]["201"]["links"] = from_booking

@@ -33,7 +33,12 @@ ROUTE_HANDLERS = (
     "complete_booking",
     "call_next",
     "skip_booking",
+    "reschedule_booking",
     "get_board",
+    "get_waitlist",
+    "list_patient_bookings",
+    "open_sessions",
+    "take_leave",
 )
 # Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.
 CACHED_BRIEFLY = {"get_board": "public, max-age=1"}

@@ -149,7 +149,14 @@ def test_only_json_is_taken(doctor_id: str, content_type: str) -> None:
 
 
 def body_routes(slot: dict[str, Any]) -> list[tuple[str, dict[str, str] | None]]:
-    return [("create_booking", None), ("create_slot", None), ("set_delay", {"slotId": slot["slotId"]})]
+    doctor = {"doctorId": slot["doctorId"]}
+    return [
+        ("create_booking", None),
+        ("create_slot", None),
+        ("set_delay", {"slotId": slot["slotId"]}),
+        ("open_sessions", doctor),
+        ("take_leave", doctor),
+    ]
 
 
 def test_a_body_over_64_kib_is_refused_before_it_is_parsed(open_slot: dict[str, Any]) -> None:
@@ -229,6 +236,8 @@ def test_a_booking_and_a_queue_are_never_cached(slot: Slot) -> None:
     for name, path in (
         ("get_booking", {"bookingId": booked.body["bookingId"]}),
         ("get_queue", {"slotId": slot.slot_id}),
+        ("get_waitlist", {"slotId": slot.slot_id}),
+        ("list_patient_bookings", {"patientId": "p-1"}),
         ("cancel_booking", {"bookingId": booked.body["bookingId"]}),
     ):
         answer = call(name, event(name, path=path, role="reception"))

@@ -30,9 +30,14 @@ ALLOWED: dict[str, set[str | None]] = {
     "complete_booking": {"reception", "admin"},
     "call_next": {"reception", "admin"},
     "skip_booking": {"reception", "admin"},
+    "reschedule_booking": {"patient", "reception", "admin"},
     "get_board": PUBLIC,
+    "get_waitlist": {"reception", "admin"},
+    "list_patient_bookings": {"patient", "reception", "admin"},  # a patient their own only: see below
+    "open_sessions": {"admin"},
+    "take_leave": {"admin"},
 }
-CREATED = {"create_slot", "create_booking"}
+CREATED = {"create_slot", "create_booking", "reschedule_booking", "open_sessions"}
 ROLES = [None, "patient", "reception", "admin", "[doctor]"]  # "[doctor]": a group the service does not know
 
 
@@ -50,17 +55,30 @@ def real_event(
     if name in {"list_doctor_slots", "get_board"}:
         query = {"date": slot.start.date().isoformat()}
         return event(name, path={"doctorId": slot.doctor_id}, query=query, role=role, user=user)
-    if name in {"get_slot", "get_queue", "set_delay"}:
+    if name == "open_sessions":  # one slot, the day after the slot's
+        day = (slot.start + timedelta(days=1)).date().isoformat()
+        session = {"from": day, "to": day, "start": "09:00", "end": "09:30", "slotMinutes": 30}
+        return event(name, path={"doctorId": slot.doctor_id}, body=session, role=role, user=user)
+    if name in {"get_slot", "get_queue", "set_delay", "get_waitlist"}:
         return event(name, path={"slotId": slot.slot_id}, role=role, user=user)
     if name == "health":
         return event(name, role=role, user=user)
     booking = allocator.book(slot.slot_id, PATIENT, Source.ONLINE)
+    if name == "list_patient_bookings":  # the sample patient's own, over the default days
+        return event(name, path={"patientId": PATIENT}, query=None, role=role, user=user)
+    if name == "take_leave":  # the slot's day, with a booking to cancel: a refused caller leaves it as it is
+        body = {"date": slot.start.date().isoformat()}
+        return event(name, path={"doctorId": slot.doctor_id}, body=body, role=role, user=user)
     if name in {"complete_booking", "call_next", "skip_booking"}:
         allocator.check_in(booking.booking_id)  # call-next has someone to call: an allowed call changes the slot
     if name == "call_next":
         return event(name, path={"slotId": slot.slot_id}, role=role, user=user)
     if name == "skip_booking":
         allocator.call_next(slot.slot_id, by="desk-1")
+    if name == "reschedule_booking":
+        target = allocator.create_slot(slot.doctor_id, slot.end + timedelta(hours=2), slot.end + timedelta(hours=3))
+        path, body = {"bookingId": booking.booking_id}, {"slotId": target.slot_id}
+        return event(name, path=path, body=body, role=role, user=user)
     return event(name, path={"bookingId": booking.booking_id}, role=role, user=user)
 
 
@@ -111,6 +129,21 @@ def test_a_role_that_may_not_read_bookings_learns_nothing_about_ids(
     unknown = call(name, event(name, path={"bookingId": f"{slot.slot_id}.0000"}, role="[doctor]"))
     assert (existing.status, existing.body) == (unknown.status, unknown.body) == (403, existing.body)
     assert existing.code == "FORBIDDEN"
+
+
+def test_a_patient_lists_only_their_own_bookings(allocator: Allocator, slot: Slot) -> None:
+    """Another patient's list is 403 (contract, "Roles": anything else is 403), the same whether that
+    patient has bookings or not, so a refusal tells nothing about who has booked."""
+    allocator.book(slot.slot_id, "patient-someone-else", Source.ONLINE)
+
+    def listing(patient_id: str) -> Any:
+        ev = event("list_patient_bookings", path={"patientId": patient_id}, query=None, role="patient")
+        return call("list_patient_bookings", ev)
+
+    theirs, nobodys = listing("patient-someone-else"), listing("patient-nobody")
+    assert (theirs.status, theirs.code) == (403, "FORBIDDEN")
+    assert (nobodys.status, nobodys.body) == (403, theirs.body)
+    assert listing(PATIENT).body == {"bookings": []}  # their own: none here
 
 
 @pytest.mark.parametrize(
@@ -173,5 +206,6 @@ def test_groups_claim_forms(claim: object, roles: set[Role]) -> None:
 
 def test_the_matrix_covers_every_route_handler() -> None:
     functions = Path(__file__).resolve().parents[2] / "functions"
-    handlers = {p.parent.name for p in functions.glob("*/app.py")} - {"sweep_no_shows"}
+    scheduled_or_bus = {"sweep_no_shows", "relay_events", "notify_sms"}  # no HTTP route
+    handlers = {p.parent.name for p in functions.glob("*/app.py")} - scheduled_or_bus
     assert handlers == set(ROUTE_HANDLERS) == set(ALLOWED)

@@ -111,9 +111,10 @@ def test_an_acquisition_whose_reply_was_lost_leaves_no_lock_behind(
 def test_an_acquisition_repeated_by_its_owner_succeeds(redis_client: redis.Redis) -> None:
     """A reply lost and the command sent again (redis-py retries a dropped connection once) must not
     find its own lock and wait it out."""
-    key = SlotLock.key("slot-lock-4")
-    for owner, answer in [("owner-1", b"locked"), ("owner-1", b"locked"), ("owner-2", b"busy")]:
-        assert redis_client.eval(lock_module.ACQUIRE, 1, key, owner, 2000)[0] == answer
+    key, marker = SlotLock.key("slot-lock-4"), SlotLock.marker_key("slot-lock-4")
+    for owner, locked in [("owner-1", True), ("owner-1", True), ("owner-2", False)]:
+        reply = redis_client.eval(lock_module.ACQUIRE, 2, key, marker, owner, 2000)
+        assert reply == [b"locked", b""] if locked else reply[0] == b"busy" and 0 < reply[1] <= 2000
     assert redis_client.get(key) == b"owner-1"
 
 

@@ -8,13 +8,14 @@ text, unicode and lone surrogates, wrong JSON types, odd media types, made-up id
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from hypothesis import strategies as st
 
 FIELDS = ["doctorId", "start", "end", "baseCapacity", "premiumBuffer", "emergencyBuffer", "delayed", "minutes"]
 FIELDS += ["slotId", "patientId", "source"]
+FIELDS += ["from", "to", "weekdays", "slotMinutes", "date", "reason"]  # sessions and leave
 CONTENT_TYPES = [  # the first is what the property tests send most: the rest are the odd ones
     "application/json",
     None,
@@ -83,6 +84,27 @@ json_values = st.recursive(
 )
 
 
+clock_times = st.one_of(  # a session's "HH:MM", and what is not quite one
+    st.times().map(lambda t: t.strftime("%H:%M")),
+    st.times().map(time.isoformat),
+    st.sampled_from(["00:00", "23:59", "24:00", "9:00", "09:00:00", "09:00Z", "09:00+05:30", "٠٩:٠٠", "09h00"]),
+)
+weekday_lists = st.lists(
+    st.sampled_from(["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN", "mon", "MONDAY", "", "\ud800"]), max_size=9
+)
+# Values more likely to pass the first checks, so the property reaches the service too.
+FIELD_VALUES = dict.fromkeys(FIELDS, json_values) | {
+    "from": st.one_of(odd_dates, json_values),
+    "to": st.one_of(odd_dates, json_values),
+    "date": st.one_of(odd_dates, json_values),
+    "start": st.one_of(clock_times, json_values),
+    "end": st.one_of(clock_times, json_values),
+    "weekdays": st.one_of(weekday_lists, json_values),
+    "slotMinutes": st.one_of(st.integers(min_value=-5, max_value=300), json_values),
+    "reason": st.one_of(st.text(max_size=220), json_values),
+}
+
+
 def deep(depth: int, kind: str) -> str:
     """Arrays or objects nested `depth` deep, as the body or inside a field."""
     if kind == "array":
@@ -101,7 +123,7 @@ _nested = st.builds(
     st.one_of(st.sampled_from([33, 9_984, 20_000, 50_000]), st.integers(min_value=30, max_value=30_000)),
     st.sampled_from(["array", "object", "in-a-field"]),
 )
-_fields = st.fixed_dictionaries({}, optional=dict.fromkeys(FIELDS, json_values)).map(as_json)
+_fields = st.fixed_dictionaries({}, optional=FIELD_VALUES).map(as_json)
 _odd = st.sampled_from(
     [
         '{"minutes": ' + "9" * 5_000 + "}",

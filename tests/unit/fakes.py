@@ -5,13 +5,15 @@ their own:
 
 - `FakeSlotStore` (like `opd.store.SlotStore`): `replace` writes only if the stored version is
   still the one read, and bumps it; `insert` refuses a second slot of a doctor at the same instant,
-  or a taken id, with `SlotExists`; the sweep queries are the real ones' filters (and order). Slots and
-  bookings are frozen dataclasses, so a stored slot cannot be changed behind the store's back and
-  nothing needs copying.
+  or a taken id, with `SlotExists`; the sweep's, the relay's and a patient's slots are the real queries' filters
+  and order (and limit). Slots and bookings are frozen dataclasses, so a stored slot cannot be
+  changed behind the store's back and nothing needs copying.
 - `FakeSlotLock` (like `opd.lock.SlotLock`): one holder per slot; `acquire` on a held slot raises
   `SlotBusy` at once (the real lock first waits up to `wait_ms`, but here nothing could let go in
   the meantime); `release` lets go only for the owner. A test makes a slot busy by acquiring its
-  lock itself, as another request would, and sees in `taken` which locks were had.
+  lock itself, as another request would, and sees in `taken` which locks were had. Relay markers
+  only rise, and come back with the lock, as the real scripts do.
+- `RecordingPublisher` (tests/support/events.py) stands in for EventBridge.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from opd.domain import Slot
@@ -68,6 +70,14 @@ class FakeSlotStore:
         found = (s for s in self.slots.values() if s.doctor_id == doctor_id and start_from <= s.start < start_before)
         return sorted(found, key=lambda s: s.start)
 
+    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+        found = (
+            s
+            for s in self.slots.values()
+            if start_from <= s.start < start_before and any(b.patient_id == patient_id for b in s.bookings)
+        )
+        return sorted(found, key=lambda s: s.start)[:limit]
+
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
         # Like the real cursor, nothing is read until the first id is asked for.
         due = sorted(
@@ -82,6 +92,17 @@ class FakeSlotStore:
             if slot.moves_pending:
                 yield slot.slot_id
 
+    def slots_with_events(self, batch_size: int = 100) -> Iterator[Slot]:
+        yield from [s for s in self.slots.values() if s.outbox]
+
+    def prune_outbox(self, slot: Slot, published_through: int) -> bool:
+        stored = self.slots.get(slot.slot_id)
+        if stored is None or stored.version != slot.version:
+            return False
+        kept = tuple(e for e in slot.outbox if e.slot_version > published_through)
+        self.slots[slot.slot_id] = dataclasses.replace(stored, outbox=kept)
+        return True
+
 
 class FakeSlotLock:
     """The real lock's promises in memory: one holder per slot, release by the owner only, and a
@@ -91,6 +112,7 @@ class FakeSlotLock:
         self.owners: dict[str, str] = {}  # slot id -> the owner token of whoever holds its lock
         self.taken: list[str] = []  # every slot id whose lock was had, in order, for tests to look at
         self.records: dict[str, KeyRecord] = {}  # key hash -> its record
+        self.marks: dict[str, int] = {}  # slot id -> its relay marker
         self._guard = threading.Lock()  # makes check-and-take one step, as the real script is
         self._tokens = itertools.count(1)
 
@@ -105,7 +127,7 @@ class FakeSlotLock:
                 raise SlotBusy(f"slot {slot_id} is busy, try again", retry_after_seconds=1)
             owner = self.owners[slot_id] = f"owner-{next(self._tokens)}"
             self.taken.append(slot_id)
-            return Held(owner, waited=False)
+            return Held(owner, waited=False, relayed=self.marks.get(slot_id))
 
     def release(self, slot_id: str, owner: str) -> bool:
         with self._guard:
@@ -114,8 +136,19 @@ class FakeSlotLock:
             del self.owners[slot_id]
             return True
 
-    def release_quietly(self, slot_id: str, owner: str) -> None:
+    def release_quietly(self, slot_id: str, owner: str, published: int | None = None) -> None:
+        if published is not None:
+            self.record_published({slot_id: published})
         self.release(slot_id, owner)
+
+    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, int]:
+        with self._guard:
+            return {s: self.marks[s] for s in slot_ids if s in self.marks}
+
+    def record_published(self, marks: Mapping[str, int]) -> None:
+        with self._guard:
+            for slot_id, version in marks.items():
+                self.marks[slot_id] = max(version, self.marks.get(slot_id, -1))
 
     def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
         with self._guard:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from opd.errors import (
     DuplicateBooking,
+    EventsBacklog,
     IdempotencyConflict,
     InvalidTransition,
     SlotClosed,
@@ -26,6 +28,8 @@ from opd.errors import (
 )
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
+PHONE_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_DELAY_MINUTES = 24 * 60
 
 # A slot's stored document must stay under 256 KiB whatever clients do (contract, "Capacity rules").
@@ -206,6 +210,7 @@ class Booking:
     # The booking this one is replaced by. Set while still BOOKED, it marks a reschedule under way:
     # the new booking is being written in the other slot (see `begin_reschedule`).
     rescheduled_to: str | None = None
+    phone: str | None = None  # E.164, for the SMS the booking's events send; shown to its owner and staff only
     # Where it stands in the queue as of an answer: computed from the slot for each answer, never
     # stored, and no part of what makes two bookings the same.
     standing: Standing | None = field(default=None, compare=False, repr=False)
@@ -281,6 +286,10 @@ class Slot:
     bookings: tuple[Booking, ...] = ()
     refused_moves: tuple[RefusedMove, ...] = ()  # oldest first
     version: int = 0  # the store's fencing value: every write is conditional on it
+    # Events of the slot's changes not yet known to be published, oldest first: written by the same
+    # conditional write as the change they describe (see `with_events`). Delivery's bookkeeping, not
+    # the slot's state: no part of what makes two slots the same.
+    outbox: tuple[Event, ...] = field(default=(), compare=False)
 
     @property
     def booked(self) -> int:
@@ -357,6 +366,7 @@ def book(
     waitlist: bool = False,
     waitlist_limit: int = WAITLIST_LIMIT,
     rescheduled_from: str | None = None,
+    phone: str | None = None,
 ) -> tuple[Slot, Booking]:
     """Give the patient the next token if the tier still has room, else refuse with the reason.
 
@@ -365,6 +375,8 @@ def book(
     the booking's history.
     """
     require_id("patientId", patient_id)
+    if phone is not None and not PHONE_PATTERN.fullmatch(phone):
+        raise ValidationFailed.field("phone", "must be an E.164 number such as +919876543210")
     if slot.closed:
         raise SlotClosed(f"slot {slot.slot_id} is closed: the doctor is on leave")
     if now >= slot.end:
@@ -412,6 +424,7 @@ def book(
         request_hash=request_hash,
         history=(Change(status, now, by),),
         rescheduled_from=rescheduled_from,
+        phone=phone,
     )
     next_token = slot.next_token if full else slot.next_token + 1
     return replace(slot, next_token=next_token, bookings=(*slot.bookings, booking)), booking
@@ -611,6 +624,7 @@ def place_move(
         request_hash,
         by=by,
         rescheduled_from=old.booking_id,
+        phone=old.phone,  # the patient is told of the move on the same phone
     )
 
 
@@ -673,11 +687,20 @@ def answered(slot: Slot, booking: Booking, now: datetime) -> Booking:
 
 
 def answered_all(slot: Slot, bookings: Iterable[Booking], now: datetime) -> list[Booking]:
-    """`answered` for many bookings of one slot, its queue worked out once."""
+    """`answered` for many bookings of one slot, its queue worked out once.
+
+    Each field goes with the state the answer says: a repeat's first answer (`as_created`) that said
+    WAITLISTED says so again with no position, even once the booking has been promoted since.
+    """
     standing = standings(slot, now)
     waiting = {b.booking_id: n for n, b in enumerate(slot.waitlist, start=1)}
     return [
-        replace(b, standing=standing.get(b.booking_id), waitlist_position=waiting.get(b.booking_id)) for b in bookings
+        replace(
+            b,
+            standing=standing.get(b.booking_id) if b.in_queue else None,
+            waitlist_position=waiting.get(b.booking_id) if b.status is Status.WAITLISTED else None,
+        )
+        for b in bookings
     ]
 
 
@@ -790,3 +813,206 @@ def close_for_leave(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, li
     for booking in cancelled:
         closed = closed.with_booking(booking)
     return closed, cancelled
+
+
+# -- events: what each change tells the world --------------------------------------------------
+
+
+class EventType(StrEnum):
+    """The contract's detail-types (contract, "Events and SMS")."""
+
+    BOOKING_CREATED = "BookingCreated"
+    BOOKING_WAITLISTED = "BookingWaitlisted"
+    BOOKING_PROMOTED = "BookingPromoted"
+    BOOKING_CHECKED_IN = "BookingCheckedIn"
+    BOOKING_CALLED = "BookingCalled"
+    BOOKING_SKIPPED = "BookingSkipped"
+    BOOKING_COMPLETED = "BookingCompleted"
+    BOOKING_CANCELLED = "BookingCancelled"
+    BOOKING_NO_SHOW = "BookingNoShow"
+    BOOKING_RESCHEDULED = "BookingRescheduled"
+    SLOT_CREATED = "SlotCreated"
+    SLOT_DELAY_CHANGED = "SlotDelayChanged"
+    SLOT_CLOSED = "SlotClosed"
+
+
+# Unpublished events a slot may hold before its changes are refused (503 DEPENDENCY_UNAVAILABLE,
+# "events backlog"): with the most one change can add (`MAX_EVENTS_PER_CHANGE`), what keeps the
+# document under 256 KiB while EventBridge is away. Never reached while the relay runs: the request
+# publishes its own events, and every write prunes what is known to be published.
+MAX_PENDING_EVENTS = 100
+MAX_WAITLIST_LIMIT = 100  # the WAITLIST_LIMIT setting's upper bound
+# One change moves each of the slot's waiting or queued bookings at most once (a 3rd skip is two
+# events for one booking, and it moves no one else), plus one slot event.
+MAX_EVENTS_PER_CHANGE = MAX_PLACES + MAX_WAITLIST_LIMIT + 1
+
+
+@dataclass(frozen=True)
+class BookingSnapshot:
+    """What a booking event keeps of the booking as it was, beyond what never changes.
+
+    A booking's history only grows, one line per change of state, so its first `history_length`
+    lines give the status, updatedAt, calledAt, completedAt, skips and whether it held a token
+    then. What history cannot give is its standing at that moment: kept here.
+    """
+
+    history_length: int
+    position: int | None = None
+    estimated_call_at: datetime | None = None
+    waitlist_position: int | None = None
+
+
+@dataclass(frozen=True)
+class SlotSnapshot:
+    """What a slot event keeps of the slot as it was: capacity and times never change, these do."""
+
+    delayed: bool
+    delay_minutes: int
+    closed: bool
+    booked: int
+    waitlisted: int
+    # A delay set: the bookings then BOOKED or CHECKED_IN that have a phone, each sent an SMS.
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of one change: its id is the same on every delivery (`<slotId>:<slotVersion>:<seq>`)."""
+
+    detail_type: EventType
+    occurred_at: datetime
+    slot_id: str
+    slot_version: int  # the version the change wrote
+    seq: int  # its place among the events of that change
+    slot: SlotSnapshot  # the slot as the change left it (every event's detail has the slot)
+    booking_id: str | None = None
+    booking: BookingSnapshot | None = None  # with booking_id: the booking's events
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.slot_id}:{self.slot_version}:{self.seq}"
+
+
+def _booking_moves(earlier: Status | None, later: Status, reason: CancelReason | None) -> list[EventType]:
+    """The events of one line of a booking's history: from `earlier` (None: a new booking) to `later`."""
+    if earlier is None:
+        return [EventType.BOOKING_WAITLISTED if later is Status.WAITLISTED else EventType.BOOKING_CREATED]
+    match later:
+        case Status.BOOKED:
+            return [EventType.BOOKING_PROMOTED]
+        case Status.CHECKED_IN:
+            return [EventType.BOOKING_SKIPPED if earlier is Status.CALLED else EventType.BOOKING_CHECKED_IN]
+        case Status.CALLED:
+            return [EventType.BOOKING_CALLED]
+        case Status.COMPLETED:
+            return [EventType.BOOKING_COMPLETED]
+        case Status.CANCELLED:
+            rescheduled = reason is CancelReason.RESCHEDULED
+            return [EventType.BOOKING_RESCHEDULED if rescheduled else EventType.BOOKING_CANCELLED]
+        case Status.NO_SHOW:
+            if earlier is Status.CALLED:  # the 3rd skip
+                return [EventType.BOOKING_SKIPPED, EventType.BOOKING_NO_SHOW]
+            return [EventType.BOOKING_NO_SHOW]
+        case _:
+            return []
+
+
+def slot_snapshot(slot: Slot, with_recipients: bool = False) -> SlotSnapshot:
+    recipients = tuple(
+        b.booking_id for b in slot.bookings if b.status in (Status.BOOKED, Status.CHECKED_IN) and b.phone
+    )
+    return SlotSnapshot(
+        delayed=slot.delayed,
+        delay_minutes=slot.delay_minutes,
+        closed=slot.closed,
+        booked=slot.booked,
+        waitlisted=len(slot.waitlist),
+        recipients=recipients if with_recipients else (),
+    )
+
+
+def events_between(before: Slot | None, after: Slot, now: datetime) -> list[Event]:
+    """The events of the change from `before` (None: a new slot) to `after`: the one place that knows
+    which change is which detail-type. Slot events first, then each booking's, in the slot's order.
+
+    Read from the bookings' histories: every line a change added is one move, so a booking moved
+    twice by one change (never today) would still tell both.
+    """
+    version = after.version if before is None else before.version + 1
+    plain = slot_snapshot(after)  # every event carries the slot as the change left it
+    found: list[tuple[EventType, Booking | None, BookingSnapshot | None]] = []
+    if before is None:
+        found.append((EventType.SLOT_CREATED, None, None))
+    else:
+        if (before.delayed, before.delay_minutes) != (after.delayed, after.delay_minutes):
+            found.append((EventType.SLOT_DELAY_CHANGED, None, None))
+        if after.closed and not before.closed:
+            found.append((EventType.SLOT_CLOSED, None, None))
+    earlier = {b.booking_id: b for b in before.bookings} if before is not None else {}
+    standing = waiting = None
+    for booking in after.bookings:
+        was = earlier.get(booking.booking_id)
+        seen = len(was.history) if was is not None else 0
+        if len(booking.history) <= seen:
+            continue
+        if standing is None or waiting is None:  # only for changes that move a booking
+            standing, waiting = standings(after, now), [b.booking_id for b in after.waitlist]
+        for length in range(seen + 1, len(booking.history) + 1):
+            previous = booking.history[length - 2].status if length > 1 else None
+            last = length == len(booking.history)
+            now_standing = standing.get(booking.booking_id) if last else None
+            snapshot = BookingSnapshot(
+                history_length=length,
+                position=now_standing.position if now_standing else None,
+                estimated_call_at=now_standing.estimated_call_at if now_standing else None,
+                waitlist_position=(
+                    waiting.index(booking.booking_id) + 1 if last and booking.booking_id in waiting else None
+                ),
+            )
+            reason = booking.cancel_reason if last else None
+            for kind in _booking_moves(previous, booking.history[length - 1].status, reason):
+                found.append((kind, booking, snapshot))
+    return [
+        Event(
+            detail_type=kind,
+            occurred_at=now,
+            slot_id=after.slot_id,
+            slot_version=version,
+            seq=seq,
+            booking_id=booking.booking_id if booking is not None else None,
+            booking=snapshot,
+            slot=slot_snapshot(after, with_recipients=kind is EventType.SLOT_DELAY_CHANGED and after.delayed)
+            if kind is EventType.SLOT_DELAY_CHANGED
+            else plain,
+        )
+        for seq, (kind, booking, snapshot) in enumerate(found)
+    ]
+
+
+def with_events(before: Slot | None, after: Slot, now: datetime, published_through: int | None = None) -> Slot:
+    """`after` as it must be written: its outbox is what `before` held, less what is known to be published
+    (every event of a version up to `published_through`), and the events of this change.
+
+    So a change and its events are one write: neither can exist without the other. A change that
+    has events to add while `MAX_PENDING_EVENTS` still wait is refused (EventsBacklog): an event is
+    never dropped, and the document stays bounded.
+    """
+    held = before.outbox if before is not None else ()
+    kept = tuple(e for e in held if published_through is None or e.slot_version > published_through)
+    new = events_between(before, after, now)
+    if new and len(kept) >= MAX_PENDING_EVENTS:
+        raise EventsBacklog(
+            f"events backlog: slot {after.slot_id} holds {len(kept)} events EventBridge has not taken yet; "
+            "try again in a minute"
+        )
+    return replace(after, outbox=(*kept, *new))
+
+
+def published_through(outbox: Sequence[Event], published: set[str] | frozenset[str]) -> int | None:
+    """The highest version all of whose events, and all older ones in `outbox`, are in `published`."""
+    through = None
+    for version, events in groupby(outbox, key=lambda e: e.slot_version):
+        if any(e.event_id not in published for e in events):
+            break
+        through = version
+    return through

@@ -88,6 +88,14 @@ class WriteNotAcknowledged(DependencyUnavailable):
     """A write was sent and its reply never came: MongoDB may have applied it."""
 
 
+class EventsBacklog(DependencyUnavailable):
+    """The slot holds too many events that EventBridge has not taken yet: the change is refused, so
+    that no event is ever dropped and the slot's document stays bounded. Retry once the relay catches up."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("events", message)
+
+
 class OutcomeUnknown(DependencyUnavailable):
     """MongoDB went away with a write in flight and stayed away: it may or may not have been applied.
 

@@ -12,6 +12,11 @@ waiter at once, and waiting costs no CPU and one command instead of a poll every
 (on a hot slot the polls of twenty waiters slowed the holder they waited for). A token nobody was
 waiting for expires with the lock's TTL; a waiter woken by one that is stale only tries once more.
 
+The relay marker, `relayed:slot:<id>` = a slot version, says every event of the slot's changes up to
+that version is on the bus. The release script raises it after the request has published its
+change's events, and the next writer's acquire script reads it, so its write drops those events
+from the slot's outbox: knowing what was published costs no round trip of its own.
+
 The key record, `idempotency:booking:<key hash>` = {slot, body[, refusal]}, holds what the slot
 document cannot: the slot a key was first used with (the same key sent for another slot is a
 conflict) and a first answer that was a refusal (nothing was written for it). A booking made with
@@ -26,7 +31,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -39,17 +44,22 @@ from opd.ports import Held, KeyClaim, KeyRecord
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] the lock; KEYS[2] (keyed requests only) the key's record. ARGV: owner, ttl_ms, then for
-# the record: slot, body hash, record ttl_s. A record for another slot or body, or one holding a
-# refusal, decides the answer: it is returned and no lock is taken. Otherwise the record is
-# claimed (if new) and the lock taken, also when we already hold it: an acquisition repeated
-# after its reply was lost must not wait out its own lock.
+# How long a slot's relay marker (`relayed:slot:<id>`: every event of a version up to this one is
+# published) is kept after its last change. A lost marker costs only a second publication.
+MARKER_TTL_S = 7 * 86_400
+
+# KEYS[1] the lock; KEYS[2] the slot's relay marker; KEYS[3] (keyed requests only) the key's record.
+# ARGV: owner, ttl_ms, then for the record: slot, body hash, record ttl_s. A record for another slot
+# or body, or one holding a refusal, decides the answer: it is returned and no lock is taken.
+# Otherwise the record is claimed (if new) and the lock taken, also when we already hold it: an
+# acquisition repeated after its reply was lost must not wait out its own lock. The relay marker
+# comes back with the lock, so the write can prune what is published without another round trip.
 ACQUIRE = """
-if KEYS[2] then
-  local seen = redis.call('hmget', KEYS[2], 'slot', 'body', 'refusal')
+if KEYS[3] then
+  local seen = redis.call('hmget', KEYS[3], 'slot', 'body', 'refusal')
   if not seen[1] then
-    redis.call('hset', KEYS[2], 'slot', ARGV[3], 'body', ARGV[4])
-    redis.call('expire', KEYS[2], ARGV[5])
+    redis.call('hset', KEYS[3], 'slot', ARGV[3], 'body', ARGV[4])
+    redis.call('expire', KEYS[3], ARGV[5])
   elseif seen[1] ~= ARGV[3] or seen[2] ~= ARGV[4] or seen[3] then
     return {'recorded', seen[1], seen[2], seen[3] or ''}
   end
@@ -59,21 +69,42 @@ if holder and holder ~= ARGV[1] then
   return {'busy', redis.call('pttl', KEYS[1])}
 end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {'locked'}
+return {'locked', redis.call('get', KEYS[2]) or ''}
 """
 
-# KEYS[1] the lock, KEYS[2] its wake-up list; ARGV: owner, ttl_ms. Delete the lock only while it still
-# holds our owner token (never release someone else's), and then wake the longest waiter: one token,
-# kept at most the lock's TTL, so a release nobody waited for leaves nothing behind for long.
+# KEYS[1] the lock, KEYS[2] the relay marker, KEYS[3] the lock's wake-up list. ARGV: owner, the
+# version published through ('' if none), the marker's ttl_s, the lock's ttl_ms. Raise the marker to
+# the version published, whoever holds the lock. Delete the lock only while it still holds our owner
+# token (never release someone else's), and then wake the longest waiter: one token, kept at most
+# the lock's TTL, so a release nobody waited for leaves nothing behind for long.
 RELEASE_IF_OWNER = """
+if ARGV[2] ~= '' then
+  local known = tonumber(redis.call('get', KEYS[2]) or '-1')
+  if tonumber(ARGV[2]) > known then
+    redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  end
+end
 if redis.call('get', KEYS[1]) == ARGV[1] then
-    redis.call('del', KEYS[1])
-    redis.call('rpush', KEYS[2], '1')
-    redis.call('ltrim', KEYS[2], -1, -1)
-    redis.call('pexpire', KEYS[2], ARGV[2])
-    return 1
+  redis.call('del', KEYS[1])
+  redis.call('rpush', KEYS[3], '1')
+  redis.call('ltrim', KEYS[3], -1, -1)
+  redis.call('pexpire', KEYS[3], ARGV[4])
+  return 1
 end
 return 0
+"""
+
+# KEYS: relay markers; ARGV: the version published through for each, then the markers' ttl_s.
+# Each marker only rises: a relay and a request that published the same slot never lower it.
+RECORD_PUBLISHED = """
+local ttl = ARGV[#ARGV]
+for i, key in ipairs(KEYS) do
+  local known = tonumber(redis.call('get', key) or '-1')
+  if tonumber(ARGV[i]) > known then
+    redis.call('set', key, ARGV[i], 'EX', ttl)
+  end
+end
+return #KEYS
 """
 
 # KEYS[1] the key's record. ARGV: slot, body hash, the refusal (JSON), ttl_s. Keep the refusal as
@@ -148,6 +179,10 @@ class SlotLock:
     def record_key(key: str) -> str:
         return f"idempotency:booking:{key}"
 
+    @staticmethod
+    def marker_key(slot_id: str) -> str:
+        return f"relayed:slot:{slot_id}"
+
     def acquire(self, slot_id: str, claim: KeyClaim | None = None) -> Held | KeyRecord:
         """Hold the slot's lock, waiting for its release (or its holder's TTL) for at most `wait_ms`.
 
@@ -155,7 +190,7 @@ class SlotLock:
         answer (another slot or body, a remembered refusal) is returned instead, and no lock taken.
         """
         owner = secrets.token_hex(16)
-        keys: list[str] = [self.key(slot_id)]
+        keys: list[str] = [self.key(slot_id), self.marker_key(slot_id)]
         args: list[str | int] = [owner, self.ttl_ms]
         if claim is not None:
             keys.append(self.record_key(claim.key))
@@ -175,7 +210,7 @@ class SlotLock:
             if reply[0] == b"locked":
                 if self.observe_wait is not None:
                     self.observe_wait((self._clock() - began) * 1000)
-                return Held(owner, waited=tries > 1)
+                return Held(owner, waited=tries > 1, relayed=int(reply[1]) if reply[1] else None)
             if reply[0] == b"recorded":
                 return _record(reply)
             left = give_up_at - self._clock()
@@ -191,17 +226,34 @@ class SlotLock:
             # BLPOP's timeout 0 means forever: never less than a millisecond.
             self.client.blpop([self.free_key(slot_id)], timeout=max(seconds, 0.001))
 
-    def release(self, slot_id: str, owner: str) -> bool:
-        keys = [self.key(slot_id), self.free_key(slot_id)]
-        return bool(self._script(RELEASE_IF_OWNER, keys, [owner, self.ttl_ms]))
+    def release(self, slot_id: str, owner: str, published: int | None = None) -> bool:
+        args: list[str | int] = [owner, "" if published is None else published, MARKER_TTL_S, self.ttl_ms]
+        keys = [self.key(slot_id), self.marker_key(slot_id), self.free_key(slot_id)]
+        return bool(self._script(RELEASE_IF_OWNER, keys, args))
 
-    def release_quietly(self, slot_id: str, owner: str) -> None:
-        """Release on the way out of a request, whatever happened in it; never fails the request."""
+    def release_quietly(self, slot_id: str, owner: str, published: int | None = None) -> None:
+        """Release on the way out of a request, whatever happened in it, and record what it published
+        (the relay marker); never fails the request."""
         try:
-            self.release(slot_id, owner)
+            self.release(slot_id, owner, published)
         except DependencyUnavailable as exc:
             # The work is done (or refused) already; the lock expires by its TTL.
             log.warning("lock not released, it expires by its TTL: %s (slot %s)", exc.message, slot_id)
+
+    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, int]:
+        """The relay markers of these slots, in one MGET; slots without one are left out."""
+        if not slot_ids:
+            return {}
+        with redis_errors():
+            values = cast(list[bytes | None], self.client.mget([self.marker_key(s) for s in slot_ids]))
+        return {slot_id: int(value) for slot_id, value in zip(slot_ids, values, strict=True) if value is not None}
+
+    def record_published(self, marks: Mapping[str, int]) -> None:
+        """Raise each slot's relay marker to the version given, in one script."""
+        if not marks:
+            return
+        keys = [self.marker_key(slot_id) for slot_id in marks]
+        self._script(RECORD_PUBLISHED, keys, [*marks.values(), MARKER_TTL_S])
 
     def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
         """Keep `refusal` as the key's first answer: None if it now is, else the record that decides."""

@@ -1,4 +1,4 @@
-"""What the allocator needs from the outside world: somewhere to keep slots, and a lock per slot.
+"""What the allocator needs from the outside world: somewhere to keep slots, a lock per slot, and a bus.
 
 `opd.service` depends on these protocols, not on MongoDB or Redis. The real adapters
 (`opd.store.SlotStore`, `opd.lock.SlotLock`) satisfy them structurally, and so do the unit tests'
@@ -8,12 +8,13 @@ having written nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from opd.domain import Slot
+from opd.events import Entry
 
 
 class SlotRepository(Protocol):
@@ -43,6 +44,10 @@ class SlotRepository(Protocol):
     def doctor_slots(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[Slot]:
         """The doctor's slots starting at or after `start_from` and before `start_before`, by start."""
 
+    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+        """The slots holding a booking of the patient, in any state, starting at or after `start_from` and
+        before `start_before`, by start: the first `limit` of them."""
+
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int) -> Iterable[str]:
         """Ids of the slots that started at or before `started_by` and still hold a BOOKED booking,
         oldest start first, read lazily `batch_size` at a time so a sweep can stop part-way."""
@@ -50,6 +55,14 @@ class SlotRepository(Protocol):
     def slots_with_moves(self, batch_size: int) -> Iterable[str]:
         """Ids of the slots holding a booking that is being rescheduled (marked `rescheduled_to`, still
         BOOKED), in no particular order, read lazily `batch_size` at a time."""
+
+    def slots_with_events(self, batch_size: int) -> Iterable[Slot]:
+        """The slots whose outbox holds events (published or not), found by an index, read lazily."""
+
+    def prune_outbox(self, slot: Slot, published_through: int) -> bool:
+        """Drop from the slot's outbox the events of versions up to `published_through`, if the slot is
+        still at `slot.version`; the version stays (nothing a writer decides on changed). False: it moved
+        on, and its next writer prunes instead."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,9 @@ class KeyRecord:
 class Held:
     owner: str
     waited: bool  # another holder made us wait: a slot read before taking the lock is likely stale
+    # The slot's relay marker, read by the same script: every event of a version up to this one has
+    # been published. None when unknown (never set, or lost: then events are published again).
+    relayed: int | None = None
 
 
 class SlotMutex(Protocol):
@@ -93,8 +109,23 @@ class SlotMutex(Protocol):
         record is claimed at the same time; a record that decides the answer (another slot or body,
         a remembered refusal) is returned instead, and no lock is taken."""
 
-    def release_quietly(self, slot_id: str, owner: str) -> None:
-        """Let go of the lock if `owner` still holds it; never fails the request (it expires anyway)."""
+    def release_quietly(self, slot_id: str, owner: str, published: int | None = None) -> None:
+        """Let go of the lock if `owner` still holds it, and raise the slot's relay marker to `published`
+        (whoever holds the lock: the events were published); never fails the request."""
+
+    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, int]:
+        """The relay markers of these slots, in one round trip; slots without one are left out."""
+
+    def record_published(self, marks: Mapping[str, int]) -> None:
+        """Raise each slot's relay marker to the version given (never lower it), in one round trip."""
 
     def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
         """Keep `refusal` as the key's first answer: None if it now is, else the record that decides."""
+
+
+class EventPublisher(Protocol):
+    """The event bus: EventBridge in AWS and locally (moto), a recording fake in the unit tests."""
+
+    def publish(self, entries: Sequence[Entry]) -> set[str]:
+        """Put the entries on the bus, 10 to a request; returns the ids of those it took. Entries it did
+        not take stay pending: the relay tries again. May raise when the bus cannot be reached at all."""

@@ -15,6 +15,7 @@ from pymongo import MongoClient
 
 from opd import lock, store
 from opd.lock import SlotLock
+from opd.ports import EventPublisher
 from opd.service import Allocator
 from opd.settings import SecretName, Settings
 from opd.settings import current as current_settings
@@ -67,17 +68,28 @@ def record_lock_wait(waited_ms: float) -> None:
 
 
 @cache
+def event_publisher() -> EventPublisher | None:
+    """EventBridge, on the stack's bus (EVENT_BUS_NAME); boto3 loads with the first publication."""
+    bus = settings().event_bus_name
+    if bus is None:
+        return None
+    from opd.publisher import EventBridgePublisher
+
+    return EventBridgePublisher(bus)
+
+
+@cache
 def allocator() -> Allocator:
     config = settings()
     slot_lock = SlotLock(
         redis_client(), ttl_ms=config.lock_ttl_ms, wait_ms=config.lock_wait_ms, observe_wait=record_lock_wait
     )
-    return Allocator(slot_store(), slot_lock, config)
+    return Allocator(slot_store(), slot_lock, config, publisher=event_publisher())
 
 
 def reset() -> None:
     """Forget the settings and every cached client and secret, as a new execution environment would."""
-    for cached in (current_settings, redis_client, mongo_client, slot_store, allocator):
+    for cached in (current_settings, redis_client, mongo_client, slot_store, event_publisher, allocator):
         cached.cache_clear()
     if parameters := sys.modules.get("aws_lambda_powertools.utilities.parameters"):  # loaded only if secrets were read
         parameters.clear_caches()

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from typing import TYPE_CHECKING, TypeVar
 
-from opd import domain
-from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
+from opd import domain, events
+from opd.domain import Booking, CancelReason, Capacity, Event, Slot, Source, Status
 from opd.errors import (
     DependencyUnavailable,
     IdempotencyConflict,
@@ -31,7 +31,7 @@ from opd.errors import (
     WriteNotAcknowledged,
     refusal,
 )
-from opd.ports import Held, KeyClaim, KeyRecord, SlotMutex, SlotRepository
+from opd.ports import EventPublisher, Held, KeyClaim, KeyRecord, SlotMutex, SlotRepository
 from opd.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,6 +45,15 @@ log = logging.getLogger(__name__)
 
 KEY_TTL_S = 86_400  # how long Redis remembers a key's slot and refusal; a booking keeps its key for good
 OUTCOME_WAIT_S = 2.0  # how long to keep asking MongoDB whether a write whose reply was lost was applied
+# A patient's bookings (GET /patients/{id}/bookings): from `from` to `to`, both clinic days included.
+BOOKINGS_DEFAULT_DAYS = 30  # `to` left out: this many days after `from` (itself today when left out)
+BOOKINGS_MAX_DAYS = 92  # `to` at most this many days after `from`
+# Slots one listing reads at most, earliest first. A patient is in a handful of slots in 92 days; the cap
+# bounds what one request can cost, e.g. for a shared placeholder id that a desk books every walk-in under.
+BOOKINGS_MAX_SLOTS = 500
+# After the bus failed a request, this environment's requests leave their events to the relay for
+# this long instead of each waiting out the bus's timeouts.
+PUBLISH_PAUSE_S = 30.0
 
 
 def utc_now() -> datetime:
@@ -103,6 +112,15 @@ class MovesReport:
 
 
 @dataclass(frozen=True)
+class RelayReport:
+    published: int  # events this run put on the bus
+    slots: int  # slots whose outbox it looked at
+    pruned: int  # slots whose published events it dropped from their outbox
+    pending: int  # events still unpublished when it finished (the bus refused them)
+    finished: bool  # False when it stopped early to respect the caller's deadline
+
+
+@dataclass(frozen=True)
 class SweepReport:
     marked: int  # bookings this run turned into NO_SHOW
     slots: int  # slots it changed
@@ -132,18 +150,25 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         settings: Settings | None = None,
         clock: Callable[[], datetime] = utc_now,
         outcome_wait_s: float = OUTCOME_WAIT_S,
+        publisher: EventPublisher | None = None,
     ) -> None:
         self.store = store
         self.lock = lock
         self.settings = settings or Settings()
         self.clock = clock
         self.outcome_wait_s = outcome_wait_s
+        # Without one, events wait in the outbox for the relay (and a slot refuses changes at the backlog's bound).
+        self.publisher = publisher
+        self._publishing_paused_until = 0.0
 
     # -- slots -----------------------------------------------------------------------------
 
     def create_slot(self, doctor_id: str, start: datetime, end: datetime, capacity: Capacity | None = None) -> Slot:
-        slot = domain.new_slot(new_slot_id(), doctor_id, start, end, capacity or Capacity(), self.clock())
+        now = self.clock()
+        slot = domain.new_slot(new_slot_id(), doctor_id, start, end, capacity or Capacity(), now)
+        slot = domain.with_events(None, slot, now)  # SlotCreated, inserted with the slot
         self.store.insert(slot)
+        self._publish_new([slot])
         return slot
 
     def open_sessions(self, doctor_id: str, plan: domain.SessionPlan) -> SessionsOpened:
@@ -155,13 +180,15 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         domain.require_id("doctorId", doctor_id)
         now = self.clock()
         planned = [
-            domain.new_slot(new_slot_id(), doctor_id, start, end, plan.capacity, now)
+            domain.with_events(None, domain.new_slot(new_slot_id(), doctor_id, start, end, plan.capacity, now), now)
             for start, end in domain.session_times(plan, self.settings.clinic_zone)
             if end > now  # a slot already over cannot be opened
         ]
         existing = self.store.insert_all(planned)
+        created = [s for s in planned if s.start not in existing]
+        self._publish_new(created)
         return SessionsOpened(
-            created=[s for s in planned if s.start not in existing],
+            created=created,
             existing=[existing[s.start] for s in planned if s.start in existing],  # in the session's order
         )
 
@@ -206,6 +233,11 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         slot, now = self.get_slot(slot_id), self.clock()
         return domain.answered_all(slot, domain.call_order(slot.bookings), now)
 
+    def waitlist(self, slot_id: str) -> list[Booking]:
+        """The slot's WAITLISTED bookings in the order they joined, each with its 1-based waitlist position."""
+        slot = self.get_slot(slot_id)
+        return domain.answered_all(slot, slot.waitlist, self.clock())
+
     def call_next(self, slot_id: str, by: str) -> CallNext:
         """In one write: the patient in the room is done, and the first CHECKED_IN one is called in."""
 
@@ -225,8 +257,9 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         key: RequestKey | None = None,
         by: str = domain.SYSTEM,
         waitlist: bool = False,
+        phone: str | None = None,
     ) -> Booking:
-        return self.book_once(slot_id, patient_id, source, key, by, waitlist).booking
+        return self.book_once(slot_id, patient_id, source, key, by, waitlist, phone).booking
 
     def book_once(
         self,
@@ -236,6 +269,7 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         key: RequestKey | None = None,
         by: str = domain.SYSTEM,
         waitlist: bool = False,
+        phone: str | None = None,
     ) -> Booked:
         """Book, at most once per Idempotency-Key: a repeat gets the first answer, whatever failed in between.
 
@@ -269,6 +303,7 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
                 by=by,
                 waitlist=waitlist,
                 waitlist_limit=self.settings.waitlist_limit,
+                phone=phone,
             )
             return changed, Booked(domain.answered(changed, booking, now), replayed=False)
 
@@ -278,6 +313,36 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     def get_booking(self, booking_id: str) -> Booking:
         slot, booking = self._find_booking(booking_id)
         return domain.answered(slot, booking, self.clock())
+
+    def patient_bookings(
+        self, patient_id: str, first_day: date | None = None, last_day: date | None = None
+    ) -> list[Booking]:
+        """The patient's bookings, in every state, in the slots starting from `first_day` to `last_day` (clinic
+        days, both included; default today and 30 days on), by slot start, each answered with its standing.
+
+        One indexed query (SlotStore.patient_slots), at most BOOKINGS_MAX_SLOTS slots, and no lock.
+        """
+        domain.require_id("patientId", patient_id)
+        zone = self.settings.clinic_zone
+        now = self.clock()
+        first = first_day or now.astimezone(zone).date()
+        last = last_day or first + timedelta(days=BOOKINGS_DEFAULT_DAYS)
+        if last < first:
+            raise ValidationFailed.field("to", f"must not be before from ({first})")
+        if (last - first).days > BOOKINGS_MAX_DAYS:
+            raise ValidationFailed.field("to", f"must be at most {BOOKINGS_MAX_DAYS} days after from ({first})")
+        opens = datetime.combine(first, clock_time(), tzinfo=zone)
+        closes = datetime.combine(last + timedelta(days=1), clock_time(), tzinfo=zone)
+        slots = self.store.patient_slots(patient_id, opens, closes, BOOKINGS_MAX_SLOTS)
+        if len(slots) == BOOKINGS_MAX_SLOTS:
+            log.warning(
+                "a patient's bookings from %s to %s: listed from their first %d slots only", first, last, len(slots)
+            )
+        return [
+            booking
+            for slot in slots
+            for booking in domain.answered_all(slot, [b for b in slot.bookings if b.patient_id == patient_id], now)
+        ]
 
     def cancel(self, booking_id: str, by: str = domain.SYSTEM, reason: CancelReason = CancelReason.STAFF) -> Booking:
         return self._move(booking_id, Status.CANCELLED, by, reason)
@@ -547,6 +612,11 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
           (a key's Redis record is claimed inside the locking script);
         - a repeat of a keyed booking: find = 1; a refusal: find = 1 (keyed: + EVAL to remember it).
 
+        Events: the write carries the change's events in the slot's outbox (`domain.with_events`),
+        less those the relay marker (read by the locking script) says are published. Right after the
+        write, still under the lock, they are put on the bus: one PutEvents per 10 pending events,
+        a booking's 1 normally; the release script records what was published.
+
         Taking the lock first (the old order) costs the same 4 for a change, but 3 for a repeat or a
         refusal (lock, find, release), and a keyed repeat could not be answered while Redis is down.
         The price of reading first: a request that had to wait for the lock reads again under it
@@ -576,15 +646,20 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             raise
         if isinstance(held, KeyRecord):
             raise self._recorded_answer(held, claim)
+        published = None
         try:
-            return self._write_decided(slot_id, held, slot, changed, answer, decide)
+            answer, written = self._write_decided(slot_id, held, slot, changed, answer, decide)
+            if written is not None:
+                published = self._publish_written(written)
+            return answer
         except OpdError as refused:
             if claim is None or isinstance(refused, DependencyUnavailable | SlotBusy):
                 raise
             raise self._first_answer(claim, refused) from None
         finally:
             # Also when the request fails: a lock left behind would hold the slot for its whole TTL.
-            self.lock.release_quietly(slot_id, held.owner)
+            # The same script records what was published: the next writer's lock brings it back.
+            self.lock.release_quietly(slot_id, held.owner, published)
 
     def _decided(self, slot: Slot, decide: Callable[[Slot], Decision[T]], claim: KeyClaim | None) -> Decision[T]:
         """`decide(slot)`; a refusal of a keyed request is answered as its key's first answer."""
@@ -603,17 +678,20 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         changed: Slot | None,
         answer: T,
         decide: Callable[[Slot], Decision[T]],
-    ) -> T:
-        """Under the lock: write what was decided, deciding again on fresh state whenever it lost."""
+    ) -> tuple[T, Slot | None]:
+        """Under the lock: write what was decided, deciding again on fresh state whenever it lost.
+
+        Returns the answer and the slot as written (None when nothing was)."""
         if held.waited:
             slot = self.get_slot(slot_id)
             changed, answer = decide(slot)
         for _ in range(self.settings.write_attempts):
             if changed is None:
-                return answer
-            fresh = self._write(changed, slot.version)
+                return answer, None
+            outboxed = domain.with_events(slot, changed, self.clock(), held.relayed)
+            fresh = self._write(outboxed, slot.version)
             if fresh is None:
-                return answer
+                return answer, replace(outboxed, version=slot.version + 1)
             time.sleep(0.001)
             slot = fresh
             changed, answer = decide(slot)
@@ -627,7 +705,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         except WriteNotAcknowledged:
             # MongoDB may have applied the write and lost only its reply. Read before answering: a
             # change that was made is answered as made, never as 503. If it was not made, the slot
-            # is still at `read_version` and the caller decides (and writes, fenced) again.
+            # is still at `read_version` and the caller decides (and writes, fenced) again. (Slots
+            # compare without their outbox, which the relay may have pruned meanwhile.)
             fresh = self._read_after_lost_write(changed.slot_id)
             return None if fresh == replace(changed, version=read_version + 1) else fresh
         return self.get_slot(changed.slot_id)
@@ -646,6 +725,114 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
                         "repeat the request (with the same Idempotency-Key) to learn whether it was made",
                     ) from exc
                 time.sleep(0.05)
+
+    # -- events: published right after the write, and by the relay for whatever that missed --
+
+    def _publish_written(self, written: Slot) -> int | None:
+        """Put the written slot's pending events on the bus; the version they are published through.
+
+        Never fails the change, which is written: what is not published now stays in the outbox for
+        the relay. After a failure of the bus, this environment leaves publishing to the relay for
+        PUBLISH_PAUSE_S instead of making every request wait for the bus's timeouts."""
+        if time.monotonic() < self._publishing_paused_until:
+            return None
+        marks, _ = self._publish({written.slot_id: (written, list(written.outbox))}, quietly=True)
+        return marks.get(written.slot_id)
+
+    def _publish_new(self, slots: list[Slot]) -> None:
+        """New slots' events (SlotCreated), published together after their insert; their relay markers in one script."""
+        if time.monotonic() < self._publishing_paused_until:
+            return
+        marks, _ = self._publish({slot.slot_id: (slot, list(slot.outbox)) for slot in slots}, quietly=True)
+        try:
+            self.lock.record_published(marks)
+        except DependencyUnavailable as exc:  # only costs a second publication by the relay
+            log.warning("relay markers not recorded: %s", exc.message)
+
+    def _publish(
+        self, pending: dict[str, tuple[Slot, list[Event]]], quietly: bool = False
+    ) -> tuple[dict[str, int], int]:
+        """Publish the events given per slot (each rendered from its slot), several slots' in one
+        PutEvents. Returns, per slot, the version its events are now published through (where that
+        is known), and how many events the bus took.
+
+        `quietly`: a bus that cannot be reached is logged (and pauses the request path), not raised."""
+        if self.publisher is None:
+            return {}, 0
+        pct = self.settings.delay_reduction_percent
+        entries = [entry for slot, outbox in pending.values() for entry in events.entries(slot, outbox, pct)]
+        if not entries:
+            return {}, 0
+        try:
+            done = self.publisher.publish(entries)
+        except Exception as exc:  # whatever the bus's client raises: the changes are made, the relay publishes
+            if not quietly:
+                raise
+            self._publishing_paused_until = time.monotonic() + PUBLISH_PAUSE_S
+            log.warning("events not published, the relay will: %s: %s", type(exc).__name__, exc)
+            return {}, 0
+        marks = {}
+        for slot_id, (_, outbox) in pending.items():
+            through = domain.published_through(outbox, done)
+            if through is not None:
+                marks[slot_id] = through
+        return marks, len(done)
+
+    def relay_events(
+        self, time_left: Callable[[], float] | None = None, batch_size: int = 100, reserve_s: float = 2.0
+    ) -> RelayReport:
+        """Publish every event that requests left unpublished, and drop published ones from the outboxes.
+
+        The scheduled relay, every minute: slots with events are found by an index (`outboxPending`);
+        a batch's relay markers come in one MGET; the events they do not cover are published
+        (PutEvents, 10 a request, several slots' together); the markers are raised in one script;
+        and each slot's outbox is pruned by an update conditional on its version, which it leaves as
+        it is, so it never undoes a concurrent change (whose writer prunes by the marker instead).
+        At least once: a lost marker, or a request publishing the same slot at that moment, sends
+        an event twice, with the same eventId.
+        """
+        if self.publisher is None:
+            raise DependencyUnavailable("events", "no event bus is configured (EVENT_BUS_NAME)")
+        totals = [0, 0, 0, 0]  # published, slots, pruned, left pending
+        batch: list[Slot] = []
+        for slot in self.store.slots_with_events(batch_size):
+            if not batch and time_left is not None and time_left() < reserve_s:
+                return RelayReport(totals[0], totals[1], totals[2], totals[3], finished=False)
+            batch.append(slot)
+            if len(batch) == batch_size:
+                totals = [a + b for a, b in zip(totals, self._relay_batch(batch), strict=True)]
+                batch = []
+        if batch:
+            totals = [a + b for a, b in zip(totals, self._relay_batch(batch), strict=True)]
+        return RelayReport(totals[0], totals[1], totals[2], totals[3], finished=True)
+
+    def _relay_batch(self, batch: list[Slot]) -> tuple[int, int, int, int]:
+        try:
+            known = self.lock.published_marks([slot.slot_id for slot in batch])
+        except DependencyUnavailable as exc:  # without markers, every event in the outboxes goes (again)
+            log.warning("relay markers not read, publishing every outbox event: %s", exc.message)
+            known = {}
+
+        def unpublished(slot: Slot) -> list[Event]:
+            mark = known.get(slot.slot_id)
+            return [e for e in slot.outbox if mark is None or e.slot_version > mark]
+
+        waiting = {slot.slot_id: (slot, unpublished(slot)) for slot in batch}
+        marks, published = self._publish(waiting)
+        try:
+            self.lock.record_published(marks)
+        except DependencyUnavailable as exc:
+            log.warning("relay markers not recorded: %s", exc.message)
+        pruned = 0
+        for slot in batch:
+            through = marks.get(slot.slot_id, known.get(slot.slot_id))
+            if through is not None and any(e.slot_version <= through for e in slot.outbox):
+                try:
+                    pruned += int(self.store.prune_outbox(slot, through))
+                except DependencyUnavailable as exc:  # the next run, or the slot's next writer, prunes
+                    log.warning("outbox of slot %s not pruned: %s", slot.slot_id, exc.message)
+        left = sum(len(outbox) for _, outbox in waiting.values()) - published
+        return published, len(batch), pruned, max(0, left)
 
     # -- what an Idempotency-Key's record says ----------------------------------------------
 

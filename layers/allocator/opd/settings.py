@@ -99,6 +99,14 @@ class Settings(BaseModel):
     # Re-reads after a lost conditional write before giving up (not an environment variable).
     write_attempts: int = Field(default=5, ge=1)
 
+    # -- events and SMS ----------------------------------------------------------------------------
+    # The EventBridge bus every change's events go to; unset: they wait in the slots' outboxes.
+    event_bus_name: str | None = Field(default=None, min_length=1, validation_alias="EVENT_BUS_NAME")
+    # What SMS may cost in a calendar month (UTC), in US dollars; the notifier stops sending beyond it.
+    sms_monthly_spend_limit_usd: float = Field(default=10.0, ge=0, validation_alias="SMS_MONTHLY_SPEND_LIMIT_USD")
+    # What Amazon SNS charges per SMS part to the clinic's country (see its SMS pricing page).
+    sms_price_usd: float = Field(default=0.01, gt=0, validation_alias="SMS_PRICE_USD")
+
     # -- connections -------------------------------------------------------------------------------
     redis_url: Annotated[str, _url("redis://", "rediss://", "unix://")] | None = Field(
         default=None, validation_alias="REDIS_URL", repr=False
@@ -184,6 +192,8 @@ def _problem(error: ErrorDetails, given: Mapping[str, str]) -> str:
     match error["type"]:
         case "greater_than_equal":
             rule = f"must be ≥ {ctx['ge']}"
+        case "float_parsing" | "float_type":
+            rule = "must be a number"
         case "greater_than":
             rule = f"must be > {ctx['gt']}"
         case "less_than_equal":

@@ -22,7 +22,20 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from opd.domain import Booking, CancelReason, Capacity, Change, RefusedMove, Slot, Source, Status
+from opd.domain import (
+    Booking,
+    BookingSnapshot,
+    CancelReason,
+    Capacity,
+    Change,
+    Event,
+    EventType,
+    RefusedMove,
+    Slot,
+    SlotSnapshot,
+    Source,
+    Status,
+)
 from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
@@ -93,7 +106,98 @@ def booking_to_doc(b: Booking) -> Document:
     if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
         doc["idempotencyKey"] = b.idempotency_key
         doc["requestHash"] = b.request_hash
+    if b.phone is not None:
+        doc["phone"] = b.phone
     return doc
+
+
+# -- the outbox, kept compact: a slot may hold MAX_PENDING_EVENTS + MAX_EVENTS_PER_CHANGE events --
+# An event is its detail-type, version and time; a booking event names its booking by its index in
+# `bookings` (which only grows) with the snapshot's numbers; a slot event has the slot's changing
+# numbers, and a delay's recipients as a bit set over the bookings' indexes. Its seq is its place
+# among the events of its version, kept by the array's order.
+
+
+def event_to_doc(event: Event, index_of: dict[str, int]) -> Document:
+    doc: Document = {"t": event.detail_type.value, "v": event.slot_version, "at": _utc(event.occurred_at)}
+    if event.booking_id is not None and event.booking is not None:
+        snap = event.booking
+        doc["i"] = index_of[event.booking_id]
+        doc["h"] = snap.history_length
+        if snap.position is not None:
+            doc["p"] = snap.position
+        if snap.estimated_call_at is not None:
+            doc["e"] = _utc(snap.estimated_call_at)
+        if snap.waitlist_position is not None:
+            doc["w"] = snap.waitlist_position
+    state = event.slot
+    doc["s"] = _pack(state)
+    if state.recipients:
+        doc["r"] = format(sum(1 << index_of[b] for b in state.recipients), "x")
+    return doc
+
+
+# A slot snapshot's five numbers in one int32 (7 bytes of BSON, not 37 as an array): delayed (1 bit),
+# closed (1), delay minutes (11: at most 1440), places held (9: at most 30), waitlisted (9: at most 100).
+_FIELDS = ((1, "delayed"), (1, "closed"), (11, "delay_minutes"), (9, "booked"), (9, "waitlisted"))
+
+
+def _pack(state: SlotSnapshot) -> int:
+    packed, shift = 0, 0
+    for bits, name in _FIELDS:
+        packed |= int(getattr(state, name)) << shift
+        shift += bits
+    return packed
+
+
+def _unpack(packed: int, recipients: tuple[str, ...]) -> SlotSnapshot:
+    values: dict[str, int] = {}
+    shift = 0
+    for bits, name in _FIELDS:
+        values[name] = packed >> shift & ((1 << bits) - 1)
+        shift += bits
+    return SlotSnapshot(
+        delayed=bool(values["delayed"]),
+        delay_minutes=values["delay_minutes"],
+        closed=bool(values["closed"]),
+        booked=values["booked"],
+        waitlisted=values["waitlisted"],
+        recipients=recipients,
+    )
+
+
+def event_from_doc(doc: Document, slot_id: str, seq: int, booking_ids: list[str]) -> Event:
+    booking = None
+    if "i" in doc:
+        e = doc.get("e")
+        booking = BookingSnapshot(doc["h"], doc.get("p"), _utc(e) if e is not None else None, doc.get("w"))
+    bits = int(doc.get("r", "0"), 16)
+    slot = _unpack(doc["s"], tuple(b for index, b in enumerate(booking_ids) if bits >> index & 1))
+    return Event(
+        detail_type=EventType(doc["t"]),
+        occurred_at=_utc(doc["at"]),
+        slot_id=slot_id,
+        slot_version=doc["v"],
+        seq=seq,
+        booking_id=booking_ids[doc["i"]] if "i" in doc else None,
+        booking=booking,
+        slot=slot,
+    )
+
+
+def outbox_to_docs(slot: Slot, outbox: tuple[Event, ...]) -> list[Document]:
+    index_of = {b.booking_id: index for index, b in enumerate(slot.bookings)}
+    return [event_to_doc(event, index_of) for event in outbox]
+
+
+def outbox_from_docs(docs: list[Document], slot_id: str, booking_ids: list[str]) -> tuple[Event, ...]:
+    events = []
+    seq, version = 0, None
+    for doc in docs:
+        seq = seq + 1 if doc["v"] == version else 0
+        version = doc["v"]
+        events.append(event_from_doc(doc, slot_id, seq, booking_ids))
+    return tuple(events)
 
 
 def slot_to_doc(slot: Slot) -> Document:
@@ -117,6 +221,8 @@ def slot_to_doc(slot: Slot) -> Document:
         "booked": slot.booked,
         "awaitingArrival": slot.awaiting_arrival,
         "movesPending": slot.moves_pending,
+        "outbox": outbox_to_docs(slot, slot.outbox),
+        "outboxPending": bool(slot.outbox),  # the relay's index: a top-level flag, not the array
         "version": slot.version,
     }
 
@@ -158,11 +264,13 @@ def slot_from_doc(doc: Document) -> Slot:
                 cancel_reason=CancelReason(b["cancelReason"]) if b.get("cancelReason") else None,
                 rescheduled_from=b.get("rescheduledFrom"),
                 rescheduled_to=b.get("rescheduledTo"),
+                phone=b.get("phone"),
             )
             for b in doc["bookings"]
         ),
         refused_moves=tuple(RefusedMove(r["bookingId"], r["code"], _utc(r["at"])) for r in doc.get("refusedMoves", ())),
         version=doc["version"],
+        outbox=outbox_from_docs(doc.get("outbox", []), slot_id, [b["bookingId"] for b in doc["bookings"]]),
     )
 
 
@@ -178,6 +286,12 @@ class SlotStore:
             # first; and slots with a reschedule under way, which a request may have left unfinished.
             self.collection.create_index([("awaitingArrival", ASCENDING), ("start", ASCENDING)])
             self.collection.create_index([("movesPending", ASCENDING)])
+            # A patient's bookings: the slots holding one of theirs, by start (see patient_slots). Multikey:
+            # one key per distinct patientId in a slot's bookings, so a slot is indexed under each of its patients.
+            self.collection.create_index([("bookings.patientId", ASCENDING), ("start", ASCENDING)])
+            # The event relay's query: slots whose outbox holds events. An index on the boolean, not
+            # on the array (nx-27017 answers nothing to equality on an indexed array field).
+            self.collection.create_index([("outboxPending", ASCENDING)])
 
     def ping(self) -> None:
         with mongo_errors():
@@ -231,6 +345,26 @@ class SlotStore:
         with mongo_errors():
             return [slot_from_doc(d) for d in self.collection.find(query).sort("start", ASCENDING)]
 
+    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+        """The slots holding a booking of the patient (in any state), starting in [start_from, start_before), by
+        start, at most `limit` of them: one query on the index of ensure_indexes.
+
+        `$elemMatch` with the one condition is, on an array of subdocuments, the same match as
+        `{"bookings.patientId": p}`: MongoDB plans both on the multikey index (bookings.patientId, start) with the
+        bounds [p, p] and [start_from, start_before) (`start` is no array, so its bounds join the first's), and
+        the index gives the order by start, so nothing is sorted in memory and `limit` stops the scan. It is the
+        form written here because nx-27017, the local MongoDB, answers the dotted equality alone with nothing
+        once a single-field index on `bookings.patientId` exists (measured; with this compound index it answered
+        right), while it answers `$elemMatch` right with either index or none.
+        """
+        query = {
+            "bookings": {"$elemMatch": {"patientId": patient_id}},
+            "start": {"$gte": _utc(start_from), "$lt": _utc(start_before)},
+        }
+        with mongo_errors():
+            found = self.collection.find(query).sort("start", ASCENDING).limit(limit)
+            return [slot_from_doc(d) for d in found]
+
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
         """Ids of slots that started by `started_by` and still hold BOOKED bookings, fetched in batches."""
         query = {"awaitingArrival": True, "start": {"$lte": _utc(started_by)}}
@@ -245,3 +379,19 @@ class SlotStore:
             cursor = self.collection.find({"movesPending": True}, {"_id": 1}).batch_size(batch_size)
             for doc in cursor:
                 yield doc["_id"]
+
+    def slots_with_events(self, batch_size: int = 100) -> Iterator[Slot]:
+        """The slots whose outbox holds events, whole (the relay renders their events), `batch_size` a reply."""
+        with mongo_errors():
+            for doc in self.collection.find({"outboxPending": True}).batch_size(batch_size):
+                yield slot_from_doc(doc)
+
+    def prune_outbox(self, slot: Slot, published_through: int) -> bool:
+        """Drop the published events (versions up to `published_through`) if the slot is still at its
+        version, which stays: what a writer decides on is unchanged, and one who read this version
+        writes back only what it read, less what it knows is published, plus its own events."""
+        kept = tuple(e for e in slot.outbox if e.slot_version > published_through)
+        update = {"$set": {"outbox": outbox_to_docs(slot, kept), "outboxPending": bool(kept)}}
+        with mongo_errors(write=True):
+            result = self.collection.update_one({"_id": slot.slot_id, "version": slot.version}, update)
+        return result.matched_count == 1

@@ -80,6 +80,16 @@ def may_book(caller: Caller, patient_id: str, source: Source) -> None:
         raise Forbidden("a patient may only book for themselves")
 
 
+def may_list_bookings(caller: Caller, patient_id: str) -> None:
+    """Staff list anyone's bookings; a patient their own. Another patient's list is 403: the id is in the
+    path, so refusing it tells nothing about which bookings exist."""
+    if caller.is_any(*STAFF):
+        return
+    caller.require(Role.PATIENT)
+    if patient_id != caller.username:
+        raise Forbidden("a patient may only list their own bookings")
+
+
 def may_see(caller: Caller, booking: Booking) -> None:
     """Staff see (and cancel) any booking; a patient only their own.
 

@@ -1,4 +1,7 @@
-"""POST /bookings: authorise the caller, book (at most once per Idempotency-Key, in their name), answer the booking."""
+"""POST /bookings: authorise the caller, book (at most once per Idempotency-Key, in their name), answer the booking.
+
+A full tier is SLOT_FULL, or with `"waitlist": true` a place on the slot's waitlist (WAITLISTED, no token).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from opd.api.auth import Caller, may_book
 from opd.api.models import BookingOut, CreateBookingRequest
 from opd.api.observability import count
 from opd.api.resolver import allocator
+from opd.domain import Status
 
 
 def book(request: CreateBookingRequest, caller: Caller, idempotency_key: str | None) -> dict[str, Any]:
@@ -16,9 +20,20 @@ def book(request: CreateBookingRequest, caller: Caller, idempotency_key: str | N
     may_book(caller, request.patient_id, request.source)
     key = None
     if idempotency_key is not None:
-        body = request.model_dump(mode="json", by_alias=True)
+        # The body as sent, less fields left at their defaults: `"waitlist": true` is part of the hash, and a
+        # body without it hashes as before the field existed (and as `"waitlist": false`, which means the same).
+        body = request.model_dump(mode="json", by_alias=True, exclude_defaults=True)
         key = idempotency.request_key(caller=caller.username, key=idempotency_key, body=body)
-    booked = allocator().book_once(request.slot_id, request.patient_id, request.source, key, by=caller.username)
+    booked = allocator().book_once(
+        request.slot_id,
+        request.patient_id,
+        request.source,
+        key,
+        by=caller.username,
+        waitlist=request.waitlist,
+        phone=request.phone,
+    )
     if not booked.replayed:
-        count("Bookings", tier=booked.booking.tier.value)
+        waitlisted = booked.booking.status is Status.WAITLISTED
+        count("Waitlisted" if waitlisted else "Bookings", tier=booked.booking.tier.value)
     return BookingOut.of(booked.booking).model_dump(mode="json")

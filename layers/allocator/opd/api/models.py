@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import time as clock_time
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.openapi.params import Query as Query  # noqa: PLC0414 (re-exported: the handlers import it from here)
@@ -21,6 +22,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -31,15 +33,22 @@ from opd.domain import (
     ID_PATTERN,
     MAX_CAPACITY,
     MAX_DELAY_MINUTES,
+    PHONE_PATTERN,
+    SLOT_MINUTES,
+    WEEKDAYS,
     Booking,
     CancelReason,
     Capacity,
+    SessionPlan,
     Slot,
     Source,
     Status,
     Tier,
 )
 from opd.settings import Settings
+
+if TYPE_CHECKING:
+    from opd.service import LeaveTaken, SessionsOpened
 
 
 def iso_utc(value: datetime) -> str:
@@ -53,6 +62,8 @@ _ISO_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]"  # HH:MM, 00:00 to 23:59: no seconds, no offset
+_CLOCK_TIME = re.compile(_CLOCK)
 
 
 def _time_text(value: Any) -> Any:
@@ -78,16 +89,34 @@ def _date_text(value: Any) -> Any:
     return value
 
 
+def _clock_text(value: Any) -> Any:
+    # pydantic alone would also take seconds, an offset ("09:00Z"), "9:00" or seconds since midnight.
+    if not isinstance(value, str) or not _CLOCK_TIME.fullmatch(value):
+        raise PydanticCustomError("clock_text", "must be a clock time written HH:MM, 00:00 to 23:59, e.g. 09:00")
+    return value
+
+
 Id = Annotated[str, Field(pattern=ID_PATTERN.pattern, strict=True)]
+# E.164: "+", a country code, the number; at most 15 digits. Where the booking's SMS go.
+Phone = Annotated[str, Field(pattern=PHONE_PATTERN.pattern, strict=True, examples=["+919876543210"])]
 RequestTime = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_representable)]
 # A day in a query (`?date=`); its range against today is the handler's check (opd.api.bounds).
 RequestDate = Annotated[date, BeforeValidator(_date_text)]
+# A wall-clock time of the clinic's day (sessions); which instant it is, is the domain's (opd.domain.session_times).
+ClockTime = Annotated[
+    clock_time,
+    BeforeValidator(_clock_text),
+    WithJsonSchema({"type": "string", "pattern": f"^{_CLOCK}$", "examples": ["09:00"]}),
+]
+Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]  # opd.domain.WEEKDAYS, in its order
+MAX_LEAVE_REASON = 200  # characters; only logged (the answer does not carry it)
 UtcTime = Annotated[AwareDatetime, PlainSerializer(iso_utc, return_type=str)]
 
 # Path parameters are named as in the contract (`{slotId}`), so a 400 names the same field.
 SlotIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
 BookingIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
 DoctorIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
+PatientIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
 # Optional on POST /bookings: printable text without spaces, as clients send UUIDs or similar.
 IdempotencyKeyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
@@ -148,6 +177,67 @@ class CreateBookingRequest(RequestModel):
     slot_id: Id
     patient_id: Id
     source: Source
+    # A full tier then puts the patient on the slot's waitlist (WAITLISTED, no token) instead of SLOT_FULL.
+    waitlist: Annotated[bool, Field(strict=True)] = False
+    phone: Phone | None = None
+
+
+class OpenSessionsRequest(RequestModel):
+    """A doctor's recurring session: from `from` to `to` (both included, at most 92 days apart) on each of
+    `weekdays` (default: every day), a slot every `slotMinutes` from `start` to `end`. Dates and clock times
+    are the clinic's time zone's; at most 500 slots a request."""
+
+    # `from` is a Python word: the fields are `first` and `last` here, read by their aliases only (like every field).
+    first: Annotated[RequestDate, Field(alias="from")]
+    last: Annotated[RequestDate, Field(alias="to")]
+    weekdays: (
+        Annotated[list[Weekday], Field(min_length=1, max_length=len(WEEKDAYS), json_schema_extra={"uniqueItems": True})]
+        | None
+    ) = None  # None: every day
+    start: ClockTime
+    end: ClockTime
+    slot_minutes: Annotated[int, Field(strict=True, ge=SLOT_MINUTES[0], le=SLOT_MINUTES[1])]
+    base_capacity: Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)] = Capacity.base
+    premium_buffer: Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)] = Capacity.premium_buffer
+    emergency_buffer: Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)] = Capacity.emergency_buffer
+
+    @field_validator("weekdays")
+    @classmethod
+    def _each_day_once(cls, weekdays: list[str] | None) -> list[str] | None:
+        # Refused rather than read as a set: a day named twice is a client's mistake, never a wish.
+        if weekdays is not None and len(set(weekdays)) != len(weekdays):
+            raise PydanticCustomError("weekday_repeated", "must name each day at most once")
+        return weekdays
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: clock_time, info: ValidationInfo) -> clock_time:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise PydanticCustomError("end_not_after_start", "must be after start (a session ends on its own day)")
+        return end
+
+    def plan(self) -> SessionPlan:
+        """The session in the domain's terms; ValidationFailed for what only the whole tells (`to`, capacity)."""
+        days = WEEKDAYS if self.weekdays is None else self.weekdays
+        return SessionPlan(
+            first=self.first,
+            last=self.last,
+            weekdays=frozenset(WEEKDAYS.index(day) for day in days),
+            opens=self.start,
+            closes=self.end,
+            slot_minutes=self.slot_minutes,
+            capacity=Capacity(self.base_capacity, self.premium_buffer, self.emergency_buffer),
+        )
+
+
+class TakeLeaveRequest(RequestModel):
+    day: Annotated[RequestDate, Field(alias="date")]  # `date` is the type's name here
+    reason: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_LEAVE_REASON)] | None = None
+
+
+class RescheduleRequest(RequestModel):
+    slot_id: Id  # the slot to move to
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -233,7 +323,7 @@ class BookingOut(ResponseModel):
     cancel_reason: CancelReason | None
     rescheduled_from: str | None
     rescheduled_to: str | None
-    phone: str | None
+    phone: str | None  # only its owner and staff are ever answered a booking
     history: list[ChangeOut]
 
     @classmethod
@@ -260,7 +350,7 @@ class BookingOut(ResponseModel):
             cancel_reason=booking.cancel_reason,
             rescheduled_from=booking.rescheduled_from,
             rescheduled_to=booking.rescheduled_to,
-            phone=None,  # no phones taken yet
+            phone=booking.phone,
             history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )
 
@@ -272,6 +362,19 @@ class SlotListOut(ResponseModel):
 class QueueOut(ResponseModel):
     slot_id: str
     queue: list[BookingOut]
+
+
+class WaitlistOut(ResponseModel):
+    """GET /slots/{slotId}/waitlist: the WAITLISTED bookings in the order they joined."""
+
+    slot_id: str
+    waitlist: list[BookingOut]
+
+
+class PatientBookingsOut(ResponseModel):
+    """GET /patients/{patientId}/bookings: the patient's bookings in every state, by slot start."""
+
+    bookings: list[BookingOut]
 
 
 class CallNextOut(ResponseModel):
@@ -329,6 +432,28 @@ class BoardOut(ResponseModel):
     @classmethod
     def of(cls, doctor_id: str, day: date, slots: list[Slot]) -> BoardOut:
         return cls(doctor_id=doctor_id, date=day, slots=[BoardSlotOut.of(slot) for slot in slots])
+
+
+class SessionsOut(ResponseModel):
+    """POST /doctors/{doctorId}/sessions: the slots made now, and the ids of those that were there already."""
+
+    created: list[SlotOut]
+    existing: list[str]
+
+    @classmethod
+    def of(cls, opened: SessionsOpened, settings: Settings) -> SessionsOut:
+        return cls(created=[SlotOut.of(slot, settings) for slot in opened.created], existing=list(opened.existing))
+
+
+class LeaveOut(ResponseModel):
+    """POST /doctors/{doctorId}/leave: the doctor's slots that day (all closed now) and what this request cancelled."""
+
+    slots: int
+    cancelled: list[BookingOut]
+
+    @classmethod
+    def of(cls, taken: LeaveTaken) -> LeaveOut:
+        return cls(slots=taken.slots, cancelled=[BookingOut.of(booking) for booking in taken.cancelled])
 
 
 class HealthOut(ResponseModel):

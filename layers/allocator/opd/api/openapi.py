@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from opd.api.errors import CODES
-from opd.errors import ERRORS, OpdError, SlotBusy, Unauthorized
+from opd.errors import (
+    ERRORS,
+    DependencyUnavailable,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    OpdError,
+    SlotBusy,
+    Unauthorized,
+    ValidationFailed,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
@@ -65,6 +75,18 @@ _RETRY_AFTER: dict[str, OpenAPIResponseHeader] = {
 
 def _either(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+# What a move of one booking (cancel, check-in, no-show, complete, skip) can answer besides its success.
+BOOKING_MOVE_ERRORS: tuple[type[OpdError], ...] = (
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    InvalidTransition,
+    SlotBusy,
+    DependencyUnavailable,
+)
 
 
 def error_responses(*errors: type[OpdError]) -> dict[int, OpenAPIResponse]:

@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Imported before the snapshot so that a restored environment's first request does not import them;
-# boto3 (Powertools parameters) too where a connection string comes from Secrets Manager.
-CLIENT_MODULES = ("pymongo", "redis", "opd.runtime")
+# Powertools parameters too where a connection string comes from Secrets Manager.
+CLIENT_MODULES = ("pymongo", "redis", "boto3", "opd.runtime")  # boto3: every change publishes its events
 SECRETS_MODULE = "aws_lambda_powertools.utilities.parameters"
 
 Register = Callable[..., Any]

@@ -1,0 +1,51 @@
+"""The SMS notifier: an EventBridge rule on the bus delivers the events that tell a patient something.
+
+At most one SMS per event and phone, however often the event comes (a Redis claim per pair), and
+none beyond the month's spend limit: see `opd.sms`. A send that fails fails the invocation, so
+Lambda retries it (twice) and then puts the event in the dead-letter queue; the phones already
+sent to are not sent to again.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from opd import runtime
+from opd.service import utc_now
+from opd.settings import current as settings
+from opd.sms import RedisSmsLedger, SmsNotifier, sns_sender
+
+config = settings()
+logger = Logger(service=config.service_name, level=config.log_level)
+tracer = Tracer(service=config.service_name)
+metrics = Metrics(service=config.service_name, namespace=config.metrics_namespace)
+
+
+@cache
+def notifier() -> SmsNotifier:
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    client = boto3.client("sns", config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
+    return SmsNotifier(RedisSmsLedger(runtime.redis_client()), sns_sender(client), runtime.settings(), utc_now)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    detail = event.get("detail")
+    event_id = detail.get("eventId") if isinstance(detail, dict) else None
+    logger.append_keys(detail_type=event.get("detail-type"), event_id=event_id)
+    done = notifier().notify(event)
+    metrics.add_metric(name="SmsSent", unit=MetricUnit.Count, value=done.sent)
+    metrics.add_metric(name="SmsDuplicates", unit=MetricUnit.Count, value=done.duplicates)
+    metrics.add_metric(name="SmsCapped", unit=MetricUnit.Count, value=done.capped)
+    if done.capped:
+        logger.warning("SMS spend limit reached: messages not sent", capped=done.capped)
+    return {"sent": done.sent, "duplicates": done.duplicates, "capped": done.capped}

@@ -1,0 +1,46 @@
+"""Scheduled event relay: every minute, publish what requests left unpublished, and prune the outboxes.
+
+A request publishes its change's events right after writing them (normally within a second); this
+run catches whatever that missed: a process that died between its write and its PutEvents, a bus
+that failed, an event EventBridge refused. See `Allocator.relay_events`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from opd import runtime
+from opd.settings import current as settings
+
+# The settings are read here, at import: a bad environment fails the cold start.
+config = settings()
+logger = Logger(service=config.service_name, level=config.log_level)
+tracer = Tracer(service=config.service_name)
+metrics = Metrics(service=config.service_name, namespace=config.metrics_namespace)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(scheduled_time=event.get("scheduledTime"), execution_id=event.get("executionId"))
+    report = runtime.allocator().relay_events(time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    metrics.add_metric(name="EventsRelayed", unit=MetricUnit.Count, value=report.published)
+    metrics.add_metric(name="EventsPending", unit=MetricUnit.Count, value=report.pending)
+    metrics.add_metric(name="OutboxesPruned", unit=MetricUnit.Count, value=report.pruned)
+    result = {
+        "published": report.published,
+        "slots": report.slots,
+        "pruned": report.pruned,
+        "pending": report.pending,
+        "finished": report.finished,
+    }
+    if report.pending or not report.finished:
+        logger.warning("event relay left events for its next run", extra=result)
+    else:
+        logger.info("event relay done", extra=result)
+    return result

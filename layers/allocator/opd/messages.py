@@ -1,0 +1,111 @@
+"""The SMS a patient is sent, in one place: a hospital translates MESSAGES and nothing else.
+
+Each template is filled with str.format from these fields: {doctor} (the doctor's id), {date}
+(YYYY-MM-DD) and {start} (HH:MM) of the slot, {token}, {time} (HH:MM, the estimated call time)
+and {minutes} (a delay), times in the clinic's zone. A template that names a field the event does
+not have is never used for it (see `texts`). Keep each under 160 plain characters (70 in scripts
+other than Latin): longer texts are sent, and billed, as several SMS parts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+MESSAGES: dict[str, str] = {
+    "BookingCreated": "OPD: booked with Dr {doctor} on {date}, token {token}. Expect to be called about {time}.",
+    "BookingPromoted": (
+        "OPD: a place came free. Dr {doctor} on {date}, token {token}. Expect to be called about {time}."
+    ),
+    "BookingCalled": "OPD: token {token}, please go in to Dr {doctor} now.",
+    "BookingCancelled.DOCTOR_UNAVAILABLE": (
+        "OPD: Dr {doctor} is not available on {date}. Your {start} booking is cancelled; please book another slot."
+    ),
+    "BookingCancelled.WAITLIST_EXPIRED": (
+        "OPD: no place came free with Dr {doctor} at {start} on {date}; your waitlist request has ended."
+    ),
+    "BookingRescheduled": (
+        "OPD: your {start} booking with Dr {doctor} on {date} has moved; a message with the new one follows."
+    ),
+    "SlotDelayChanged": (
+        "OPD: Dr {doctor} is running about {minutes} min late on {date}. Token {token} keeps its place."
+    ),
+}
+
+# Which cancellations a patient is told of: those they did not ask for.
+TOLD_CANCEL_REASONS = ("DOCTOR_UNAVAILABLE", "WAITLIST_EXPIRED")
+
+# GSM 03.38's basic set: a text of these alone fits 160 to an SMS part; any other character makes it UCS-2 (70).
+_GSM7 = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+@dataclass(frozen=True)
+class Sms:
+    phone: str
+    text: str
+
+
+def parts(text: str) -> int:
+    """SMS parts the text is sent (and billed) as: 160 GSM characters in one, 153 each when split; 70 / 67 in UCS-2."""
+    single, each = (160, 153) if set(text) <= _GSM7 else (70, 67)
+    return 1 if len(text) <= single else math.ceil(len(text) / each)
+
+
+def _local(iso: str | None, zone: ZoneInfo) -> datetime | None:
+    return None if iso is None else datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
+
+
+def _fill(key: str, fields: dict[str, Any]) -> str | None:
+    try:
+        return MESSAGES[key].format(**fields)
+    except KeyError:  # no such template, or one that names a field this event does not have
+        return None
+
+
+def texts(detail_type: str, detail: dict[str, Any], zone: ZoneInfo) -> list[Sms]:
+    """The SMS one event sends (contract, "Events and SMS"): none for most, one per phone at most."""
+    given_slot, given_booking = detail.get("slot"), detail.get("booking")
+    slot: dict[str, Any] = given_slot if isinstance(given_slot, dict) else {}
+    booking: dict[str, Any] | None = given_booking if isinstance(given_booking, dict) else None
+    fields: dict[str, Any] = {"doctor": slot.get("doctorId"), "minutes": slot.get("delayMinutes")}
+    if (start := _local(slot.get("start"), zone)) is not None:
+        fields |= {"date": start.strftime("%Y-%m-%d"), "start": start.strftime("%H:%M")}
+    if detail_type == "SlotDelayChanged":
+        if not slot.get("delayed"):
+            return []  # a delay cleared: nobody is told
+        sent = [
+            Sms(recipient["phone"], text)
+            for recipient in detail.get("recipients", [])
+            if recipient.get("phone") and (text := _fill(detail_type, fields | {"token": recipient.get("token")}))
+        ]
+        return _one_per_phone(sent)
+    if booking is None or not booking.get("phone"):
+        return []
+    key = detail_type
+    if detail_type == "BookingCancelled":
+        if booking.get("cancelReason") not in TOLD_CANCEL_REASONS:
+            return []
+        key = f"{detail_type}.{booking['cancelReason']}"
+    if key not in MESSAGES:
+        return []
+    fields["token"] = booking.get("token")
+    if (eta := _local(booking.get("estimatedCallAt"), zone)) is not None:
+        fields["time"] = eta.strftime("%H:%M")
+    text = _fill(key, {name: value for name, value in fields.items() if value is not None})
+    return [Sms(booking["phone"], text)] if text else []
+
+
+def _one_per_phone(messages: list[Sms]) -> list[Sms]:
+    seen: set[str] = set()
+    kept = []
+    for message in messages:
+        if message.phone not in seen:
+            seen.add(message.phone)
+            kept.append(message)
+    return kept

@@ -1,0 +1,163 @@
+"""The SMS notifier: an event from the bus in, at most one SMS to each phone it concerns out.
+
+EventBridge delivers at least once, and the relay may publish an event twice; a patient must still
+get one SMS. Before sending, one Redis script claims `sms:sent:<eventId>:<phone>` (SET NX with a
+TTL longer than any redelivery) and, in the same round trip, the message's parts against the
+month's spend cap (`sms:parts:<YYYY-MM>`). A claim that exists is a duplicate: nothing is sent.
+A send that fails gives the claim and the parts back and the event fails, so Lambda's retries
+(then the dead-letter queue) try again; the phones already sent to are skipped as duplicates.
+A process that dies between its claim and its send loses that SMS: at most once, as promised.
+
+The cap: SMS_MONTHLY_SPEND_LIMIT_USD / SMS_PRICE_USD parts a calendar month (UTC). Beyond it an SMS
+is not sent, and its claim is kept (a retry must not send it late).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+import redis
+
+from opd.lock import redis_errors
+from opd.messages import Sms, parts, texts
+from opd.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLAIM_TTL_S = 7 * 86_400  # EventBridge retries for 24 hours at most, Lambda's async retries for 6
+MONTH_TTL_S = 40 * 86_400  # a month's counter outlives its month
+
+# KEYS[1] the (event, phone) claim, KEYS[2] the month's parts. ARGV: parts, the month's cap in
+# parts, the claim's ttl_s, the counter's ttl_s. 'duplicate' | 'capped' | 'claimed'.
+CLAIM = """
+if redis.call('exists', KEYS[1]) == 1 then
+  return 'duplicate'
+end
+local spent = tonumber(redis.call('get', KEYS[2]) or '0')
+if spent + tonumber(ARGV[1]) > tonumber(ARGV[2]) then
+  redis.call('set', KEYS[1], 'capped', 'EX', ARGV[3])
+  return 'capped'
+end
+redis.call('set', KEYS[1], 'sending', 'EX', ARGV[3])
+redis.call('incrby', KEYS[2], ARGV[1])
+redis.call('expire', KEYS[2], ARGV[4])
+return 'claimed'
+"""
+
+# A send failed: forget the claim and give the parts back, so a retry may send.
+UNCLAIM = """
+redis.call('del', KEYS[1])
+redis.call('decrby', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+class SmsLedger(Protocol):
+    """Which (event, phone) pairs were claimed, and what the month has spent."""
+
+    def claim(self, event_id: str, phone: str, parts: int, cap_parts: int, month: str) -> str:
+        """'claimed' (send it), 'duplicate' (sent, or being sent, already) or 'capped' (over the month's cap)."""
+
+    def unclaim(self, event_id: str, phone: str, parts: int, month: str) -> None:
+        """The send failed: a retry may claim it again."""
+
+
+class RedisSmsLedger:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    @staticmethod
+    def keys(event_id: str, phone: str, month: str) -> list[str]:
+        return [f"sms:sent:{event_id}:{phone}", f"sms:parts:{month}"]
+
+    def claim(self, event_id: str, phone: str, parts: int, cap_parts: int, month: str) -> str:
+        with redis_errors():
+            reply = self.client.eval(
+                CLAIM, 2, *self.keys(event_id, phone, month), parts, cap_parts, CLAIM_TTL_S, MONTH_TTL_S
+            )
+        return cast(bytes, reply).decode()
+
+    def unclaim(self, event_id: str, phone: str, parts: int, month: str) -> None:
+        with redis_errors():
+            self.client.eval(UNCLAIM, 2, *self.keys(event_id, phone, month), parts)
+
+
+class SmsNotSent(RuntimeError):
+    """Some SMS of the event could not be sent: the event fails and is delivered again."""
+
+
+@dataclass(frozen=True)
+class Notified:
+    sent: int
+    duplicates: int
+    capped: int
+
+
+def sns_sender(client: Any) -> Callable[[str, str], None]:
+    """Amazon SNS's direct SMS, marked transactional (delivered ahead of promotional traffic)."""
+
+    def send(phone: str, text: str) -> None:
+        client.publish(
+            PhoneNumber=phone,
+            Message=text,
+            MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
+        )
+
+    return send
+
+
+class SmsNotifier:
+    def __init__(
+        self, ledger: SmsLedger, send: Callable[[str, str], None], settings: Settings, clock: Callable[[], datetime]
+    ) -> None:
+        self.ledger = ledger
+        self.send = send
+        self.settings = settings
+        self.clock = clock
+
+    @property
+    def cap_parts(self) -> int:
+        """SMS parts the month's spend limit pays for."""
+        return int(self.settings.sms_monthly_spend_limit_usd / self.settings.sms_price_usd + 1e-9)
+
+    def notify(self, event: dict[str, Any]) -> Notified:
+        """Send what the EventBridge event `event` calls for; raises SmsNotSent if a send failed (after trying all)."""
+        detail = event.get("detail")
+        if not isinstance(detail, dict) or not isinstance(detail.get("eventId"), str):
+            raise ValueError("not an OPD event: its detail has no eventId")
+        messages = texts(str(event.get("detail-type")), detail, self.settings.clinic_zone)
+        month = self.clock().strftime("%Y-%m")
+        sent = duplicates = capped = 0
+        failed: list[str] = []
+        for message in messages:
+            outcome = self._send_once(detail["eventId"], message, month)
+            if outcome == "sent":
+                sent += 1
+            elif outcome == "duplicate":
+                duplicates += 1
+            elif outcome == "capped":
+                capped += 1
+            else:
+                failed.append(outcome)
+        if failed:
+            raise SmsNotSent(f"{len(failed)} of {len(messages)} SMS not sent: {'; '.join(failed)}")
+        return Notified(sent, duplicates, capped)
+
+    def _send_once(self, event_id: str, message: Sms, month: str) -> str:
+        size = parts(message.text)
+        claimed = self.ledger.claim(event_id, message.phone, size, self.cap_parts, month)
+        if claimed == "duplicate":
+            return "duplicate"
+        if claimed == "capped":
+            log.warning("SMS not sent: the month's spend limit is reached (event %s)", event_id)
+            return "capped"
+        try:
+            self.send(message.phone, message.text)
+        except Exception as exc:  # the SNS client's errors: give the claim back, fail the event, be retried
+            self.ledger.unclaim(event_id, message.phone, size, month)
+            return f"{type(exc).__name__}: {exc}"
+        return "sent"

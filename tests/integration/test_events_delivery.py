@@ -1,0 +1,153 @@
+"""Events on real servers: redis-server, nx-27017 and moto's EventBridge (the real API, over HTTP).
+
+A process killed after its write, before it published, still gets its event out through the
+scheduled relay; every change's event reaches the bus exactly as the outbox holds it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from devserver import bus as local_bus
+from devserver.cognito import CognitoServer
+from opd import lock as lock_module
+from opd import store as store_module
+from opd.domain import Slot, Source
+from opd.lock import SlotLock
+from opd.publisher import EventBridgePublisher
+from opd.service import Allocator
+from opd.settings import Settings
+from opd.store import SlotStore
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def moto_bus() -> Iterator[local_bus.LocalBus]:
+    """moto's server (as the runner starts it), with the local bus and its logging rule set up."""
+    server = CognitoServer()
+    server.start()
+    bus = local_bus.LocalBus(endpoint=f"http://127.0.0.1:{server.port}", deliver=lambda event: None, relay=lambda: {})
+    bus.set_up({"source": ["opd"], "detail-type": ["never-delivered"]})
+    try:
+        yield bus
+    finally:
+        server.stop()
+
+
+def publisher(bus: local_bus.LocalBus) -> EventBridgePublisher:
+    return EventBridgePublisher(bus.name, client=bus.client("events"))
+
+
+def on_the_bus(bus: local_bus.LocalBus, slot_id: str) -> list[tuple[str, str]]:
+    return [(e["detail-type"], e["detail"]["eventId"]) for e in bus.events(slot_id)]
+
+
+class KilledAfterWrite(SlotStore):
+    """The store of a process that dies the moment its write is acknowledged: before it can publish."""
+
+    def replace(self, slot: Slot, read_version: int) -> bool:
+        written = super().replace(slot, read_version)
+        if written:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return written
+
+
+def book_and_die(mongo_uri: str, database: str, redis_url: str, endpoint: str, bus: str, slot_id: str) -> None:
+    store = KilledAfterWrite(store_module.connect(mongo_uri)[database]["slots"])
+    events = EventBridgePublisher(bus, client=_client(endpoint))
+    allocator = Allocator(store, SlotLock(lock_module.connect(redis_url), ttl_ms=500), Settings(), publisher=events)
+    allocator.book(slot_id, "killed-patient", Source.ONLINE, phone="+919876543210")
+
+
+def _client(endpoint: str) -> Any:
+    import boto3  # type: ignore[import-untyped]
+
+    return boto3.client(
+        "events", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+def test_a_process_killed_after_its_write_gets_its_event_out_through_the_relay(
+    slot_store: SlotStore,
+    redis_url: str,
+    mongo_uri: str,
+    database_name: str,
+    moto_bus: local_bus.LocalBus,
+    doctor_id: str,
+    soon: datetime,
+) -> None:
+    lock = SlotLock(lock_module.connect(redis_url), ttl_ms=500, wait_ms=1000)
+    allocator = Allocator(slot_store, lock, Settings(), publisher=publisher(moto_bus))
+    slot = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1))
+    assert on_the_bus(moto_bus, slot.slot_id) == [("SlotCreated", f"{slot.slot_id}:0:0")]
+
+    child = multiprocessing.get_context("spawn").Process(
+        target=book_and_die,
+        args=(mongo_uri, database_name, redis_url, moto_bus.endpoint, moto_bus.name, slot.slot_id),
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL  # killed, as a Lambda whose environment died
+
+    stored = allocator.get_slot(slot.slot_id)
+    assert [b.patient_id for b in stored.bookings] == ["killed-patient"]  # the change was written ...
+    assert [e.event_id for e in stored.outbox] == [f"{slot.slot_id}:1:0"]  # ... with its event
+    assert on_the_bus(moto_bus, slot.slot_id) == [("SlotCreated", f"{slot.slot_id}:0:0")]  # never published
+
+    report = allocator.relay_events()  # the schedule's next run
+    assert (report.published, report.pending, report.pruned) == (1, 0, 1)
+    created = moto_bus.events(slot.slot_id)[-1]
+    assert (created["detail-type"], created["source"]) == ("BookingCreated", "opd")
+    assert created["detail"]["eventId"] == f"{slot.slot_id}:1:0" and created["detail"]["slotVersion"] == 1
+    assert created["detail"]["booking"]["phone"] == "+919876543210"
+    assert allocator.get_slot(slot.slot_id).outbox == ()  # pruned
+    assert slot_store.collection.count_documents({"_id": slot.slot_id, "outboxPending": True}) == 0  # off the index
+
+    time.sleep(0.6)  # the dead process's lock expires by its TTL
+    booking = allocator.book(slot.slot_id, "next-patient", Source.ONLINE)
+    assert allocator.relay_events().published == 0  # the next request published its own; nothing twice
+    assert [t for t, _ in on_the_bus(moto_bus, slot.slot_id)] == ["SlotCreated", "BookingCreated", "BookingCreated"]
+    assert on_the_bus(moto_bus, slot.slot_id)[-1][1] == f"{slot.slot_id}:2:0" and booking.token == 2
+
+
+def test_every_change_reaches_the_bus_once_with_the_relay_running_beside_it(
+    slot_store: SlotStore, redis_client: Any, moto_bus: local_bus.LocalBus, doctor_id: str
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    allocator = Allocator(slot_store, SlotLock(redis_client), Settings(), publisher=publisher(moto_bus))
+    slot = allocator.create_slot(doctor_id, start, start + timedelta(hours=1))
+    made = [allocator.book(slot.slot_id, f"p{n}", Source.WALKIN) for n in range(8)]
+    for booking in made[:4]:
+        allocator.check_in(booking.booking_id)
+        assert allocator.relay_events().published == 0  # the requests published all of it already
+    allocator.call_next(slot.slot_id, "desk")
+    allocator.set_delay(slot.slot_id, True, 15)
+    allocator.cancel(made[5].booking_id)
+    seen = on_the_bus(moto_bus, slot.slot_id)
+    assert len(seen) == len({event_id for _, event_id in seen}) == 1 + 8 + 4 + 1 + 1 + 1
+    assert [t for t, _ in seen][-3:] == ["BookingCalled", "SlotDelayChanged", "BookingCancelled"]
+    assert len(allocator.get_slot(slot.slot_id).outbox) == 1  # only the last change's, until the next write
+
+
+def test_a_prune_of_a_slot_that_moved_on_changes_nothing(
+    slot_store: SlotStore, redis_client: Any, doctor_id: str, soon: datetime
+) -> None:
+    allocator = Allocator(slot_store, SlotLock(redis_client), Settings())  # no bus: events stay in the outbox
+    slot = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1))
+    read = allocator.get_slot(slot.slot_id)
+    allocator.book(slot.slot_id, "p1", Source.ONLINE)  # written after the relay read the slot
+    assert slot_store.prune_outbox(read, read.version) is False
+    assert [e.detail_type.value for e in allocator.get_slot(slot.slot_id).outbox] == ["SlotCreated", "BookingCreated"]
+    now = allocator.get_slot(slot.slot_id)
+    assert slot_store.prune_outbox(now, 0) is True  # at its version: SlotCreated goes, the version stays
+    after = allocator.get_slot(slot.slot_id)
+    assert [e.detail_type.value for e in after.outbox] == ["BookingCreated"] and after.version == now.version
