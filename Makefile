@@ -51,7 +51,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/allocator functions devserver demo tests benchmarks
 
 # Coverage of the layer and the functions (what runs in Lambda) is printed with the results.
-pytest: $(VENV)/.installed chromium
+pytest: $(VENV)/.installed $(SAM_VENV)/.installed chromium
 	$(PY) -m pytest -n 2 --dist loadgroup --cov=layers/allocator/opd --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # Debian's chromium for tests/browser (CI runs as root). Never `playwright install`: it downloads a browser.
@@ -67,8 +67,11 @@ unit: $(VENV)/.installed
 sam-validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint
 
+# The layer is built for arm64 on any machine (layers/allocator/Makefile); the check fails on any binary
+# in it that is not aarch64.
 sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --cached
+	$(PY) -m devserver.layer_check .aws-sam/build/AllocatorLayer --arch aarch64
 
 # The pages to the stack's bucket, with a config.json made from the stack's outputs (web/config.json stays
 # empty: that is the local setting), then a CloudFront invalidation. Needs the AWS CLI and a deployed stack.
@@ -99,11 +102,14 @@ openapi: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) -m demo
 
-bench: $(VENV)/.installed
+# The figures of README's Performance section: round trips, the rushes (the hot slot 1 x 200 among them),
+# cold imports from sam build's output, and the cost model (measures each handler's CPU, then prices it).
+bench: $(VENV)/.installed sam-build
 	$(PY) benchmarks/round_trips.py
 	$(PY) benchmarks/sessions.py
-	$(PY) benchmarks/rush.py
-	$(PY) benchmarks/cold_start.py
+	$(PY) benchmarks/rush.py --repeats 5
+	$(PY) benchmarks/cold_start.py --built
+	$(PY) benchmarks/cost.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,10 @@ One unmeasured import per handler first writes the bytecode caches, as pip does 
 By default the code is imported from the repo (`functions.<name>.app`, the layer's source and
 the .venv's packages, which hold more than the layer: e.g. cryptography). `--built` imports
 `sam build`'s output instead (.aws-sam/build: the function's `app` and the layer's packages only,
-no site-packages), as Lambda does. Figures, not a timed test.
+no site-packages), as Lambda does. The built layer is for arm64, whose binaries (pydantic-core)
+cannot load on an x86_64 machine, so there the layer is built again by the same Makefile for this
+machine's architecture (ARCH=x86_64, into .aws-sam/host-layer): the same files but for the binaries.
+Figures, not a timed test.
 
     .venv/bin/python benchmarks/cold_start.py [--repeats 7] [--handler create_booking ...] [--built]
 """
@@ -34,15 +37,19 @@ from devserver.template import function_named, load_template, plain_environment 
 
 RESULTS = ROOT / "benchmarks" / "results"
 BUILD = ROOT / ".aws-sam" / "build"
-TARGET_MS = 250.0
+HOST_LAYER = ROOT / ".aws-sam" / "host-layer"  # the layer's Makefile run for this machine's architecture
+TARGET_MS = 170.0  # per route handler, from sam build's output (issue 14; it was 250 before)
+# Scheduled, not behind the API: nobody waits on its cold start, and it imports its clients up front.
+NOT_ROUTES = frozenset({"sweep_no_shows"})
 
-# Runs in the fresh interpreter: argv is the module, then the paths to put first; prints milliseconds.
+# Runs in the fresh interpreter: argv is the module, then the paths to put first; prints milliseconds,
+# elapsed and CPU (the CPU figure moves less when other processes share the machine).
 PROBE = """
 import importlib, sys, time
 sys.path[:0] = sys.argv[2:]
-began = time.perf_counter()
+began, cpu = time.perf_counter(), time.process_time()
 importlib.import_module(sys.argv[1])
-print((time.perf_counter() - began) * 1000)
+print((time.perf_counter() - began) * 1000, (time.process_time() - cpu) * 1000)
 """
 
 # What Lambda itself sets before the handler is imported, beside the template's variables.
@@ -69,13 +76,25 @@ def from_source(name: str) -> Layout:
     return Layout(f"functions.{name}.app", (str(ROOT / "layers" / "allocator"), str(ROOT)), str(function))
 
 
-def from_build(name: str) -> Layout:
+def from_build(name: str, build: Path, layer: Path) -> Layout:
     """`sam build`'s output: the function's directory and the layer's python/, nothing from the .venv."""
-    code = BUILD / function_named(load_template(ROOT / "template.yaml"), name, ROOT).logical_id
-    layer = BUILD / "AllocatorLayer" / "python"
+    code = build / function_named(load_template(ROOT / "template.yaml"), name, ROOT).logical_id
     if not (code / "app.py").is_file() or not layer.is_dir():
-        raise SystemExit(f"no sam build output for {name} under {BUILD}: run `make sam-build` first")
+        raise SystemExit(f"no sam build output for {name} under {build}: run `make sam-build` first")
     return Layout("app", (str(code), str(layer)), str(code), flags=("-S",))  # -S: no site-packages
+
+
+def built_layer(build: Path) -> Path:
+    """sam build's layer where it runs on this machine; else the same Makefile's build for this machine."""
+    built = build / "AllocatorLayer" / "python"
+    arch = platform.machine()
+    if not built.is_dir():
+        raise SystemExit(f"no sam build output under {build}: run `make sam-build` first")
+    if all(arch in path.name for path in built.rglob("*.so")):
+        return built
+    make = ["make", "--no-print-directory", "-C", str(ROOT / "layers" / "allocator"), "build-AllocatorLayer"]
+    subprocess.run([*make, f"ARTIFACTS_DIR={HOST_LAYER}", f"ARCH={arch}", f"PYTHON={sys.executable}"], check=True)
+    return HOST_LAYER / "python"
 
 
 def handlers() -> list[str]:
@@ -96,8 +115,8 @@ def of_function(env: dict[str, str], name: str, layout: Layout) -> dict[str, str
     return inherited | env | code
 
 
-def import_ms(name: str, layout: Layout, env: dict[str, str], importtime: bool = False) -> tuple[float, str]:
-    """One fresh interpreter importing the handler: (milliseconds, stderr)."""
+def import_ms(name: str, layout: Layout, env: dict[str, str], importtime: bool = False) -> tuple[float, float, str]:
+    """One fresh interpreter importing the handler: (milliseconds, CPU milliseconds, stderr)."""
     flags = [*layout.flags, *(["-X", "importtime"] if importtime else [])]
     done = subprocess.run(
         [sys.executable, *flags, "-c", PROBE, layout.module, *layout.paths],
@@ -110,7 +129,8 @@ def import_ms(name: str, layout: Layout, env: dict[str, str], importtime: bool =
     )
     if done.returncode != 0:
         raise RuntimeError(f"importing {name}'s {layout.module} failed:\n{done.stderr[-2000:]}")
-    return float(done.stdout.strip().splitlines()[-1]), done.stderr
+    elapsed, cpu = done.stdout.strip().splitlines()[-1].split()
+    return float(elapsed), float(cpu), done.stderr
 
 
 def heaviest_packages(importtime_log: str, top: int = 6) -> list[tuple[str, float]]:
@@ -129,25 +149,28 @@ def measure(layouts: dict[str, Layout], repeats: int, env: dict[str, str]) -> li
     rows = []
     for name, layout in layouts.items():
         import_ms(name, layout, env)  # writes the bytecode caches; not counted
-        runs = [import_ms(name, layout, env)[0] for _ in range(repeats)]
+        measured = [import_ms(name, layout, env) for _ in range(repeats)]
+        runs, cpu = [run[0] for run in measured], [run[1] for run in measured]
         rows.append(
             {
                 "handler": name,
                 "medianMs": round(statistics.median(runs), 1),
+                "cpuMedianMs": round(statistics.median(cpu), 1),
                 "minMs": round(min(runs), 1),
                 "maxMs": round(max(runs), 1),
                 "runsMs": [round(run, 1) for run in runs],
-                "metTarget": statistics.median(runs) <= TARGET_MS,
+                "metTarget": None if name in NOT_ROUTES else statistics.median(runs) <= TARGET_MS,
             }
         )
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'handler':<20}{'median ms':>10}{'min':>8}{'max':>8}  target <= {TARGET_MS:.0f} ms"]
+    lines = [f"{'handler':<20}{'median ms':>10}{'min':>8}{'max':>8}{'cpu ms':>8}  target <= {TARGET_MS:.0f} ms"]
     for r in rows:
-        verdict = "met" if r["metTarget"] else "MISSED"
-        lines.append(f"{r['handler']:<20}{r['medianMs']:>10.1f}{r['minMs']:>8.1f}{r['maxMs']:>8.1f}  {verdict}")
+        verdict = {True: "met", False: "MISSED", None: "(not a route)"}[r["metTarget"]]
+        figures = f"{r['medianMs']:>10.1f}{r['minMs']:>8.1f}{r['maxMs']:>8.1f}{r['cpuMedianMs']:>8.1f}"
+        lines.append(f"{r['handler']:<20}{figures}  {verdict}")
     return "\n".join(lines)
 
 
@@ -156,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="fresh interpreters per handler (default 7)")
     parser.add_argument("--handler", action="append", help="only this handler (repeatable); default: all")
     parser.add_argument("--built", action="store_true", help="import sam build's output, as Lambda does")
+    parser.add_argument("--build-dir", type=Path, default=BUILD, help="sam build's output (default .aws-sam/build)")
     parser.add_argument("--out", type=Path, default=RESULTS / "cold_start.json")
     args = parser.parse_args(argv)
     names = args.handler or handlers()
@@ -163,16 +187,18 @@ def main(argv: list[str] | None = None) -> int:
         print("no functions/<name>/app.py found", file=sys.stderr)
         return 1
     env = environment()
-    layouts = {name: from_build(name) if args.built else from_source(name) for name in names}
+    layer = built_layer(args.build_dir) if args.built else None
+    layouts = {name: from_build(name, args.build_dir, layer) if layer else from_source(name) for name in names}
     rows = measure(layouts, args.repeats, env)
-    slowest = max(rows, key=lambda r: r["medianMs"])
-    heavy = heaviest_packages(import_ms(slowest["handler"], layouts[slowest["handler"]], env, importtime=True)[1])
-    print(f"imported from {'sam build (.aws-sam/build)' if args.built else 'the repo and the .venv'}")
+    slowest = max(rows, key=lambda r: (r["metTarget"] is not None, r["medianMs"]))  # the slowest route
+    heavy = heaviest_packages(import_ms(slowest["handler"], layouts[slowest["handler"]], env, importtime=True)[2])
+    where = f"sam build ({args.build_dir}; the layer from {layer})" if layer else "the repo and the .venv"
+    print(f"imported from {where}")
     print(table(rows))
     print(f"\nslowest: {slowest['handler']}; its import time by package (self ms): ", end="")
     print(", ".join(f"{package} {ms:.0f}" for package, ms in heavy))
-    met = all(r["metTarget"] for r in rows)
-    print(f"target (median <= {TARGET_MS:.0f} ms per handler): {'met' if met else 'MISSED'}")
+    met = all(r["metTarget"] is not False for r in rows)
+    print(f"target (median <= {TARGET_MS:.0f} ms per route handler): {'met' if met else 'MISSED'}")
     result = {
         "benchmark": "cold_start",
         "python": platform.python_version(),

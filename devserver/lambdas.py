@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
+from devserver import snapstart as local_snapstart
 from devserver.apigw import LambdaContext
 from devserver.template import Function
 
@@ -62,9 +63,11 @@ def _environment_main(connection: Connection, preload: list[str]) -> None:
         os._exit(1)
 
     signal.signal(signal.SIGALRM, time_out)
+    snapstart = local_snapstart.install()  # route functions register their SnapStart hooks as they import
     for module in preload:
         with contextlib.suppress(Exception):  # a broken module is reported when it is invoked
             importlib.import_module(module)
+    snapstart.snapshot_and_restore()  # this environment starts as one restored from the snapshot
     while True:
         try:
             invocation: _Invocation | None = connection.recv()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-
 from opd.api.auth import STAFF
 from opd.api.models import BookingIdPath, BookingOut
 from opd.api.openapi import BEARER, BOOKING_MOVE_ERRORS, error_responses
-from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
 
 app = make_app()
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
-
 from opd.api import bookings
 from opd.api.models import BookingOut, CreateBookingRequest, IdempotencyKeyHeader
 from opd.api.openapi import BEARER, error_responses
-from opd.api.resolver import answer, caller, make_app, make_handler
+from opd.api.resolver import Response, answer, caller, make_app, make_handler
 from opd.errors import (
     DependencyUnavailable,
     DuplicateBooking,

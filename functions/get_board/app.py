@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from opd.api.models import BoardOut, DoctorIdPath, RequestDate
+from opd.api.models import BoardOut, DoctorIdPath, Query, RequestDate
 from opd.api.openapi import error_responses
-from opd.api.resolver import PUBLIC_FOR_A_SECOND, allocator, answer, make_app, make_handler, window
+from opd.api.resolver import PUBLIC_FOR_A_SECOND, Response, allocator, answer, make_app, make_handler, window
 from opd.errors import DependencyUnavailable, ValidationFailed
 
 app = make_app()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-
 from opd.api.models import SlotIdPath, SlotOut
 from opd.api.openapi import error_responses
-from opd.api.resolver import allocator, answer, make_app, make_handler
+from opd.api.resolver import Response, allocator, answer, make_app, make_handler
 from opd.errors import DependencyUnavailable, NotFound, ValidationFailed
 
 app = make_app()

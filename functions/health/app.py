@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
-
 from opd.api.models import HealthOut
 from opd.api.observability import logger
-from opd.api.resolver import answer, make_app, make_handler
+from opd.api.resolver import Response, answer, make_app, make_handler
 
 app = make_app()
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from opd.api.models import DoctorIdPath, RequestDate, SlotListOut, SlotOut
+from opd.api.models import DoctorIdPath, Query, RequestDate, SlotListOut, SlotOut
 from opd.api.openapi import error_responses
-from opd.api.resolver import allocator, answer, make_app, make_handler, window
+from opd.api.resolver import Response, allocator, answer, make_app, make_handler, window
 from opd.errors import DependencyUnavailable, ValidationFailed
 
 app = make_app()

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
-
 from opd.api.auth import Role
 from opd.api.models import DoctorIdPath, OpenSessionsRequest, SessionsOut
 from opd.api.openapi import BEARER, error_responses
-from opd.api.resolver import allocator, answer, caller, make_app, make_handler, window
+from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler, window
 from opd.errors import DependencyUnavailable, Forbidden, Unauthorized, ValidationFailed
 
 app = make_app()

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
-
 from opd.api import idempotency
 from opd.api.auth import BOOKING_READERS, may_see
 from opd.api.models import BookingIdPath, BookingOut, IdempotencyKeyHeader, RescheduleRequest
 from opd.api.openapi import BEARER, error_responses
-from opd.api.resolver import allocator, answer, caller, make_app, make_handler
+from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
 from opd.errors import (
     DependencyUnavailable,
     DuplicateBooking,

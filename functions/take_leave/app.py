@@ -9,13 +9,11 @@ optional `reason` is not stored: it is on this request's log lines (`leave_reaso
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-
 from opd.api.auth import Role
 from opd.api.models import DoctorIdPath, LeaveOut, TakeLeaveRequest
 from opd.api.observability import logger
 from opd.api.openapi import BEARER, error_responses
-from opd.api.resolver import allocator, answer, caller, make_app, make_handler, window
+from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler, window
 from opd.errors import DependencyUnavailable, Forbidden, SlotBusy, Unauthorized, ValidationFailed
 
 app = make_app()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from opd.ports import Held
 from opd.service import Allocator
 from opd.settings import Settings
 from opd.store import SlotStore
+from tests.support.roundtrips import CountingRedis
 
 
 def held(lock: SlotLock, slot_id: str) -> Held:
@@ -109,6 +112,55 @@ def test_an_acquisition_repeated_by_its_owner_succeeds(redis_client: redis.Redis
     """A reply lost and the command sent again (redis-py retries a dropped connection once) must not
     find its own lock and wait it out."""
     key, marker = SlotLock.key("slot-lock-4"), SlotLock.marker_key("slot-lock-4")
-    for owner, answer in [("owner-1", [b"locked", b""]), ("owner-1", [b"locked", b""]), ("owner-2", [b"busy"])]:
-        assert redis_client.eval(lock_module.ACQUIRE, 2, key, marker, owner, 2000) == answer
+    for owner, locked in [("owner-1", True), ("owner-1", True), ("owner-2", False)]:
+        reply = redis_client.eval(lock_module.ACQUIRE, 2, key, marker, owner, 2000)
+        assert reply == [b"locked", b""] if locked else reply[0] == b"busy" and 0 < reply[1] <= 2000
     assert redis_client.get(key) == b"owner-1"
+
+
+def test_a_release_wakes_the_waiter_at_once_and_waiting_sends_no_polls(redis_url: str) -> None:
+    """The waiter blocks until the release (BLPOP), then takes the lock: three commands, whatever the wait."""
+    counting = CountingRedis.from_url(redis_url)
+    assert isinstance(counting, CountingRedis)
+    holder_lock = SlotLock(lock_module.connect(redis_url), ttl_ms=2000, wait_ms=2000)
+    first = held(holder_lock, "slot-lock-5")
+    released_at: list[float] = []
+
+    def release_later() -> None:
+        time.sleep(0.2)
+        released_at.append(time.monotonic())
+        holder_lock.release("slot-lock-5", first.owner)
+
+    releaser = threading.Thread(target=release_later)
+    releaser.start()
+    second = held(SlotLock(counting, ttl_ms=2000, wait_ms=2000), "slot-lock-5")
+    got_it = time.monotonic()
+    releaser.join()
+    assert second.waited
+    assert got_it - released_at[0] < 0.05  # handed over at the release, not at a later poll
+    assert counting.commands == Counter({"redis eval": 2, "redis blpop": 1})  # acquire, block, acquire
+    counting.close()
+
+
+def test_waiters_get_the_lock_in_the_order_they_came(redis_client: redis.Redis, redis_url: str) -> None:
+    """Redis serves blocked clients first come, first served: each release wakes the longest waiter."""
+    lock = SlotLock(redis_client, ttl_ms=5000, wait_ms=3000)
+    owner = held(lock, "slot-lock-6").owner
+    order: list[int] = []
+
+    def wait_then_hold(n: int) -> None:
+        mine = SlotLock(lock_module.connect(redis_url), ttl_ms=5000, wait_ms=3000)
+        taken = held(mine, "slot-lock-6")
+        order.append(n)
+        time.sleep(0.02)
+        mine.release("slot-lock-6", taken.owner)
+
+    waiters = []
+    for n in range(4):
+        waiters.append(threading.Thread(target=wait_then_hold, args=(n,)))
+        waiters[-1].start()
+        time.sleep(0.03)  # each one blocked before the next arrives (all within one block, MAX_BLOCK_S)
+    lock.release("slot-lock-6", owner)
+    for waiter in waiters:
+        waiter.join()
+    assert order == [0, 1, 2, 3]

@@ -13,7 +13,7 @@ from opd import domain
 from opd.domain import Capacity, Slot, Source, Status
 from opd.errors import DuplicateBooking, InvalidTransition, NotFound, SlotBusy, SlotExists, SlotFull
 from opd.ports import Held, KeyClaim, KeyRecord, SlotMutex, SlotRepository
-from opd.service import Allocator, SweepReport
+from opd.service import Allocator, RequestKey, SweepReport
 from opd.settings import Settings
 from tests.unit.fakes import FakeSlotLock, FakeSlotStore
 
@@ -175,6 +175,38 @@ def test_a_slot_whose_lock_is_held_elsewhere_refuses_changes_and_writes_nothing(
     lock.release(slot.slot_id, held.owner)
     assert allocator.book(slot.slot_id, "bala", Source.ONLINE).token == 2
     assert lock.owners == {}  # the service let go of it again
+
+
+class StoreReadStaleOnce(FakeSlotStore):
+    """The first read of `stale` returns it as it was before a rival's booking filled it up."""
+
+    stale: Slot | None = None
+
+    def get(self, slot_id: str) -> Slot | None:
+        if self.stale is not None and self.stale.slot_id == slot_id:
+            stale, self.stale = self.stale, None
+            return stale
+        return super().get(slot_id)
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain", "keyed"])
+def test_a_hot_slot_that_filled_up_while_a_request_waited_refuses_it_instead_of_429(keyed: bool) -> None:
+    store, lock = StoreReadStaleOnce(), FakeSlotLock()
+    allocator = Allocator(store, lock, Settings(), clock=lambda: NOW)
+    slot = allocator.create_slot("dr-rao", START, END, Capacity(base=1, premium_buffer=0, emergency_buffer=0))
+    empty = allocator.get_slot(slot.slot_id)
+    allocator.book(slot.slot_id, "asha", Source.ONLINE)  # a rival takes the one place...
+    before = allocator.get_slot(slot.slot_id)
+    store.stale = empty  # ...after this request read the slot with that place free
+    held = lock.acquire(slot.slot_id)  # and the next rival holds the lock: this request waits in vain
+    assert isinstance(held, Held)
+    key = RequestKey(key="k-bala", body="b-1") if keyed else None
+    with pytest.raises(SlotFull):  # true of the slot read after the wait; without that read: SlotBusy
+        allocator.book(slot.slot_id, "bala", Source.ONLINE, key)
+    assert allocator.get_slot(slot.slot_id) == before  # nothing written
+    if keyed:  # the refusal is the key's first answer, as any refusal of a keyed request
+        assert lock.records["k-bala"].refusal is not None
+    lock.release(slot.slot_id, held.owner)
 
 
 # -- a lost conditional write is decided again ------------------------------------------------

@@ -5,6 +5,13 @@ nearly every request decides on its first try. It is not what keeps the counts r
 version-conditional write does that, so a holder that stalls past the TTL can lose the lock
 without any harm but a retry, and a lock left behind by a dead request only costs its TTL.
 
+A request that finds the lock busy does not poll: it blocks on `lock:slot:<id>:free` (BLPOP) until
+the holder's release pushes a token there, or the holder's TTL runs out, or its own wait does.
+Redis serves blocked clients first come, first served, so a release hands the slot to the longest
+waiter at once, and waiting costs no CPU and one command instead of a poll every few milliseconds
+(on a hot slot the polls of twenty waiters slowed the holder they waited for). A token nobody was
+waiting for expires with the lock's TTL; a waiter woken by one that is stale only tries once more.
+
 The relay marker, `relayed:slot:<id>` = a slot version, says every event of the slot's changes up to
 that version is on the bus. The release script raises it after the request has published its
 change's events, and the next writer's acquire script reads it, so its write drops those events
@@ -22,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -60,15 +66,17 @@ if KEYS[3] then
 end
 local holder = redis.call('get', KEYS[1])
 if holder and holder ~= ARGV[1] then
-  return {'busy'}
+  return {'busy', redis.call('pttl', KEYS[1])}
 end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {'locked', redis.call('get', KEYS[2]) or ''}
 """
 
-# KEYS[1] the lock, KEYS[2] the relay marker. ARGV: owner, the version published through ('' if
-# none), the marker's ttl_s. Delete the lock only while it still holds our owner token (never
-# release someone else's), and raise the marker to the version published, whoever holds the lock.
+# KEYS[1] the lock, KEYS[2] the relay marker, KEYS[3] the lock's wake-up list. ARGV: owner, the
+# version published through ('' if none), the marker's ttl_s, the lock's ttl_ms. Raise the marker to
+# the version published, whoever holds the lock. Delete the lock only while it still holds our owner
+# token (never release someone else's), and then wake the longest waiter: one token, kept at most
+# the lock's TTL, so a release nobody waited for leaves nothing behind for long.
 RELEASE_IF_OWNER = """
 if ARGV[2] ~= '' then
   local known = tonumber(redis.call('get', KEYS[2]) or '-1')
@@ -77,7 +85,11 @@ if ARGV[2] ~= '' then
   end
 end
 if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
+  redis.call('del', KEYS[1])
+  redis.call('rpush', KEYS[3], '1')
+  redis.call('ltrim', KEYS[3], -1, -1)
+  redis.call('pexpire', KEYS[3], ARGV[4])
+  return 1
 end
 return 0
 """
@@ -136,12 +148,15 @@ def redis_errors() -> Iterator[None]:
 
 
 class SlotLock:
+    # One blocking wait at most this long, well inside the client's socket timeout (0.5 s), which would
+    # otherwise take a long wait for a stalled Redis; a longer LOCK_WAIT_MS blocks again.
+    MAX_BLOCK_S = 0.25
+
     def __init__(
         self,
         client: redis.Redis,
         ttl_ms: int = 2000,
         wait_ms: int = 300,
-        sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         observe_wait: Callable[[float], None] | None = None,
     ) -> None:
@@ -149,12 +164,16 @@ class SlotLock:
         self.observe_wait = observe_wait  # told each acquisition's wait in ms (the LockWaitMs metric)
         self.ttl_ms = ttl_ms
         self.wait_ms = wait_ms
-        self._sleep = sleep
         self._clock = clock
 
     @staticmethod
     def key(slot_id: str) -> str:
         return f"lock:slot:{slot_id}"
+
+    @staticmethod
+    def free_key(slot_id: str) -> str:
+        """Where a release wakes the next waiter."""
+        return f"lock:slot:{slot_id}:free"
 
     @staticmethod
     def record_key(key: str) -> str:
@@ -165,7 +184,7 @@ class SlotLock:
         return f"relayed:slot:{slot_id}"
 
     def acquire(self, slot_id: str, claim: KeyClaim | None = None) -> Held | KeyRecord:
-        """Hold the slot's lock, waiting with jittered retries for at most `wait_ms`.
+        """Hold the slot's lock, waiting for its release (or its holder's TTL) for at most `wait_ms`.
 
         With a claim, the key's record is claimed in the same round trip; a record that decides the
         answer (another slot or body, a remembered refusal) is returned instead, and no lock taken.
@@ -178,7 +197,7 @@ class SlotLock:
             args += [claim.slot_id, claim.body, claim.ttl_s]
         began = self._clock()
         give_up_at = began + self.wait_ms / 1000
-        pause, tries = 0.002, 0
+        tries = 0
         while True:
             tries += 1
             try:
@@ -194,16 +213,23 @@ class SlotLock:
                 return Held(owner, waited=tries > 1, relayed=int(reply[1]) if reply[1] else None)
             if reply[0] == b"recorded":
                 return _record(reply)
-            if self._clock() >= give_up_at:
+            left = give_up_at - self._clock()
+            if left <= 0:
                 # A holder finishes in milliseconds or its lock expires within the TTL.
                 raise SlotBusy(f"slot {slot_id} is busy, try again", retry_after_seconds=1)
-            # Jitter keeps waiting requests from retrying in lockstep.
-            self._sleep(random.uniform(pause / 2, pause))
-            pause = min(pause * 2, 0.02)
+            holder_left = int(reply[1]) / 1000 if len(reply) > 1 and int(reply[1]) > 0 else left
+            self._wait_for_release(slot_id, min(left, holder_left, self.MAX_BLOCK_S))
+
+    def _wait_for_release(self, slot_id: str, seconds: float) -> None:
+        """Block until the holder's release wakes us (first come, first served), or `seconds` pass."""
+        with redis_errors():
+            # BLPOP's timeout 0 means forever: never less than a millisecond.
+            self.client.blpop([self.free_key(slot_id)], timeout=max(seconds, 0.001))
 
     def release(self, slot_id: str, owner: str, published: int | None = None) -> bool:
-        args: list[str | int] = [owner, "" if published is None else published, MARKER_TTL_S]
-        return bool(self._script(RELEASE_IF_OWNER, [self.key(slot_id), self.marker_key(slot_id)], args))
+        args: list[str | int] = [owner, "" if published is None else published, MARKER_TTL_S, self.ttl_ms]
+        keys = [self.key(slot_id), self.marker_key(slot_id), self.free_key(slot_id)]
+        return bool(self._script(RELEASE_IF_OWNER, keys, args))
 
     def release_quietly(self, slot_id: str, owner: str, published: int | None = None) -> None:
         """Release on the way out of a request, whatever happened in it, and record what it published

@@ -622,18 +622,28 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         The price of reading first: a request that had to wait for the lock reads again under it
         (5), since what it read first is then likely stale; without that it would still be correct,
         only a write would be wasted. The lock keeps a slot's writers in single file so they rarely lose.
+        A request whose wait for the lock runs out reads once more before answering 429 (see below).
         `read` is the slot as the caller has just read it, which saves reading it again.
         """
         slot = read or self.get_slot(slot_id)
-        try:
-            changed, answer = decide(slot)
-        except OpdError as refused:
-            if claim is None:
-                raise
-            raise self._first_answer(claim, refused) from None
+        # A refusal (raised by `decide`), or an answer that changes nothing (a keyed repeat), is given
+        # here from this one read, without the lock: it is true of the state that was read, the very
+        # state a write would have been conditional on, so holding the lock could not make it truer.
+        # A refusal is no promise about the next instant: a place freed a moment later is the next
+        # request's. Only a change needs the lock.
+        changed, answer = self._decided(slot, decide, claim)
         if changed is None:
             return answer
-        held = self.lock.acquire(slot_id, claim)
+        try:
+            held = self.lock.acquire(slot_id, claim)
+        except SlotBusy:
+            # The bounded wait ran out. The slot as it is now may answer without the lock, as above: a
+            # hot slot that filled up while this request waited refuses it (true of this second read)
+            # instead of sending it back in a second with 429. Only a change still wanted is busy.
+            changed, answer = self._decided(self.get_slot(slot_id), decide, claim)
+            if changed is None:
+                return answer
+            raise
         if isinstance(held, KeyRecord):
             raise self._recorded_answer(held, claim)
         published = None
@@ -650,6 +660,15 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             # Also when the request fails: a lock left behind would hold the slot for its whole TTL.
             # The same script records what was published: the next writer's lock brings it back.
             self.lock.release_quietly(slot_id, held.owner, published)
+
+    def _decided(self, slot: Slot, decide: Callable[[Slot], Decision[T]], claim: KeyClaim | None) -> Decision[T]:
+        """`decide(slot)`; a refusal of a keyed request is answered as its key's first answer."""
+        try:
+            return decide(slot)
+        except OpdError as refused:
+            if claim is None:
+                raise
+            raise self._first_answer(claim, refused) from None
 
     def _write_decided(
         self,

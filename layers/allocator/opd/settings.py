@@ -135,6 +135,9 @@ class Settings(BaseModel):
     lambda_task_root: str | None = Field(default=None, validation_alias="LAMBDA_TASK_ROOT")
     sam_local: str | None = Field(default=None, validation_alias="AWS_SAM_LOCAL")
     trace_disabled: bool = Field(default=False, validation_alias="POWERTOOLS_TRACE_DISABLED")
+    # Read by pydantic itself: "__all__" (the template's) skips its scan of every package's entry points
+    # for plugins at the first model built, a few ms of a cold start; declared here so it is a known name.
+    pydantic_disable_plugins: str | None = Field(default=None, validation_alias="PYDANTIC_DISABLE_PLUGINS")
 
     @property
     def clinic_zone(self) -> ZoneInfo:

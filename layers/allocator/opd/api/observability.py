@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from opd.settings import Settings, current
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 # The settings are read here, with the first import of a handler: a bad environment fails the cold start.
 _config = current()
@@ -19,21 +23,40 @@ metrics = Metrics(service=SERVICE, namespace=_config.metrics_namespace)
 
 def tracing_on(config: Settings | None = None) -> bool:
     """X-Ray traces only inside a Lambda (not `sam local`) unless POWERTOOLS_TRACE_DISABLED says no,
-    as Powertools' Tracer decides. Asked first because Tracer() imports the X-Ray SDK (a few hundred
-    ms of a cold start) even where it then disables itself."""
+    as Powertools' Tracer decides. Asked first because Tracer() imports the X-Ray SDK even where it
+    then disables itself."""
     return (config or current()).tracing
 
 
-def traced[Handler: Callable[..., Any]](handler: Handler) -> Handler:
-    """The Lambda handler inside an X-Ray subsegment, where tracing is on; unchanged elsewhere."""
-    if not tracing_on():
-        return handler
+@functools.cache
+def tracer() -> Tracer:
+    """The process's Tracer, made at its first use: the X-Ray SDK (aws_xray_sdk, wrapt; ~10 ms) is
+    imported then, not with the handler module. Nothing is patched: patching would import pymongo
+    (or, for all modules, boto3). The handler's subsegment still carries the cold start annotation
+    and any exception."""
     from aws_lambda_powertools import Tracer
 
-    # Nothing is patched: patching would import pymongo (or, for all modules, boto3) during the cold
-    # import. The handler's subsegment still carries the cold start annotation and any exception.
-    tracer = Tracer(service=SERVICE, auto_patch=False)
-    return cast(Handler, tracer.capture_lambda_handler(handler))
+    return Tracer(service=SERVICE, auto_patch=False)
+
+
+def traced[Handler: Callable[..., Any]](handler: Handler) -> Handler:
+    """The Lambda handler inside an X-Ray subsegment, where tracing is on; unchanged elsewhere.
+
+    The Tracer is made by the first invocation (or by `opd.api.snapstart`'s priming before a
+    snapshot), so importing a handler never loads the X-Ray SDK.
+    """
+    if not tracing_on():
+        return handler
+
+    @functools.cache
+    def capturing() -> Callable[..., Any]:
+        return tracer().capture_lambda_handler(handler)
+
+    @functools.wraps(handler)
+    def with_tracing(event: Any, context: Any) -> Any:
+        return capturing()(event, context)
+
+    return cast(Handler, with_tracing)
 
 
 def count(name: str, **dimensions: str) -> None:

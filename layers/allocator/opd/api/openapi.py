@@ -17,7 +17,7 @@ from collections import defaultdict
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from opd.api.errors import CODES
 from opd.errors import (
@@ -40,6 +40,8 @@ BEARER: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]  # `security=` of e
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # for the document only: built if it is ever written
+
     code: Annotated[str, Field(json_schema_extra={"enum": list(CODES)})]
     message: str
     details: list[dict[str, Any]]
@@ -48,11 +50,15 @@ class ErrorBody(BaseModel):
 class Error(BaseModel):
     """Every error this API answers: `{"error": {"code", "message", "details"}}`."""
 
+    model_config = ConfigDict(defer_build=True)
+
     error: ErrorBody
 
 
 class GatewayUnauthorized(BaseModel):
     """API Gateway's own answer when its JWT authorizer refuses the bearer token."""
+
+    model_config = ConfigDict(defer_build=True)
 
     message: Literal["Unauthorized"]
 

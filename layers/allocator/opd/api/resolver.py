@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, content_types
+from aws_lambda_powertools.event_handler import Response as Response  # noqa: PLC0414 (re-exported for the handlers)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from opd.api import bounds, errors
+from opd.api import bounds, errors, snapstart
 from opd.api.auth import Caller, caller_of
 from opd.api.observability import logger, metrics, traced
 
@@ -61,6 +62,9 @@ def make_app() -> APIGatewayHttpResolver:
 
 
 def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
+    """The Lambda entry point of `app`; under SnapStart its hooks are registered too (opd.api.snapstart)."""
+    snapstart.register(app)
+
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @traced
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
