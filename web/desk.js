@@ -435,7 +435,7 @@ function renderQueue() {
             el("th", { scope: "row", className: "token" }, String(b.token ?? "–")),
             el("td", { className: "patient" }, b.patientId || ""),
             source(b),
-            el("td", {}, STATUS_WORDS[b.status] || b.status, b.skips ? el("span", { className: "hint" }, ` · skipped ${b.skips}×`) : null),
+            el("td", { className: "status" }, STATUS_WORDS[b.status] || b.status, b.skips ? el("span", { className: "hint" }, ` skipped ${b.skips}×`) : null),
             el("td", {}, b.position == null ? "" : String(b.position)),
             el("td", {}, hhmm(b.estimatedCallAt)),
             el("td", {}, el("div", { className: "actions" }, ...actionButtons(b))),
