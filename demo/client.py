@@ -1,6 +1,7 @@
 """A small HTTP client of the OPD API for the demo and the benchmarks.
 
-It speaks the public HTTP contract plus the local runner's `/_local/token` and `/_local/sweep`.
+It speaks the public HTTP contract plus the local runner's `/_local/token`, `/_local/sweep`,
+`/_local/events`, `/_local/sms` and `/_local/relay`.
 A change refused with 429 SLOT_BUSY is sent again after the server's `Retry-After`, as the contract
 asks of every client, and the answer says how often that happened.
 """
@@ -141,6 +142,20 @@ class OpdClient:
         body = {"now": now.isoformat()} if now is not None else {}
         return int(expect(self.send("POST", "/_local/sweep", body=body), "sweep")["marked"])
 
+    def relay(self) -> dict[str, Any]:
+        """Run the event relay once, as its schedule (every minute) would."""
+        return expect(self.send("POST", "/_local/relay"), "relay")
+
+    def events(self, slot_id: str | None = None) -> list[dict[str, Any]]:
+        """What was published to the local bus, oldest first (every delivery, so a redelivery twice)."""
+        query = f"?slotId={slot_id}" if slot_id else ""
+        found = expect(self.send("GET", f"/_local/events{query}"), "events")["events"]
+        return list(found)
+
+    def sms(self) -> list[dict[str, Any]]:
+        """What the local SNS sent: {phone, text, eventId, at}, oldest first."""
+        return list(expect(self.send("GET", "/_local/sms"), "sms")["messages"])
+
     # -- slots -------------------------------------------------------------------------------
 
     def health(self) -> Answer:
@@ -163,21 +178,59 @@ class OpdClient:
     def queue(self, token: str, slot_id: str) -> Answer:
         return self.send("GET", f"/slots/{slot_id}/queue", token=token)
 
+    def waitlist(self, token: str, slot_id: str) -> Answer:
+        return self.send("GET", f"/slots/{slot_id}/waitlist", token=token)
+
+    def call_next(self, token: str, slot_id: str) -> Answer:
+        return self.send("POST", f"/slots/{slot_id}/call-next", token=token, retry_busy=True)
+
+    def board(self, doctor_id: str, day: str) -> Answer:
+        return self.send("GET", f"/boards/{doctor_id}?date={day}")
+
+    # -- doctors -----------------------------------------------------------------------------
+
+    def open_sessions(self, token: str, doctor_id: str, session: dict[str, Any]) -> Answer:
+        """`session`: {from, to, start, end, slotMinutes, weekdays?, baseCapacity?, ...} (clinic dates and times)."""
+        return self.send("POST", f"/doctors/{doctor_id}/sessions", token=token, body=session)
+
+    def take_leave(self, token: str, doctor_id: str, day: str, reason: str | None = None) -> Answer:
+        body = {"date": day} if reason is None else {"date": day, "reason": reason}
+        return self.send("POST", f"/doctors/{doctor_id}/leave", token=token, body=body, retry_busy=True)
+
     # -- bookings ----------------------------------------------------------------------------
 
     def book(
-        self, token: str, slot_id: str, patient_id: str, source: str, idempotency_key: str | None = None
+        self,
+        token: str,
+        slot_id: str,
+        patient_id: str,
+        source: str,
+        idempotency_key: str | None = None,
+        *,
+        waitlist: bool = False,
+        phone: str | None = None,
     ) -> Answer:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        body = {"slotId": slot_id, "patientId": patient_id, "source": source}
+        body: dict[str, Any] = {"slotId": slot_id, "patientId": patient_id, "source": source}
+        if waitlist:
+            body["waitlist"] = True
+        if phone is not None:
+            body["phone"] = phone
         return self.send("POST", "/bookings", token=token, body=body, headers=headers, retry_busy=True)
 
     def get_booking(self, token: str, booking_id: str) -> Answer:
         return self.send("GET", f"/bookings/{booking_id}", token=token)
 
     def move(self, token: str, booking_id: str, action: str) -> Answer:
-        """`action` is one of cancel, check-in, no-show, complete."""
+        """`action` is one of cancel, check-in, no-show, complete, skip."""
         return self.send("POST", f"/bookings/{booking_id}/{action}", token=token, retry_busy=True)
+
+    def reschedule(self, token: str, booking_id: str, slot_id: str) -> Answer:
+        body = {"slotId": slot_id}
+        return self.send("POST", f"/bookings/{booking_id}/reschedule", token=token, body=body, retry_busy=True)
+
+    def patient_bookings(self, token: str, patient_id: str, first: str, last: str) -> Answer:
+        return self.send("GET", f"/patients/{patient_id}/bookings?from={first}&to={last}", token=token)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
