@@ -99,7 +99,8 @@ reset:
 openapi: $(VENV)/.installed
 	$(PY) -m devserver.openapi --write docs/openapi.json
 
-demo: $(VENV)/.installed
+# The day's pictures of the board and the desk are taken in Debian's chromium, as the browser tests are.
+demo: $(VENV)/.installed chromium
 	$(PY) -m demo
 
 # The figures of README's Performance section: round trips, the rushes (the hot slot 1 x 200 among them),

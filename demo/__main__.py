@@ -16,20 +16,23 @@ OUTPUT = Path("demo-output")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--doctors", type=int, default=3, choices=range(1, 11), metavar="1..10")
+    parser.add_argument("--doctors", type=int, default=3, choices=range(3, 11), metavar="3..10")
     parser.add_argument(
-        "--slots",
-        type=int,
-        default=4,
-        choices=range(1, 13),
-        metavar="1..12",
-        help="hourly slots per doctor, from 09:00 UTC",
+        "--morning", type=int, default=3, choices=range(2, 5), metavar="2..4", help="hourly slots from 09:00"
+    )
+    parser.add_argument(
+        "--afternoon", type=int, default=2, choices=range(1, 5), metavar="1..4", help="hourly slots from 13:00"
     )
     parser.add_argument("--rush", type=int, default=240, help="online patients booking at the same moment")
     parser.add_argument("--seed", type=int, default=7, help="the replay's choices; the rush's order is the machine's")
-    parser.add_argument("--out", type=Path, default=OUTPUT, help="where the JSON report and the PNG go")
+    parser.add_argument("--out", type=Path, default=OUTPUT, help="where the report, the timeline and the pictures go")
+    parser.add_argument(
+        "--no-screenshots", action="store_true", help="skip the pictures of the board and the desk (no chromium)"
+    )
     args = parser.parse_args(argv)
-    result = run_demo(args.doctors, args.slots, args.rush, args.seed, args.out)
+    result = run_demo(
+        args.doctors, args.morning, args.afternoon, args.rush, args.seed, args.out, not args.no_screenshots
+    )
     if not result.ok:
         print("\nAN INVARIANT FAILED: see above.", file=sys.stderr)
     return 0 if result.ok else 1

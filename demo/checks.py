@@ -1,14 +1,20 @@
-"""The invariants: what the answers and the read-back must agree on once the day is over."""
+"""The invariants: what the answers, the read-back, the bus and the SMS must agree on once the day is over.
+
+Every rule here is the contract's, written out in the demo's own words (demo/day.py): nothing is
+imported from the service, so a mistake in the service cannot hide in the check.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from demo.day import CONTRACT_CODES, HOLDS_PLACE, QUEUED, DayLog, Event, SlotPlan
+from demo.client import TIER_OF_SOURCE
+from demo.day import CONTRACT_CODES, HOLDS_PLACE, LEAVE_CANCELS, QUEUED, DayLog, Event, Leave, SlotPlan
 
-# -- the invariants ------------------------------------------------------------------------------
+# -- what the checks read ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,32 @@ class FinalView:
     queue: list[dict[str, Any]]  # GET /slots/{id}/queue, its "queue"
     bookings: dict[str, dict[str, Any]]  # GET /bookings/{id} of every booking the day made there
     store: dict[str, Any] | None = None  # the slots collection's document, when the store was read
+    waitlist: list[dict[str, Any]] = field(default_factory=list)  # GET /slots/{id}/waitlist, its "waitlist"
+
+
+@dataclass(frozen=True)
+class Published:
+    """What left the service: the local bus's events (every delivery) and the SMS the local SNS sent."""
+
+    events: list[dict[str, Any]]  # GET /_local/events: EventBridge events, {"detail-type", "detail"}
+    sms: list[dict[str, Any]]  # GET /_local/sms: {"phone", "text", "eventId", "at"}
+
+    def distinct(self) -> dict[str, dict[str, Any]]:
+        """Each event once (delivery is at least once: a redelivery has the same eventId), by eventId."""
+        found: dict[str, dict[str, Any]] = {}
+        for event in self.events:
+            detail = event.get("detail", {})
+            found.setdefault(str(detail.get("eventId")), {"type": event.get("detail-type"), **detail})
+        return found
+
+    def by_slot(self) -> dict[str, list[dict[str, Any]]]:
+        """Each slot's events in the order its changes wrote them: by slot version, then place in the change."""
+        slots: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in self.distinct().values():
+            slots[str(event.get("slotId"))].append(event)
+        for events in slots.values():
+            events.sort(key=lambda e: (int(e["slotVersion"]), int(str(e["eventId"]).rpartition(":")[2])))
+        return dict(slots)
 
 
 @dataclass(frozen=True)
@@ -32,87 +64,224 @@ class Check:
         return not self.problems
 
 
-def check_day(log: DayLog, finals: dict[str, FinalView]) -> list[Check]:
+def check_day(log: DayLog, finals: dict[str, FinalView], published: Published) -> list[Check]:
     return [
         no_slot_over_a_limit(log, finals),
-        tokens_unique(log, finals),
+        no_moment_over_a_limit(log, published),
+        tokens_unique(log, finals, published),
         counts_match(log, finals),
+        no_place_empty_while_the_waitlist_waits(log, finals, published),
+        reschedules_leave_one_place(log, finals),
+        closed_slots_take_nothing(log, finals, published),
+        at_most_one_sms(log, finals, published),
+        every_change_published(log, finals, published),
         repeats_get_the_first_answer(log),
         every_answer_from_the_contract(log),
     ]
 
 
+def _where(slot: SlotPlan) -> str:
+    return f"{slot.doctor_id} {slot.label}"
+
+
+# -- limits --------------------------------------------------------------------------------------
+
+
 def no_slot_over_a_limit(log: DayLog, finals: dict[str, FinalView]) -> Check:
+    """As the answers tell it: every place taken (booked, promoted, moved in) while its tier had room."""
     problems = []
-    booked = refused = 0
+    taken = refused = waitlisted = 0
     for slot in log.slots:
         for point in log.history(slot.slot_id):
             event = point.event
-            if point.after > point.before and event.action == "book" and event.tier:
-                booked += 1
+            if point.after > point.before and event.tier:
+                taken += 1
                 if point.before >= event.limits[event.tier]:
                     problems.append(
-                        f"{slot.doctor_id} {slot.label}: token {event.token} ({event.tier}) booked with "
-                        f"{point.before} active, limit {event.limits[event.tier]}"
+                        f"{_where(slot)}: token {event.token} ({event.tier}, {event.action}) took a place with "
+                        f"{point.before} held, limit {event.limits[event.tier]}"
+                    )
+            if event.action == "book" and event.ok and event.booking_status == "WAITLISTED" and point.was is None:
+                waitlisted += 1
+                if event.tier and point.before < event.limits[event.tier]:
+                    problems.append(
+                        f"{_where(slot)}: {event.patient} waitlisted with {point.before} held, "
+                        f"{event.tier} limit {event.limits[event.tier]}: a place was free"
                     )
             if point.after > event.limits["CRITICAL"]:
-                problems.append(f"{slot.doctor_id} {slot.label}: {point.after} active, over every limit")
-            if event.code == "SLOT_FULL":
+                problems.append(f"{_where(slot)}: {point.after} places held, over every limit")
+            if event.code in ("SLOT_FULL", "WAITLIST_FULL"):
                 refused += 1
                 problems.extend(_unjustified_refusal(slot, event))
         final = finals[slot.slot_id]
         for where, count in (("API", final.slot["booked"]), ("store", (final.store or {}).get("booked", 0))):
             if count > final.slot["limits"]["CRITICAL"]:
-                problems.append(f"{slot.doctor_id} {slot.label}: the {where} counts {count}, over every limit")
-    checked = f"{booked} bookings and {refused} SLOT_FULL refusals against the limits of their moment"
-    return Check("no slot over a limit", checked, problems)
+                problems.append(f"{_where(slot)}: the {where} counts {count}, over every limit")
+    checked = (
+        f"{taken} places taken, {waitlisted} waitlisted and {refused} SLOT_FULL/WAITLIST_FULL refusals "
+        "against the limits of their moment"
+    )
+    return Check("no slot over a limit (answers)", checked, problems)
 
 
 def _unjustified_refusal(slot: SlotPlan, event: Event) -> list[str]:
-    """A SLOT_FULL must name the tier's limit of that moment and a count at or above it."""
+    """A SLOT_FULL (or WAITLIST_FULL) must name the tier's limit of that moment and a count at or above it."""
     detail = event.details[0] if event.details else {}
     if detail.get("tier") != event.tier or detail.get("limit") != event.limits.get(event.tier or ""):
-        return [f"{slot.doctor_id} {slot.label}: SLOT_FULL for {event.tier} with details {detail}"]
+        return [f"{_where(slot)}: {event.code} for {event.tier} with details {detail}"]
     if detail.get("booked", -1) < detail["limit"]:
-        return [f"{slot.doctor_id} {slot.label}: SLOT_FULL with room left: {detail}"]
+        return [f"{_where(slot)}: {event.code} with room left: {detail}"]
     return []
 
 
-def tokens_unique(log: DayLog, finals: dict[str, FinalView]) -> Check:
+def _booking_of(event: dict[str, Any]) -> dict[str, Any] | None:
+    booking = event.get("booking")
+    return booking if isinstance(booking, dict) else None
+
+
+def _changes(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """A slot's events grouped by the change (slot version) that wrote them."""
+    changes: list[list[dict[str, Any]]] = []
+    for event in events:
+        if changes and changes[-1][0]["slotVersion"] == event["slotVersion"]:
+            changes[-1].append(event)
+        else:
+            changes.append([event])
+    return changes
+
+
+def no_moment_over_a_limit(log: DayLog, published: Published) -> Check:
+    """As the bus tells it, change by change: each write's places given back and taken add up to the count
+    its event carries, and every place was taken while its tier's limit (of that write) had room."""
+    problems = []
+    versions = takes = 0
+    names = {s.slot_id: _where(s) for s in log.slots}
+    for slot_id, events in published.by_slot().items():
+        where = names.get(slot_id, slot_id)
+        held, status = 0, dict[str, str]()
+        for change in _changes(events):
+            versions += 1
+            version, snapshot = change[0]["slotVersion"], change[0]["slot"]
+            final: dict[str, dict[str, Any]] = {}
+            for event in change:
+                if (booking := _booking_of(event)) is not None:
+                    final[str(booking["bookingId"])] = booking
+            gone = [b for b in final if status.get(b) in HOLDS_PLACE and final[b]["status"] not in HOLDS_PLACE]
+            held -= len(gone)
+            for booking_id, booking in final.items():  # in the order the change told them
+                if status.get(booking_id) in HOLDS_PLACE or booking["status"] not in HOLDS_PLACE:
+                    continue
+                takes += 1
+                limit = snapshot["limits"][booking["tier"]]
+                if held >= limit:
+                    problems.append(
+                        f"{where} v{version}: token {booking.get('token')} ({booking['tier']}) took a place with "
+                        f"{held} held, limit {limit}"
+                    )
+                held += 1
+            status |= {b: str(booking["status"]) for b, booking in final.items()}
+            if held != snapshot["booked"]:
+                problems.append(
+                    f"{where} v{version}: its events add up to {held} places, its slot says {snapshot['booked']}"
+                )
+                held = int(snapshot["booked"])
+            if held > snapshot["limits"]["CRITICAL"]:
+                problems.append(f"{where} v{version}: {held} places held, over every limit")
+    checked = f"{versions} changes of {len(published.by_slot())} slots on the bus, {takes} places taken"
+    return Check("no slot over any tier's limit at any moment (events)", checked, problems)
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+
+def tokens_unique(log: DayLog, finals: dict[str, FinalView], published: Published) -> Check:
     problems = []
     total = 0
+    events = published.by_slot()
     for slot in log.slots:
-        where = f"{slot.doctor_id} {slot.label}"
+        where = _where(slot)
         tokens = log.tokens(slot.slot_id)
-        for event in log.slot_events(slot.slot_id):
-            if event.action == "book" and event.ok and tokens.get(event.booking_id or "") != event.token:
-                problems.append(f"{where}: booking {event.booking_id} answered with two tokens")
-        numbers = sorted(tokens.values())
-        total += len(numbers)
-        if len(set(numbers)) != len(numbers):
-            problems.append(f"{where}: repeated tokens {sorted(n for n, c in Counter(numbers).items() if c > 1)}")
-        elif numbers != list(range(1, len(numbers) + 1)):
-            problems.append(f"{where}: tokens are not 1..{len(numbers)}: {numbers}")
+        problems += _answered_tokens(where, log.slot_events(slot.slot_id), tokens)
         final = finals[slot.slot_id]
-        queued = [b["token"] for b in final.queue]
-        if len(set(queued)) != len(queued):
-            problems.append(f"{where}: the queue repeats a token: {queued}")
-        for booking_id, booking in final.bookings.items():
-            if booking.get("token") != tokens.get(booking_id):
-                problems.append(
-                    f"{where}: {booking_id} reads token {booking.get('token')}, was {tokens.get(booking_id)}"
-                )
-        if final.store is not None:
-            stored = {b["bookingId"]: b["token"] for b in final.store["bookings"]}
-            if len(set(stored.values())) != len(stored) or stored != tokens:
-                problems.append(f"{where}: the store's tokens differ from the answers: {stored} vs {tokens}")
-    return Check("tokens unique", f"{total} tokens in {len(log.slots)} slots", problems)
+        total += sum(1 for b in final.bookings.values() if b.get("token") is not None)
+        problems += _read_tokens(where, final, tokens)
+        problems += _tokens_in_order(where, events.get(slot.slot_id, []))
+    return Check(
+        "tokens unique, never reused, waitlisted have none",
+        f"{total} tokens in {len(log.slots)} slots, in the answers, the read-back, the store and on the bus",
+        problems,
+    )
+
+
+def _answered_tokens(where: str, events: list[Event], tokens: dict[str, int]) -> list[str]:
+    """Each booking keeps the token it was first answered with; a waitlisted one has none, a place holder one."""
+    problems = []
+    for event in events:
+        if not (event.ok and event.booking_id):
+            continue
+        if event.token is not None and tokens.get(event.booking_id) != event.token:
+            problems.append(f"{where}: booking {event.booking_id} answered with two tokens")
+        if event.booking_status == "WAITLISTED" and event.token is not None:
+            problems.append(f"{where}: waitlisted {event.booking_id} answered with token {event.token}")
+        if event.booking_status in HOLDS_PLACE and event.token is None:
+            problems.append(f"{where}: {event.booking_id} holds a place without a token")
+    return problems
+
+
+def _read_tokens(where: str, final: FinalView, tokens: dict[str, int]) -> list[str]:
+    """Read back: tokens 1..n, each once; a token exactly for the bookings that ever held a place."""
+    problems = []
+    numbers = sorted(b["token"] for b in final.bookings.values() if b.get("token") is not None)
+    if len(set(numbers)) != len(numbers):
+        problems.append(f"{where}: repeated tokens {sorted(n for n, c in Counter(numbers).items() if c > 1)}")
+    elif numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"{where}: tokens are not 1..{len(numbers)}: {numbers}")
+    queued = [b["token"] for b in final.queue]
+    if len(set(queued)) != len(queued):
+        problems.append(f"{where}: the queue repeats a token: {queued}")
+    for booking_id, booking in final.bookings.items():
+        held = any(line.get("status") in HOLDS_PLACE for line in booking.get("history", []))
+        if held != (booking.get("token") is not None):
+            problems.append(f"{where}: {booking_id} reads token {booking.get('token')} with history {held=}")
+        if booking.get("token") != tokens.get(booking_id):
+            problems.append(
+                f"{where}: {booking_id} reads token {booking.get('token')}, was answered {tokens.get(booking_id)}"
+            )
+    if final.store is not None:
+        stored = {b["bookingId"]: b["token"] for b in final.store["bookings"] if b.get("token") is not None}
+        if len(set(stored.values())) != len(stored) or stored != tokens:
+            problems.append(f"{where}: the store's tokens differ from the answers: {stored} vs {tokens}")
+    return problems
+
+
+def _tokens_in_order(where: str, events: list[dict[str, Any]]) -> list[str]:
+    """On the bus: each place taken gets a token above every token given before; a waitlisted booking has none."""
+    problems = []
+    given: dict[str, int] = {}
+    for event in events:
+        booking = _booking_of(event)
+        if booking is None:
+            continue
+        booking_id, token = str(booking["bookingId"]), booking.get("token")
+        if booking["status"] == "WAITLISTED" and token is not None:
+            problems.append(f"{where}: {event['type']} of waitlisted {booking_id} carries token {token}")
+        if token is None or booking_id in given:
+            if token is not None and given[booking_id] != token:
+                problems.append(f"{where}: {booking_id} changed token {given[booking_id]} -> {token}")
+            continue
+        if given and token <= max(given.values()):
+            problems.append(f"{where}: token {token} given after token {max(given.values())}: reused or out of order")
+        given[booking_id] = token
+    return problems
+
+
+# -- counts --------------------------------------------------------------------------------------
 
 
 def counts_match(log: DayLog, finals: dict[str, FinalView]) -> Check:
     problems = []
     for slot in log.slots:
-        where = f"{slot.doctor_id} {slot.label}"
+        where = _where(slot)
         final = finals[slot.slot_id]
         believed = log.statuses(slot.slot_id)
         holding = {b for b, s in believed.items() if s in HOLDS_PLACE}
@@ -128,6 +297,11 @@ def counts_match(log: DayLog, finals: dict[str, FinalView]) -> Check:
             problems.append(f"{where}: places held disagree: {counts}")
         if {b["bookingId"] for b in final.queue} != {b for b, s in believed.items() if s in QUEUED}:
             problems.append(f"{where}: the queue holds other bookings than the queued ones")
+        waiting = [b for b, s in believed.items() if s == "WAITLISTED"]
+        if [b["bookingId"] for b in final.waitlist] != waiting:
+            problems.append(f"{where}: the waitlist reads {[b['bookingId'] for b in final.waitlist]}, not {waiting}")
+        if final.slot.get("waitlisted", len(waiting)) != len(waiting):
+            problems.append(f"{where}: GET /slots counts {final.slot.get('waitlisted')} waitlisted, not {len(waiting)}")
         for booking_id, status in believed.items():
             read = final.bookings.get(booking_id, {}).get("status")
             if read != status:
@@ -144,9 +318,307 @@ def counts_match(log: DayLog, finals: dict[str, FinalView]) -> Check:
     store = "the store, " if all(f.store is not None for f in finals.values()) else ""
     return Check(
         "each slot's count equals its active bookings",
-        f"{len(log.slots)} slots: answers, GET /slots, queues, {store}{bookings} bookings read back",
+        f"{len(log.slots)} slots: answers, GET /slots, queues, waitlists, {store}{bookings} bookings read back",
         problems,
     )
+
+
+# -- the waitlist --------------------------------------------------------------------------------
+
+
+def no_place_empty_while_the_waitlist_waits(log: DayLog, finals: dict[str, FinalView], published: Published) -> Check:
+    """A place given back goes to the waitlist in the same write: after every change on the bus, and at the
+    end, no waitlisted booking waits while its tier has room; a promotion is in the booking's history."""
+    changes, problems = _waitlist_on_the_bus(log, published)
+    promoted = 0
+    for slot in log.slots:
+        final = finals[slot.slot_id]
+        for booking in final.waitlist:
+            tier = TIER_OF_SOURCE.get(str(booking.get("source")), "")
+            if not final.slot["closed"] and final.slot["booked"] < final.slot["limits"].get(tier, 0):
+                problems.append(f"{_where(slot)}: at the end {booking['bookingId']} ({tier}) waits beside a free place")
+        positions = [b.get("waitlistPosition") for b in final.waitlist]
+        if positions != list(range(1, len(positions) + 1)):
+            problems.append(f"{_where(slot)}: waitlist positions {positions}")
+        for point in log.history(slot.slot_id):
+            if point.was != "WAITLISTED" or point.event.booking_status != "BOOKED":
+                continue
+            promoted += 1
+            booking = final.bookings.get(point.event.booking_id or "", {})
+            history = [line.get("status") for line in booking.get("history", [])]
+            if history[:2] != ["WAITLISTED", "BOOKED"] or point.event.token is None:
+                problems.append(
+                    f"{_where(slot)}: promoted {point.event.booking_id} has token {point.event.token} "
+                    f"and history {history}"
+                )
+    return Check(
+        "no place left empty while a waitlisted booking of a tier with room waits",
+        f"{changes} changes on the bus, {sum(len(f.waitlist) for f in finals.values())} still waitlisted at the end, "
+        f"{promoted} promotions seen",
+        problems,
+    )
+
+
+def _waitlist_on_the_bus(log: DayLog, published: Published) -> tuple[int, list[str]]:
+    """After each change of an open slot, every booking still waitlisted has its tier full."""
+    problems = []
+    names = {s.slot_id: _where(s) for s in log.slots}
+    changes = 0
+    for slot_id, events in published.by_slot().items():
+        waiting: dict[str, str] = {}  # booking -> tier, in join order
+        for change in _changes(events):
+            changes += 1
+            snapshot = change[0]["slot"]
+            for booking in filter(None, map(_booking_of, change)):
+                if booking["status"] == "WAITLISTED":
+                    waiting[str(booking["bookingId"])] = str(booking["tier"])
+                else:
+                    waiting.pop(str(booking["bookingId"]), None)
+            if snapshot.get("closed"):
+                continue
+            problems += [
+                f"{names.get(slot_id, slot_id)} v{change[0]['slotVersion']}: {booking_id} ({tier}) still waits "
+                f"with {snapshot['booked']} held, limit {snapshot['limits'][tier]}"
+                for booking_id, tier in waiting.items()
+                if snapshot["booked"] < snapshot["limits"][tier]
+            ]
+    return changes, problems
+
+
+# -- reschedules ---------------------------------------------------------------------------------
+
+
+def reschedules_leave_one_place(log: DayLog, finals: dict[str, FinalView]) -> Check:
+    """Right after a move the patient holds exactly one place of the two slots (the new one; the old one when
+    the move was refused); a repeat of the request answers the same new booking; the two point at each other."""
+    problems = []
+    bookings = {b: v for f in finals.values() for b, v in f.bookings.items()}
+    for move in log.moves:
+        who = f"{move.patient} ({move.old_id})"
+        held = [
+            b["bookingId"]
+            for b in move.after
+            if b.get("slotId") in (move.old_slot, move.target_slot) and b.get("status") in HOLDS_PLACE
+        ]
+        expected = move.new_id if move.new_id else move.old_id
+        if held != [expected]:
+            problems.append(f"{who}: after the move the patient holds {held}, not just {expected}")
+        if move.new_id is None:
+            old = next((b for b in move.after if b.get("bookingId") == move.old_id), {})
+            if old.get("status") != "BOOKED" or old.get("rescheduledTo") is not None:
+                problems.append(f"{who}: a refused move ({move.code}) changed the old booking: {old.get('status')}")
+            continue
+        if (move.repeat_status, move.repeat_id) != (move.status, move.new_id):
+            problems.append(f"{who}: the repeat answered {move.repeat_status} {move.repeat_id}, not {move.new_id}")
+        old, new = bookings.get(move.old_id, {}), bookings.get(move.new_id, {})
+        if (old.get("status"), old.get("cancelReason"), old.get("rescheduledTo")) != (
+            "CANCELLED",
+            "RESCHEDULED",
+            move.new_id,
+        ):
+            problems.append(f"{who}: the old booking reads {old.get('status')} {old.get('cancelReason')}")
+        if new.get("rescheduledFrom") != move.old_id or new.get("source") != old.get("source"):
+            problems.append(f"{who}: the new booking {move.new_id} says it came from {new.get('rescheduledFrom')}")
+        if [line.get("status") for line in new.get("history", [])][:1] != ["BOOKED"]:
+            problems.append(f"{who}: the new booking did not begin BOOKED: {new.get('history')}")
+    refused = sum(1 for m in log.moves if m.new_id is None)
+    return Check(
+        "every reschedule leaves the patient exactly one place",
+        f"{len(log.moves) - refused} reschedules and their repeats, {refused} refused",
+        problems,
+    )
+
+
+# -- leave ---------------------------------------------------------------------------------------
+
+
+def closed_slots_take_nothing(log: DayLog, finals: dict[str, FinalView], published: Published) -> Check:
+    """A doctor's leave closes the day: no booking gets into a closed slot afterwards (by any road), the waiting
+    patients are cancelled (DOCTOR_UNAVAILABLE), and the patient in the room and finished consultations stay."""
+    problems = []
+    events = published.by_slot()
+    attempts = 0
+    for leave in log.leaves:
+        mine = [s.slot_id for s in log.slots if s.doctor_id == leave.doctor_id]
+        if sorted(leave.closed) != sorted(mine) or leave.slots != len(mine):
+            problems.append(
+                f"{leave.doctor_id}: leave closed {leave.slots} slots, {len(leave.closed)} read closed, of {len(mine)}"
+            )
+        if not leave.board_closed:
+            problems.append(f"{leave.doctor_id}: the board does not show the day closed")
+        for slot_id in leave.closed:
+            tried, refused_wrongly = _tries_after(log, leave, slot_id)
+            attempts += tried
+            problems += refused_wrongly
+            problems += _bus_after_close(leave, events.get(slot_id, []))
+            problems += _bookings_after_leave(leave, finals[slot_id])
+        expected = sorted(b for b, s in leave.before.items() if s in LEAVE_CANCELS)
+        if sorted(leave.cancelled) != expected:
+            problems.append(f"{leave.doctor_id}: the leave cancelled {sorted(leave.cancelled)}, not {expected}")
+        if leave.repeat_cancelled:
+            problems.append(f"{leave.doctor_id}: the repeat of the leave cancelled {leave.repeat_cancelled} more")
+    kept = sum(1 for leave in log.leaves for s in leave.before.values() if s == "COMPLETED")
+    return Check(
+        "closed slots took no booking after leave",
+        f"{len(log.leaves)} leave, {sum(len(v.closed) for v in log.leaves)} slots closed, {attempts} tries after it, "
+        f"{kept} completed consultations kept",
+        problems,
+    )
+
+
+def _tries_after(log: DayLog, leave: Leave, slot_id: str) -> tuple[int, list[str]]:
+    """Every booking or reschedule into the closed slot after the leave: 409 SLOT_CLOSED."""
+    tries = [e for e in log.slot_events(slot_id) if e.order >= leave.after_order and e.action in ("book", "reschedule")]
+    return len(tries), [
+        f"{leave.doctor_id}: after the leave a {e.action} answered {e.status} {e.code}"
+        for e in tries
+        if e.ok or e.code != "SLOT_CLOSED"
+    ]
+
+
+def _bus_after_close(leave: Leave, events: list[dict[str, Any]]) -> list[str]:
+    """On the bus: the slot's SlotClosed, and no booking created, waitlisted or promoted after it."""
+    problems = []
+    closed = False
+    for event in events:
+        closed = closed or event["type"] == "SlotClosed"
+        if closed and event["type"] in ("BookingCreated", "BookingWaitlisted", "BookingPromoted"):
+            booking = _booking_of(event) or {}
+            problems.append(f"{leave.doctor_id}: {event['type']} of {booking.get('bookingId')} after SlotClosed")
+    if not closed:
+        problems.append(f"{leave.doctor_id}: no SlotClosed on the bus for a closed slot")
+    return problems
+
+
+def _bookings_after_leave(leave: Leave, final: FinalView) -> list[str]:
+    """Read back: nobody new holds or waits; who waited is cancelled for the doctor; the rest is as it was."""
+    problems = []
+    for booking_id, booking in final.bookings.items():
+        before = leave.before.get(booking_id)
+        status, reason = booking.get("status"), booking.get("cancelReason")
+        if before is None and status in HOLDS_PLACE | {"WAITLISTED"}:
+            problems.append(f"{leave.doctor_id}: {booking_id} came into a closed slot ({status})")
+        elif before in LEAVE_CANCELS and (status, reason) != ("CANCELLED", "DOCTOR_UNAVAILABLE"):
+            problems.append(f"{leave.doctor_id}: {booking_id} was {before}, reads {status} {reason} after the leave")
+        elif before in ("CALLED", "COMPLETED", "CANCELLED", "NO_SHOW") and status != before:
+            problems.append(f"{leave.doctor_id}: {booking_id} was {before}, the leave made it {status}")
+    return problems
+
+
+# -- events and SMS ------------------------------------------------------------------------------
+
+
+def _phones_of(event: dict[str, Any]) -> set[str]:
+    """The phones an event concerns: its booking's, or a delay's recipients'."""
+    booking = _booking_of(event)
+    phones = {str(booking["phone"])} if booking and booking.get("phone") else set()
+    return phones | {str(r["phone"]) for r in event.get("recipients") or [] if r.get("phone")}
+
+
+def at_most_one_sms(log: DayLog, finals: dict[str, FinalView], published: Published) -> Check:
+    """One event sends at most one SMS to each phone, and only to a phone the event concerns; so every booking
+    with a phone got at most one BookingCreated SMS."""
+    problems = []
+    events = published.distinct()
+    for (event_id, phone), count in Counter((m.get("eventId"), m.get("phone")) for m in published.sms).items():
+        event = events.get(str(event_id))
+        if event is None:
+            problems.append(f"an SMS to {phone} for {event_id}, which is not on the bus")
+        elif phone not in _phones_of(event):
+            problems.append(f"an SMS to {phone} for {event['type']} {event_id}, which does not concern that phone")
+        if count > 1:
+            problems.append(f"{count} SMS to {phone} for one event {event_id}")
+    created: dict[str, set[str]] = defaultdict(set)
+    for event_id, event in events.items():
+        if event["type"] == "BookingCreated" and (booking := _booking_of(event)) is not None:
+            created[str(booking["bookingId"])].add(event_id)
+    with_phone = told = 0
+    for final in finals.values():
+        for booking_id, booking in final.bookings.items():
+            if not booking.get("phone") or not created.get(booking_id):
+                continue
+            with_phone += 1
+            sent = [m for m in published.sms if m.get("eventId") in created[booking_id]]
+            told += bool(sent)
+            if len(sent) > 1:
+                problems.append(f"{booking_id} got {len(sent)} BookingCreated SMS")
+    return Check(
+        "every booking with a phone got at most one BookingCreated SMS",
+        f"{len(published.sms)} SMS; {told} of {with_phone} bookings created with a phone got theirs",
+        problems,
+    )
+
+
+# What each line of a booking's history is on the bus (a cancel says RESCHEDULED or not on its booking).
+MOVE_EVENTS = {
+    (None, "WAITLISTED"): "BookingWaitlisted",
+    (None, "BOOKED"): "BookingCreated",
+    ("WAITLISTED", "BOOKED"): "BookingPromoted",
+    ("BOOKED", "CHECKED_IN"): "BookingCheckedIn",
+    ("CALLED", "CHECKED_IN"): "BookingSkipped",
+    ("CHECKED_IN", "CALLED"): "BookingCalled",
+    ("CALLED", "COMPLETED"): "BookingCompleted",
+    ("CHECKED_IN", "COMPLETED"): "BookingCompleted",
+    ("CALLED", "NO_SHOW"): "BookingNoShow",
+    ("BOOKED", "NO_SHOW"): "BookingNoShow",
+}
+
+
+def _expected_events(booking: dict[str, Any]) -> Counter[str]:
+    lines = [str(line.get("status")) for line in booking.get("history", [])]
+    expected: Counter[str] = Counter()
+    for earlier, later in zip([None, *lines], lines, strict=False):
+        if later == "CANCELLED":
+            expected["BookingRescheduled" if booking.get("cancelReason") == "RESCHEDULED" else "BookingCancelled"] += 1
+        else:
+            expected[MOVE_EVENTS.get((earlier, later), f"{earlier}->{later}")] += 1
+    return expected
+
+
+def every_change_published(log: DayLog, finals: dict[str, FinalView], published: Published) -> Check:
+    """Every booking's BookingCreated or BookingWaitlisted is on the bus exactly once, and every line of its
+    history has its event; every slot its SlotCreated, every delay and leave its slot event."""
+    problems = []
+    events = published.distinct()
+    per_booking: dict[str, Counter[str]] = defaultdict(Counter)
+    per_slot: dict[str, Counter[str]] = defaultdict(Counter)
+    for event in events.values():
+        booking = _booking_of(event)
+        if booking is not None:
+            per_booking[str(booking["bookingId"])][str(event["type"])] += 1
+        else:
+            per_slot[str(event["slotId"])][str(event["type"])] += 1
+    bookings = 0
+    for slot in log.slots:
+        where = _where(slot)
+        for booking_id, booking in finals[slot.slot_id].bookings.items():
+            bookings += 1
+            seen = per_booking.get(booking_id, Counter())
+            first = _expected_events({"history": booking.get("history", [])[:1]})
+            if seen["BookingCreated"] + seen["BookingWaitlisted"] != 1 or seen & first != first:
+                problems.append(
+                    f"{where}: {booking_id} was made {booking.get('history', [{}])[0].get('status')}, on the bus: "
+                    f"{seen['BookingCreated']} BookingCreated, {seen['BookingWaitlisted']} BookingWaitlisted"
+                )
+            missing = _expected_events(booking) - seen
+            if missing:
+                problems.append(f"{where}: {booking_id} has history without its events: {dict(missing)}")
+        slot_events = per_slot.get(slot.slot_id, Counter())
+        delays = sum(1 for e in log.slot_events(slot.slot_id) if e.action == "delay" and e.ok)
+        closed = bool(finals[slot.slot_id].slot.get("closed"))
+        if (slot_events["SlotCreated"], slot_events["SlotClosed"]) != (1, int(closed)):
+            problems.append(f"{where}: {dict(slot_events)} on the bus, closed={closed}")
+        if slot_events["SlotDelayChanged"] < delays:
+            problems.append(f"{where}: {delays} delays set, {slot_events['SlotDelayChanged']} SlotDelayChanged")
+    redelivered = len(published.events) - len(events)
+    return Check(
+        "events: every booking's BookingCreated/BookingWaitlisted present exactly once",
+        f"{len(events)} events ({redelivered} redelivered) for {bookings} bookings and {len(log.slots)} slots",
+        problems,
+    )
+
+
+# -- answers -------------------------------------------------------------------------------------
 
 
 def repeats_get_the_first_answer(log: DayLog) -> Check:
@@ -176,3 +648,7 @@ def every_answer_from_the_contract(log: DayLog) -> Check:
         if not e.ok and (e.status == 0 or e.status >= 500 or e.code not in CONTRACT_CODES)
     ]
     return Check("every answer from the contract", f"{len(log.events)} answers, no 5xx, no lost answer", problems)
+
+
+def problems_of(checks: Iterable[Check]) -> dict[str, list[str]]:
+    return {check.name: check.problems for check in checks if not check.ok}

@@ -1,4 +1,4 @@
-"""The day, start to end: a local stack, the clinic opened, the replay, the checks and the report."""
+"""The day, start to end: a local stack, the doctors' sessions, the replay, the checks and the report."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from demo.checks import Check, check_day
 from demo.client import OpdClient, expect, in_parallel
-from demo.day import FIRST_HOUR, PHASES, TIERS, DayLog, SlotPlan
-from demo.replay import REPLAY, Clinic, read_back
-from demo.report import plot_timeline, report_text, slot_rows
+from demo.day import TIERS, DayLog, Sessions, SlotPlan
+from demo.replay import REPLAY, Clinic, read_back, settle_bus
+from demo.report import day_figures, plot_timeline, report_text, slot_rows
+from demo.screens import Camera
+from demo.seed import clinic_zone
 
 DOCTORS = ("asha", "bose", "chen", "diaz", "eze", "fonseca", "gupta", "haddad", "ito", "jensen")
+MORNING, AFTERNOON = 9, 13  # the sessions start at 09:00 and 13:00, clinic time; hourly slots
 
 
 # -- the day, start to end -----------------------------------------------------------------------
@@ -31,8 +34,10 @@ DOCTORS = ("asha", "bose", "chen", "diaz", "eze", "fonseca", "gupta", "haddad", 
 class DemoResult:
     checks: list[Check]
     rows: list[dict[str, Any]]
+    figures: dict[str, Any]
     report: Path
     timeline: Path
+    screenshots: list[Path]
 
     @property
     def ok(self) -> bool:
@@ -48,31 +53,65 @@ class Progress:
         return time.perf_counter() - self.began
 
     def say(self, phase: str, text: str) -> None:
-        print(f"[{self.seconds:5.1f}s] {phase:<17} {text}", flush=True)
+        print(f"[{self.seconds:5.1f}s] {phase:<15} {text}", flush=True)
 
 
-def open_clinic(api: OpdClient, day: date, doctors: int, hours: int, seed: int) -> Clinic:
-    """Tokens for the admin and the desk; each doctor's hourly slots, listed back to be sure."""
+def sessions_of(day: date, morning: int, afternoon: int) -> list[dict[str, Any]]:
+    """A doctor's day as the admin opens it: a morning and an afternoon session of hourly slots."""
+    shape = {"from": day.isoformat(), "to": day.isoformat(), "slotMinutes": 60}
+    return [
+        shape | {"start": f"{MORNING:02d}:00", "end": f"{MORNING + morning:02d}:00"},
+        shape | {"start": f"{AFTERNOON:02d}:00", "end": f"{AFTERNOON + afternoon:02d}:00"},
+    ]
+
+
+def open_clinic(
+    api: OpdClient, day: date, zone: ZoneInfo, doctors: int, morning: int, afternoon: int, seed: int
+) -> Clinic:
+    """Tokens for the admin and the desk; each doctor's sessions opened (and opened again, which adds
+    nothing), then listed back to be sure."""
     admin, reception = api.token("admin", "demo-admin"), api.token("reception", "demo-desk")
     names = [
         f"dr-{DOCTORS[n % len(DOCTORS)]}" + (f"{n // len(DOCTORS)}" if n >= len(DOCTORS) else "")
         for n in range(doctors)
     ]
 
-    def room(doctor_id: str) -> list[tuple[SlotPlan, dict[str, int]]]:
-        made = []
-        for hour in range(hours):
-            start = datetime.combine(day, clock_time(FIRST_HOUR + hour), UTC)
-            body = expect(api.create_slot(admin, doctor_id, start, start + timedelta(hours=1)), "create slot")
-            made.append((SlotPlan(doctor_id, body["slotId"], start, start + timedelta(hours=1)), body["limits"]))
+    def doctor_day(doctor_id: str) -> tuple[list[Sessions], list[dict[str, Any]]]:
+        opened, made = [], []
+        for session in sessions_of(day, morning, afternoon):
+            first = expect(api.open_sessions(admin, doctor_id, session), f"sessions of {doctor_id}")
+            again = expect(api.open_sessions(admin, doctor_id, session), f"sessions of {doctor_id} again")
+            made += first["created"]
+            opened.append(
+                Sessions(
+                    doctor_id,
+                    session,
+                    len(first["created"]),
+                    len(first["existing"]),
+                    len(again["created"]),
+                    len(again["existing"]),
+                )
+            )
         listed = expect(api.doctor_slots(doctor_id, day.isoformat()), "list slots")["slots"]
-        if [s["slotId"] for s in listed] != [plan.slot_id for plan, _ in made]:
+        if [s["slotId"] for s in listed] != [s["slotId"] for s in made]:
             raise RuntimeError(f"GET /doctors/{doctor_id}/slots lists {listed}, not the slots just made")
-        return made
+        return opened, made
 
-    made = [pair for pairs in in_parallel([partial(room, name) for name in names]) for pair in pairs]
-    log = DayLog([plan for plan, _ in made], {plan.slot_id: limits for plan, limits in made})
-    return Clinic(api, admin, reception, log.slots, log, seed)
+    days = in_parallel([partial(doctor_day, name) for name in names])
+    slots = [
+        SlotPlan(s["doctorId"], s["slotId"], _local(s["start"], zone), _local(s["end"], zone))
+        for _, made in days
+        for s in made
+    ]
+    log = DayLog(slots, {s["slotId"]: s["limits"] for _, made in days for s in made})
+    log.sessions = [opened for sessions, _ in days for opened in sessions]
+    clinic = Clinic(api, admin, reception, slots, log, seed, day)
+    clinic.morning = sorted({s.start for s in slots if s.start.hour < AFTERNOON})
+    return clinic
+
+
+def _local(text: str, zone: ZoneInfo) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone)
 
 
 @contextmanager
@@ -94,49 +133,100 @@ def local_stack(database: str) -> Iterator[tuple[str, Callable[[str], dict[str, 
             mongo.close()
 
 
-def run_demo(doctors: int, hours: int, rush: int, seed: int, out: Path) -> DemoResult:
+def pictures(camera: Camera, clinic: Clinic, out: Path, shots: list[Path]) -> Callable[[str, datetime], str]:
+    """What the day photographs: at the busy moment the board and the desk (the late doctor's slot, its queue
+    waiting), in the afternoon the board again (a doctor on leave)."""
+
+    def moment(name: str, at: datetime) -> str:
+        doctors = list(clinic.doctors())
+        day = clinic.day.isoformat()
+        began = time.perf_counter()
+        if name == "busy":
+            late = next(
+                (s for s in clinic.slots if s.doctor_id == clinic.doctor(2) and s.start <= at < s.end), clinic.slots[0]
+            )
+            taken = [
+                camera.board(doctors, day, at, out / "board.png"),
+                camera.desk(late.doctor_id, day, late.slot_id, at, out / "desk.png"),
+            ]
+        else:
+            taken = [camera.board(doctors, day, at, out / "board-afternoon.png")]
+        shots.extend(taken)
+        return f"pictures at {at:%H:%M}: {', '.join(p.name for p in taken)} ({time.perf_counter() - began:.1f} s)"
+
+    return moment
+
+
+def run_demo(
+    doctors: int = 3,
+    morning: int = 3,
+    afternoon: int = 2,
+    rush: int = 240,
+    seed: int = 7,
+    out: Path = Path("demo-output"),
+    screenshots: bool = True,
+) -> DemoResult:
     progress = Progress()
-    day = (datetime.now(UTC) + timedelta(days=1)).date()  # tomorrow: every slot is still open
-    with local_stack(f"opd_demo_{uuid.uuid4().hex[:8]}") as (url, store):
+    zone = clinic_zone()
+    day = (datetime.now(zone) + timedelta(days=1)).date()  # tomorrow: every slot is still open
+    out.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+    with local_stack(f"opd_demo_{uuid.uuid4().hex[:8]}") as (url, store), Camera(url, zone.key) as camera:
         api = OpdClient(url)
-        progress.say("local stack", f"{url} (own Redis, MongoDB-wire store, Cognito, Lambda environments)")
-        clinic = open_clinic(api, day, doctors, hours, seed)
+        progress.say("local stack", f"{url} (own Redis, MongoDB-wire store, Cognito, Lambda environments, bus, SNS)")
+        clinic = open_clinic(api, day, zone, doctors, morning, afternoon, seed)
+        clinic.say = progress.say
+        if screenshots:
+            clinic.moment = pictures(camera, clinic, out, shots)
+        made = sum(s.created for s in clinic.log.sessions)
+        existed = sum(s.repeat_existing for s in clinic.log.sessions)
         limits = "/".join(str(clinic.log.limits[clinic.slots[0].slot_id][tier]) for tier in TIERS)
-        progress.say("setup", f"{doctors} doctors × {hours} hourly slots on {day} (UTC), tier limits {limits}")
+        progress.say(
+            "sessions",
+            f"{doctors} doctors, {MORNING:02d}:00-{MORNING + morning:02d}:00 and {AFTERNOON:02d}:00-"
+            f"{AFTERNOON + afternoon:02d}:00 on {day} ({zone.key}): {made} slots created, "
+            f"{sum(s.existing for s in clinic.log.sessions)} existed; the same requests again: "
+            f"{sum(s.repeat_created for s in clinic.log.sessions)} created, {existed} existed; tier limits {limits}",
+        )
         ids = [f"pt-{n:04d}" for n in range(1, rush + 1)]
         clinic.patients = dict(zip(ids, in_parallel([partial(api.token, "patient", p) for p in ids], 4), strict=True))
         progress.say("patients", f"{rush} online patients signed in, each with their own token")
         phases = []
-        for phase, play in zip(PHASES, REPLAY, strict=True):
+        for phase, play in REPLAY:
             text = play(clinic)
             phases.append({"phase": phase, "summary": text, "seconds": round(progress.seconds, 1)})
             progress.say(phase, text)
+        published = settle_bus(clinic)
+        progress.say("bus and SMS", f"{len(published.events)} events delivered, {len(published.sms)} SMS sent")
         finals = read_back(clinic, store)
-        checks = check_day(clinic.log, finals)
+        checks = check_day(clinic.log, finals, published)
         bookings = sum(len(f.bookings) for f in finals.values())
-        progress.say("read back", f"{len(finals)} slots, their queues, {bookings} bookings and the store's documents")
+        progress.say("read back", f"{len(finals)} slots, queues, waitlists, {bookings} bookings, the store's documents")
 
-    rows = slot_rows(clinic.log, finals)
+    rows = slot_rows(clinic.log, finals, published)
+    figures = day_figures(clinic.log, finals, published, zone) | {"scenes": clinic.scene}
     print()
-    print(f"Clinic day {day} (UTC), replayed {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {progress.seconds:.0f} s")
-    print(report_text(rows, checks))
-    out.mkdir(parents=True, exist_ok=True)
+    print(f"Clinic day {day} ({zone.key}), replayed {datetime.now(zone):%Y-%m-%d %H:%M} in {progress.seconds:.0f} s")
+    print(report_text(rows, checks, figures))
     report, timeline = out / "report.json", out / "timeline.png"
     document = {
         "clinicDay": day.isoformat(),
-        "timeZone": "UTC",
+        "timeZone": zone.key,
         "doctors": doctors,
-        "slotsPerDoctor": hours,
+        "sessions": [s["request"] for s in figures["sessions"]["requests"][:2]],
         "rushPatients": rush,
         "seed": seed,
         "seconds": round(progress.seconds, 1),
         "phases": phases,
+        "figures": figures,
         "slots": rows,
         "invariants": [{"name": c.name, "ok": c.ok, "checked": c.checked, "problems": c.problems} for c in checks],
-        "events": [asdict(e) for e in clinic.log.events],
+        "screenshots": [str(p) for p in shots],
+        "answers": [asdict(e) for e in clinic.log.events],
     }
     report.write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
-    title = f"Clinic day {day} (UTC): each slot's active bookings against its tier limits"
+    title = f"Clinic day {day} ({zone.key}): each slot's places held against its tier limits"
     plot_timeline(clinic.log, timeline, title)
-    print(f"\nwritten: {report} and {timeline}")
-    return DemoResult(checks, rows, report, timeline)
+    written = ", ".join(str(p) for p in [report, timeline, *shots])
+    print(f"\nwritten: {written}")
+    return DemoResult(checks, rows, figures, report, timeline, shots)

@@ -1,0 +1,116 @@
+"""Pictures of the pages at a moment of the day: the waiting-room board and the desk, in Debian's chromium.
+
+Playwright drives /usr/bin/chromium (`make chromium` installs it; never `playwright install`), with the
+flags of the browser tests (tests/browser/conftest.py). The replayed day runs in a minute of real time,
+so each page is shown the clinic's time of the moment (Playwright's clock: `Date.now()` reads it, the
+pages' timers run as usual); what the pages show comes from the API as it is at that moment. Waits are
+locator assertions: the pages' CSP (`script-src 'self'`) refuses `wait_for_function`'s evaluated strings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+CHROMIUM = Path(os.environ.get("OPD_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+BOARD_SIZE = {"width": 1920, "height": 1080}  # a waiting-room screen
+DESK_SIZE = {"width": 1440, "height": 900}  # a reception PC
+
+
+class BrowserMissing(RuntimeError):
+    pass
+
+
+class Camera:
+    """One chromium for the day's pictures; a fresh context (storage, clock) for each."""
+
+    def __init__(self, base_url: str, zone: str) -> None:
+        self.base_url = base_url
+        self.zone = zone  # the clinic's IANA zone: the pages show the clinic's wall clock
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    def __enter__(self) -> Camera:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def _open(self) -> Any:
+        if self._browser is None:
+            if not os.access(CHROMIUM, os.X_OK):
+                raise BrowserMissing(
+                    f"the demo's screenshots need Debian's chromium at {CHROMIUM}: `make chromium` installs it "
+                    "(or run `python -m demo --no-screenshots`)"
+                )
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            args = CHROMIUM_ARGS + (["--no-sandbox"] if os.geteuid() == 0 else [])  # chromium's sandbox refuses root
+            self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        return self._browser
+
+    def close(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+            self._browser = None
+        if self._playwright is not None:
+            self._playwright.stop()
+            self._playwright = None
+
+    def _page(self, at: datetime, size: dict[str, int]) -> Any:
+        context = self._open().new_context(base_url=self.base_url, timezone_id=self.zone, locale="en-GB", viewport=size)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.clock.set_fixed_time(at)
+        return page
+
+    def board(self, doctors: list[str], day: str, at: datetime, path: Path) -> Path:
+        """The waiting-room board of the doctors, once every column has its first answer."""
+        from playwright.sync_api import expect
+
+        page = self._page(at, BOARD_SIZE)
+        try:
+            page.goto(f"/board.html?doctors={','.join(doctors)}&date={day}")
+            expect(page.locator("#conn")).to_have_text(re.compile(r"^Last updated"))
+            if page.locator("#enable-sound").is_visible():  # staff turn the announcements on once, at setup
+                page.click("#enable-sound")
+            page.screenshot(path=str(path))
+        finally:
+            page.context.close()
+        return path
+
+    def desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str = "desk-1") -> Path:
+        """The desk signed in as reception, the doctor's day shown and the slot selected with its queue."""
+        from playwright.sync_api import expect
+
+        page = self._page(at, DESK_SIZE)
+        try:
+            page.goto("/desk.html")
+            page.select_option("#signin-role", "reception")
+            page.fill("#signin-user", user)
+            page.click("#signin")
+            page.wait_for_selector("#main:not([hidden])")
+            page.fill("#doctor", doctor)
+            page.fill("#day", day)
+            page.click("#load-day")
+            page.click(f'tr[data-slot-id="{slot_id}"] button[data-action=select]')
+            page.wait_for_selector("#queue-body tr[data-booking-row]")
+            expect(page.locator("#refresh-state")).to_have_text(re.compile(r"^Updated"))
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.context.close()
+        return path
