@@ -5,12 +5,17 @@ flags of the browser tests (tests/browser/conftest.py). The replayed day runs in
 so each page is shown the clinic's time of the moment (Playwright's clock: `Date.now()` reads it, the
 pages' timers run as usual); what the pages show comes from the API as it is at that moment. Waits are
 locator assertions: the pages' CSP (`script-src 'self'`) refuses `wait_for_function`'s evaluated strings.
+
+Playwright's sync API runs on a thread of the camera's own: it refuses a thread whose asyncio loop is
+running, such as a pytest worker where the browser tests' session Playwright is open.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +47,7 @@ class Camera:
         self.zone = zone  # the clinic's IANA zone: the pages show the clinic's wall clock
         self._playwright: Any = None
         self._browser: Any = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camera")
 
     def __enter__(self) -> Camera:
         return self
@@ -63,7 +69,14 @@ class Camera:
             self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         return self._browser
 
+    def _on_thread[T](self, work: Callable[[], T]) -> T:
+        return self._thread.submit(work).result()
+
     def close(self) -> None:
+        self._on_thread(self._close)
+        self._thread.shutdown()
+
+    def _close(self) -> None:
         if self._browser is not None:
             self._browser.close()
             self._browser = None
@@ -80,6 +93,13 @@ class Camera:
 
     def board(self, doctors: list[str], day: str, at: datetime, path: Path) -> Path:
         """The waiting-room board of the doctors, once every column has its first answer."""
+        return self._on_thread(lambda: self._board(doctors, day, at, path))
+
+    def desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str = "desk-1") -> Path:
+        """The desk signed in as reception, the doctor's day shown and the slot selected with its queue."""
+        return self._on_thread(lambda: self._desk(doctor, day, slot_id, at, path, user))
+
+    def _board(self, doctors: list[str], day: str, at: datetime, path: Path) -> Path:
         from playwright.sync_api import expect
 
         page = self._page(at, BOARD_SIZE)
@@ -93,8 +113,7 @@ class Camera:
             page.context.close()
         return path
 
-    def desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str = "desk-1") -> Path:
-        """The desk signed in as reception, the doctor's day shown and the slot selected with its queue."""
+    def _desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str) -> Path:
         from playwright.sync_api import expect
 
         page = self._page(at, DESK_SIZE)
