@@ -15,23 +15,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
+from demo.screens import CHROMIUM, CHROMIUM_ARGS  # one place says how Debian's chromium is started
 from devserver.runner import LocalStack, start_stack
 from tests.browser.support import Clinic
 
-CHROMIUM = Path(os.environ.get("OPD_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 15_000  # a cold Lambda environment of the local runner, on a busy two-core machine
 
 
