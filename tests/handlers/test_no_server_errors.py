@@ -115,13 +115,23 @@ def test_no_input_gets_a_server_error(name: str, slot: Slot, booking: Booking) -
     ],
 )
 def test_the_strategies_reach_past_validation(name: str, success: int, slot: Slot, booking: Booking) -> None:
-    """Not only 400s: the property would be weak if nothing ever got through to the service."""
+    """Not only 400s: the property would be weak if nothing ever got through to the service.
+
+    Hypothesis' derandomized draws turned out to depend on what the process ran before (another module's
+    tests first, and the admin routes never drew an admin with a near-valid body in 150 tries), so a
+    second, larger run is allowed before concluding that the strategies never reach the service.
+    """
     seen: set[int] = set()
 
-    @settings(max_examples=150, derandomize=True, database=None, deadline=None)
-    @given(ev=hostile_events(name, slot, booking))
-    def collect(ev: dict[str, Any]) -> None:
-        seen.add(call(name, ev).status)
+    def run(examples: int) -> None:
+        @settings(max_examples=examples, derandomize=True, database=None, deadline=None)
+        @given(ev=hostile_events(name, slot, booking))
+        def collect(ev: dict[str, Any]) -> None:
+            seen.add(call(name, ev).status)
 
-    collect()
+        collect()
+
+    run(150)
+    if success not in seen:
+        run(600)
     assert {success, 400} <= seen
