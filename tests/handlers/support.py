@@ -43,6 +43,21 @@ ROUTE_HANDLERS = (
 # Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.
 CACHED_BRIEFLY = {"get_board": "public, max-age=1"}
 PATIENT = "patient-sample-001"  # the patient named in the sample events' token
+# The contract's Slot, field by field: every slot answer has exactly these.
+SLOT_KEYS = {
+    "slotId",
+    "doctorId",
+    "start",
+    "end",
+    "capacity",
+    "delayed",
+    "delayMinutes",
+    "closed",
+    "limits",
+    "booked",
+    "available",
+    "waitlisted",
+}
 KEEP: Any = object()  # leave this part of the sample event as it is
 LOCK_WAIT_MS = 50  # a busy slot answers 429 after this; short keeps the suite fast
 

@@ -23,25 +23,11 @@ from opd import runtime
 from opd.api.observability import logger
 from opd.domain import Capacity, Slot, Source, Status
 from opd.service import Allocator
-from tests.handlers.support import call, close_runtime, event
+from tests.handlers.support import SLOT_KEYS, call, close_runtime, event
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)  # the window: 2026-11-20 to 2031-11-21, clinic time
 WINDOW_UTC = "must be from 2026-11-20 to 2031-11-21, clinic time (UTC): at most 1 day back and 5 years ahead"
 ADMIN = "admin-leave"
-SLOT_KEYS = {
-    "slotId",
-    "doctorId",
-    "start",
-    "end",
-    "capacity",
-    "delayed",
-    "delayMinutes",
-    "closed",
-    "limits",
-    "booked",
-    "available",
-    "waitlisted",
-}
 MONDAY = date(2027, 1, 4)
 
 

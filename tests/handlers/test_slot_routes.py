@@ -9,23 +9,9 @@ import pytest
 from devserver.servers import LocalServer
 from opd.domain import Slot, Source
 from opd.service import Allocator
-from tests.handlers.support import call, event, point_runtime_at
+from tests.handlers.support import SLOT_KEYS, call, event, point_runtime_at
 
 IST = timezone(timedelta(hours=5, minutes=30))
-SLOT_KEYS = {
-    "slotId",
-    "doctorId",
-    "start",
-    "end",
-    "capacity",
-    "delayed",
-    "delayMinutes",
-    "closed",
-    "limits",
-    "booked",
-    "available",
-    "waitlisted",
-}
 
 
 def z(at: datetime) -> str:
