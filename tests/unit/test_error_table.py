@@ -38,7 +38,10 @@ def test_every_error_class_of_the_domain_module_is_covered() -> None:
 
 
 def test_the_derived_views() -> None:
-    assert (SlotBusy, DependencyUnavailable) == errors.TRANSIENT
+    assert [error for error, kind in domain_errors.ERRORS.items() if kind.transient] == [
+        SlotBusy,
+        DependencyUnavailable,
+    ]
     assert errors.status_of(SlotFull.code) is HTTPStatus.CONFLICT
     assert errors.status_of(SlotBusy.code) is HTTPStatus.TOO_MANY_REQUESTS
     assert errors.status_of(DependencyUnavailable.code) is HTTPStatus.SERVICE_UNAVAILABLE

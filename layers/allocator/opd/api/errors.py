@@ -27,7 +27,6 @@ INTERNAL_ERROR = OpdError.code
 
 # Derived from opd.errors.ERRORS, the one table, never written by hand.
 CODES: tuple[str, ...] = tuple(error.code for error in ERRORS)
-TRANSIENT: tuple[type[OpdError], ...] = tuple(error for error, kind in ERRORS.items() if kind.transient)
 _STATUS_OF_CODE = {error.code: kind.status for error, kind in ERRORS.items()}
 
 # What a client can do about a body Powertools could not even hand to pydantic.
