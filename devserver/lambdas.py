@@ -29,6 +29,15 @@ from devserver.template import Function
 
 _START_UP_S = 30  # a cold environment imports every handler before its first invocation
 
+# What differs from AWS on purpose: no X-Ray, and no metric or INFO log lines flooding the console.
+LOCAL_DEFAULTS = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
 
 class FunctionFailed(Exception):
     """The handler raised, timed out or its environment died: API Gateway answers 500 then."""

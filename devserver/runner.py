@@ -34,19 +34,10 @@ from devserver import template as templates
 from devserver.apigw import HttpAnswer, HttpRequest, json_answer
 from devserver.cognito import LocalCognito, start_cognito
 from devserver.gateway import Gateway, scheduled_input
-from devserver.lambdas import EnvironmentPool
+from devserver.lambdas import LOCAL_DEFAULTS, EnvironmentPool
 from devserver.servers import LocalServer, mongo_server, redis_server
 
 DATA_DIR = REPO_ROOT / ".local" / "data"
-
-# What differs from AWS on purpose: no X-Ray, and no metric or INFO log lines flooding the console.
-LOCAL_DEFAULTS = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-}
 
 log = logging.getLogger("devserver.runner")
 

@@ -146,12 +146,16 @@ def function_named(template: dict[str, Any], name: str, repo_root: Path) -> Func
     return Function(name, name, f"functions.{name}.app", "lambda_handler", timeout_s=60, memory_mb=128)
 
 
-def plain_environment(template: dict[str, Any]) -> dict[str, str]:
+def plain_environment(template: dict[str, Any], logical_id: str | None = None) -> dict[str, str]:
     """Globals.Function environment values the runner can know: literals and `!Ref Parameter` defaults.
 
+    Given a function's logical id, its own Environment Variables are merged over the Globals, as SAM does.
     Secret names and other resource references only make sense in AWS, so they are left out.
     """
-    variables = _globals(template, "Function").get("Environment", {}).get("Variables", {})
+    variables = dict(_globals(template, "Function").get("Environment", {}).get("Variables", {}))
+    if logical_id is not None:
+        properties = template["Resources"][logical_id].get("Properties", {})
+        variables |= properties.get("Environment", {}).get("Variables", {})
     plain: dict[str, str] = {}
     for name, written in variables.items():
         value = _known(template, written)
