@@ -34,7 +34,7 @@ from opd.settings import Settings  # noqa: E402
 from opd.store import SlotStore  # noqa: E402
 from tests.support.roundtrips import CountingRedis, MongoCommandCounter, combined  # noqa: E402
 
-# The most each operation may cost, uncontended (see Allocator._change for why).
+# The most each operation may cost, uncontended (see SlotWriter.change in opd.service.writer for why).
 TARGETS = {
     "plain booking": 4,
     "keyed booking": 4,

@@ -17,7 +17,7 @@ import redis
 from pymongo import MongoClient
 
 from devserver.servers import LocalServer, mongo_server, redis_server
-from opd import lock as lock_module
+from opd import redisconn
 from opd import store as store_module
 from opd.lock import SlotLock
 from opd.service import Allocator
@@ -59,7 +59,7 @@ def mongo_client(mongo_uri: str) -> Iterator[MongoClient[Document]]:
 
 @pytest.fixture(scope="session")
 def redis_client(redis_url: str) -> redis.Redis:
-    return lock_module.connect(redis_url)
+    return redisconn.connect(redis_url)
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ the patient cancelled it, STAFF when reception or admin did.
 from __future__ import annotations
 
 from opd.api.auth import BOOKING_READERS, STAFF, may_see
-from opd.api.models import BookingIdPath, BookingOut
+from opd.api.models import BookingIdPath
 from opd.api.openapi import BEARER, BOOKING_MOVE_ERRORS, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
+from opd.contract import BookingOut
 from opd.domain import CancelReason
 
 app = make_app()

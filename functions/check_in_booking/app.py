@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from opd.api.auth import STAFF
-from opd.api.models import BookingIdPath, BookingOut
+from opd.api.models import BookingIdPath
 from opd.api.openapi import BEARER, BOOKING_MOVE_ERRORS, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
+from opd.contract import BookingOut
 
 app = make_app()
 

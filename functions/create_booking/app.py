@@ -11,9 +11,10 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from opd.api import bookings
-from opd.api.models import BookingOut, CreateBookingRequest, IdempotencyKeyHeader
+from opd.api.models import CreateBookingRequest, IdempotencyKeyHeader
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, answer, caller, make_app, make_handler
+from opd.contract import BookingOut
 from opd.errors import (
     DependencyUnavailable,
     DuplicateBooking,
@@ -58,8 +59,7 @@ app = make_app()
     },
 )
 def create_booking(request: CreateBookingRequest, key: IdempotencyKeyHeader = None) -> Response[BookingOut]:
-    booking = bookings.book(request, caller(app), key)
-    return answer(BookingOut.model_validate(booking), HTTPStatus.CREATED)
+    return answer(bookings.book(request, caller(app), key), HTTPStatus.CREATED)
 
 
 lambda_handler = make_handler(app)

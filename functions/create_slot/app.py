@@ -5,10 +5,10 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from opd.api.auth import Role
-from opd.api.models import CreateSlotRequest, SlotOut
+from opd.api.models import CreateSlotRequest
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler, window
-from opd.domain import Capacity
+from opd.contract import SlotOut
 from opd.errors import DependencyUnavailable, Forbidden, SlotExists, Unauthorized, ValidationFailed
 
 app = make_app()
@@ -28,9 +28,8 @@ def create_slot(request: CreateSlotRequest) -> Response[SlotOut]:
     caller(app).require(Role.ADMIN)
     service = allocator()
     window(service).require(start=request.start, end=request.end)
-    capacity = Capacity(request.base_capacity, request.premium_buffer, request.emergency_buffer)
-    slot = service.create_slot(request.doctor_id, request.start, request.end, capacity)
-    return answer(SlotOut.of(slot, service.settings), HTTPStatus.CREATED)
+    slot = service.create_slot(request.doctor_id, request.start, request.end, request.capacity())
+    return answer(SlotOut.of(slot, service.settings.delay_reduction_percent), HTTPStatus.CREATED)
 
 
 lambda_handler = make_handler(app)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from opd.api.auth import STAFF
-from opd.api.models import BookingOut, QueueOut, SlotIdPath
+from opd.api.models import QueueOut, SlotIdPath
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
+from opd.contract import BookingOut
 from opd.errors import DependencyUnavailable, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 app = make_app()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from opd.api.models import SlotIdPath, SlotOut
+from opd.api.models import SlotIdPath
 from opd.api.openapi import error_responses
 from opd.api.resolver import Response, allocator, answer, make_app, make_handler
+from opd.contract import SlotOut
 from opd.errors import DependencyUnavailable, NotFound, ValidationFailed
 
 app = make_app()
@@ -21,7 +22,7 @@ app = make_app()
 )
 def get_slot(slotId: SlotIdPath) -> Response[SlotOut]:
     service = allocator()
-    return answer(SlotOut.of(service.get_slot(slotId), service.settings))
+    return answer(SlotOut.of(service.get_slot(slotId), service.settings.delay_reduction_percent))
 
 
 lambda_handler = make_handler(app)

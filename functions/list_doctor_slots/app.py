@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from opd.api.models import DoctorIdPath, Query, RequestDate, SlotListOut, SlotOut
+from opd.api.models import DoctorIdPath, Query, RequestDate, SlotListOut
 from opd.api.openapi import error_responses
 from opd.api.resolver import Response, allocator, answer, make_app, make_handler, window
+from opd.contract import SlotOut
 from opd.errors import DependencyUnavailable, ValidationFailed
 
 app = make_app()
@@ -27,7 +28,7 @@ def list_doctor_slots(
     service = allocator()
     window(service).require(date=day)
     slots = service.doctor_slots(doctorId, day)
-    return answer(SlotListOut(slots=[SlotOut.of(slot, service.settings) for slot in slots]))
+    return answer(SlotListOut(slots=[SlotOut.of(slot, service.settings.delay_reduction_percent) for slot in slots]))
 
 
 lambda_handler = make_handler(app)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from opd.api.auth import may_list_bookings
-from opd.api.models import BookingOut, PatientBookingsOut, PatientIdPath, Query, RequestDate
+from opd.api.models import PatientBookingsOut, PatientIdPath, Query, RequestDate
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler, window
+from opd.contract import BookingOut
 from opd.errors import DependencyUnavailable, Forbidden, Unauthorized, ValidationFailed
 
 app = make_app()

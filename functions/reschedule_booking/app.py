@@ -11,9 +11,10 @@ from http import HTTPStatus
 
 from opd.api import idempotency
 from opd.api.auth import BOOKING_READERS, may_see
-from opd.api.models import BookingIdPath, BookingOut, IdempotencyKeyHeader, RescheduleRequest
+from opd.api.models import BookingIdPath, IdempotencyKeyHeader, RescheduleRequest
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
+from opd.contract import BookingOut
 from opd.errors import (
     DependencyUnavailable,
     DuplicateBooking,

@@ -6,7 +6,6 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 import redis
@@ -15,6 +14,7 @@ from devserver.servers import LocalServer
 from opd.api import bookings, idempotency, resolver
 from opd.api.auth import Caller, Role
 from opd.api.models import CreateBookingRequest
+from opd.contract import BookingOut
 from opd.domain import Capacity, Slot, Source
 from opd.errors import SlotBusy
 from opd.lock import SlotLock
@@ -102,7 +102,7 @@ def test_concurrent_duplicates_book_once(allocator: Allocator, slot: Slot, desk:
     reception = Caller(username=desk, roles=frozenset({Role.RECEPTION}))
     start = threading.Barrier(6)
 
-    def attempt(_: int) -> dict[str, Any] | str:
+    def attempt(_: int) -> BookingOut | str:
         start.wait()
         try:
             return bookings.book(request, reception, "key-race")
@@ -114,9 +114,9 @@ def test_concurrent_duplicates_book_once(allocator: Allocator, slot: Slot, desk:
 
     # No duplicate is refused as a duplicate: each waits for the lock and finds the first's booking.
     [only] = allocator.get_slot(slot.slot_id).bookings
-    booked = [o for o in outcomes if isinstance(o, dict)]
-    assert booked and all(o == "SLOT_BUSY" for o in outcomes if not isinstance(o, dict))
-    assert {b["bookingId"] for b in booked} == {only.booking_id}
+    booked = [o for o in outcomes if isinstance(o, BookingOut)]
+    assert booked and all(o == "SLOT_BUSY" for o in outcomes if not isinstance(o, BookingOut))
+    assert {b.booking_id for b in booked} == {only.booking_id}
     assert bookings.book(request, reception, "key-race") == booked[0]
 
 

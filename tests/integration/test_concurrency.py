@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from opd import lock as lock_module
+from opd import redisconn
 from opd import store as store_module
 from opd.domain import Slot, Source, Tier, tier_limits
 from opd.errors import OpdError, SlotBusy, SlotFull
@@ -43,7 +43,7 @@ def book_until_decided(allocator: Allocator, slot_id: str, patient_id: str, sour
 def booking_process(mongo_uri: str, database: str, redis_url: str, slot_id: str, worker: int) -> list[dict[str, Any]]:
     """One process = one execution environment: its own clients, many threads booking at once."""
     store = SlotStore(store_module.connect(mongo_uri)[database]["slots"])
-    allocator = Allocator(store, SlotLock(lock_module.connect(redis_url)), Settings())
+    allocator = Allocator(store, SlotLock(redisconn.connect(redis_url)), Settings())
     barrier = threading.Barrier(THREADS_PER_PROCESS)
 
     def one(i: int) -> dict[str, Any]:

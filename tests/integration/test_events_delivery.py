@@ -18,7 +18,7 @@ import pytest
 
 from devserver import bus as local_bus
 from devserver.cognito import CognitoServer
-from opd import lock as lock_module
+from opd import redisconn
 from opd import store as store_module
 from opd.domain import Slot, Source
 from opd.lock import SlotLock
@@ -64,7 +64,7 @@ class KilledAfterWrite(SlotStore):
 def book_and_die(mongo_uri: str, database: str, redis_url: str, endpoint: str, bus: str, slot_id: str) -> None:
     store = KilledAfterWrite(store_module.connect(mongo_uri)[database]["slots"])
     events = EventBridgePublisher(bus, client=_client(endpoint))
-    allocator = Allocator(store, SlotLock(lock_module.connect(redis_url), ttl_ms=500), Settings(), publisher=events)
+    allocator = Allocator(store, SlotLock(redisconn.connect(redis_url), ttl_ms=500), Settings(), publisher=events)
     allocator.book(slot_id, "killed-patient", Source.ONLINE, phone="+919876543210")
 
 
@@ -85,7 +85,7 @@ def test_a_process_killed_after_its_write_gets_its_event_out_through_the_relay(
     doctor_id: str,
     soon: datetime,
 ) -> None:
-    lock = SlotLock(lock_module.connect(redis_url), ttl_ms=500, wait_ms=1000)
+    lock = SlotLock(redisconn.connect(redis_url), ttl_ms=500, wait_ms=1000)
     allocator = Allocator(slot_store, lock, Settings(), publisher=publisher(moto_bus))
     slot = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1))
     assert on_the_bus(moto_bus, slot.slot_id) == [("SlotCreated", f"{slot.slot_id}:0:0")]

@@ -28,6 +28,7 @@ from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from devserver.servers import mongo_server, redis_server
 from opd import lock as lock_module
+from opd import redisconn
 from opd import store as store_module
 from opd.api.errors import status_of
 from opd.domain import Slot, Source
@@ -292,7 +293,7 @@ def test_real_servers_stopped_mid_keyed_booking(
         mongo = store_module.connect(mongo_srv.url, timeout_ms=500)
         clean = SlotStore(mongo["opd"]["slots"])
         clean.ensure_indexes()
-        observer = Allocator(clean, SlotLock(lock_module.connect(redis_srv.url)), Settings())
+        observer = Allocator(clean, SlotLock(redisconn.connect(redis_srv.url)), Settings())
         start = datetime.now(UTC) + timedelta(hours=1)
         slot = observer.create_slot("dr-crash", start, start + timedelta(hours=1))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from devserver.servers import LocalServer, mongo_server, redis_server
-from opd import lock as lock_module
+from opd import redisconn
 from opd import store as store_module
 from opd.domain import Slot, Source
 from opd.errors import DependencyUnavailable
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def allocator_on(redis_srv: LocalServer, mongo_srv: LocalServer, store_class: type[SlotStore] = SlotStore) -> Allocator:
     store = store_class(store_module.connect(mongo_srv.url, timeout_ms=500)["opd"]["slots"])
     store.ensure_indexes()
-    return Allocator(store, SlotLock(lock_module.connect(redis_srv.url, timeout_s=0.5)), Settings())
+    return Allocator(store, SlotLock(redisconn.connect(redis_srv.url, timeout_s=0.5)), Settings())
 
 
 def a_slot_with_bookings(allocator: Allocator, count: int = 3) -> Slot:

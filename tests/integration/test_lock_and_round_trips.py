@@ -13,6 +13,7 @@ import redis
 
 from benchmarks import round_trips
 from opd import lock as lock_module
+from opd import redisconn
 from opd.domain import Source
 from opd.errors import DependencyUnavailable, SlotBusy
 from opd.lock import SlotLock
@@ -122,7 +123,7 @@ def test_a_release_wakes_the_waiter_at_once_and_waiting_sends_no_polls(redis_url
     """The waiter blocks until the release (BLPOP), then takes the lock: three commands, whatever the wait."""
     counting = CountingRedis.from_url(redis_url)
     assert isinstance(counting, CountingRedis)
-    holder_lock = SlotLock(lock_module.connect(redis_url), ttl_ms=2000, wait_ms=2000)
+    holder_lock = SlotLock(redisconn.connect(redis_url), ttl_ms=2000, wait_ms=2000)
     first = held(holder_lock, "slot-lock-5")
     released_at: list[float] = []
 
@@ -149,7 +150,7 @@ def test_waiters_get_the_lock_in_the_order_they_came(redis_client: redis.Redis, 
     order: list[int] = []
 
     def wait_then_hold(n: int) -> None:
-        mine = SlotLock(lock_module.connect(redis_url), ttl_ms=5000, wait_ms=3000)
+        mine = SlotLock(redisconn.connect(redis_url), ttl_ms=5000, wait_ms=3000)
         taken = held(mine, "slot-lock-6")
         order.append(n)
         time.sleep(0.02)

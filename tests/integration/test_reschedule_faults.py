@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from opd import domain
-from opd import lock as lock_module
+from opd import domain, redisconn
 from opd import store as store_module
 from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import OpdError, SlotBusy, SlotFull
@@ -90,7 +89,7 @@ def reschedule_and_die(
     store = DyingStore(
         store_module.connect(mongo_uri)[database]["slots"], die_after=kill.die_after, fill_after_mark=fill
     )
-    lock = SlotLock(lock_module.connect(redis_url), ttl_ms=CHILD_LOCK_TTL_MS, wait_ms=2000)
+    lock = SlotLock(redisconn.connect(redis_url), ttl_ms=CHILD_LOCK_TTL_MS, wait_ms=2000)
     Allocator(store, lock, Settings()).reschedule(booking_id, target_id, by="patient")
     os._exit(0)  # it was meant to die before answering
 

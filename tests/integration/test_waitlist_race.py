@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from opd import lock as lock_module
+from opd import redisconn
 from opd import store as store_module
 from opd.domain import HOLDS_PLACE, SYSTEM, CancelReason, Capacity, Source, Status
 from opd.errors import OpdError, SlotBusy
@@ -51,7 +51,7 @@ def racing_process(
     """One execution environment: its own clients; each thread cancels a prefilled booking, joins the
     waitlist, or joins and then cancels what it got (waitlisted or promoted by then)."""
     store = SlotStore(store_module.connect(mongo_uri)[database]["slots"])
-    allocator = Allocator(store, SlotLock(lock_module.connect(redis_url)), Settings())
+    allocator = Allocator(store, SlotLock(redisconn.connect(redis_url)), Settings())
     barrier = threading.Barrier(THREADS_PER_PROCESS)
 
     def one(i: int) -> dict[str, Any]:

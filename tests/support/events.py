@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from opd.events import Entry
+from opd.eventbridge import Entry
 
 
 class BusDown(RuntimeError):

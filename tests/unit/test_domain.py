@@ -10,7 +10,7 @@ import bson
 import pytest
 
 from opd import domain, store
-from opd.domain import Booking, Capacity, Slot, Source, Status, Tier
+from opd.domain import Booking, BookingOptions, Capacity, Slot, Source, Status, Tier
 from opd.errors import (
     DuplicateBooking,
     IdempotencyConflict,
@@ -23,6 +23,9 @@ from opd.errors import (
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
 BEFORE = START - timedelta(hours=2)
+
+
+KEYED = BookingOptions(idempotency_key="key-1", request_hash="body-1")
 
 
 def make_slot(**changes: object) -> Slot:
@@ -259,7 +262,7 @@ def test_booking_id_names_its_slot(booking_id: str, slot_id: str | None) -> None
 
 
 def test_a_booking_made_with_a_key_is_found_by_it_and_another_body_is_a_conflict() -> None:
-    slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, "key-1", "body-1")
+    slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, KEYED)
     slot, plain = domain.book(slot, "slot-1.b", "p2", Source.ONLINE, BEFORE, 20)
     assert (booking.idempotency_key, booking.request_hash) == ("key-1", "body-1")
     assert (plain.idempotency_key, plain.request_hash) == (None, None)
@@ -270,7 +273,7 @@ def test_a_booking_made_with_a_key_is_found_by_it_and_another_body_is_a_conflict
 
 
 def test_a_repeat_is_answered_with_the_booking_as_it_was_created() -> None:
-    slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, "key-1", "body-1")
+    slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, KEYED)
     _, cancelled = domain.move(slot, booking, Status.CANCELLED, BEFORE + timedelta(minutes=5))
     assert cancelled != booking and cancelled.as_created() == booking
 
@@ -324,7 +327,13 @@ def test_the_stored_document_stays_under_256_kib_whatever_clients_do() -> None:
             try:
                 booking_id = f"slot-{'a' * 24}.{slot.next_token:016x}"  # as service.new_booking_id makes them
                 slot, booking = domain.book(
-                    slot, booking_id, patient, Source.EMERGENCY, BEFORE, 20, key_hash, body_hash, by=patient
+                    slot,
+                    booking_id,
+                    patient,
+                    Source.EMERGENCY,
+                    BEFORE,
+                    20,
+                    BookingOptions(patient, idempotency_key=key_hash, request_hash=body_hash),
                 )
             except (SlotFull, DuplicateBooking):
                 refused += 1

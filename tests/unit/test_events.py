@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 import bson
 import pytest
 
-from opd import domain, events, store
+from opd import domain, eventbridge, store
 from opd.domain import (
     MAX_EVENTS_PER_CHANGE,
     MAX_PENDING_EVENTS,
     Booking,
+    BookingOptions,
     BookingSnapshot,
     CancelReason,
     Capacity,
@@ -55,7 +56,9 @@ def clinic(sources: list[Source], base: int = 10, waitlisted: int = 0) -> Slot:
     """A stored slot, one booking per source (with a phone), then `waitlisted` more on its waitlist."""
     slot = Slot(slot_id="slot-1", doctor_id="dr-1", start=START, end=END, capacity=Capacity(base, 0, 0), version=3)
     for n, source in enumerate([*sources, *[Source.ONLINE] * waitlisted]):
-        slot, _ = domain.book(slot, f"slot-1.b{n}", f"p{n}", source, BEFORE, 20, waitlist=True, phone=PHONE)
+        slot, _ = domain.book(
+            slot, f"slot-1.b{n}", f"p{n}", source, BEFORE, 20, BookingOptions(waitlist=True, phone=PHONE)
+        )
     return stored(slot)
 
 
@@ -63,7 +66,7 @@ def clinic_delayed(base: int, booked: int, waitlisted: int) -> Slot:
     """A delayed slot (STANDARD limit cut by 20 %) with `booked` places held and `waitlisted` waiting."""
     slot = replace(clinic([], base=base), delayed=True, delay_minutes=10)
     for n in range(booked + waitlisted):
-        slot, _ = domain.book(slot, f"slot-1.b{n}", f"p{n}", Source.ONLINE, BEFORE, 20, waitlist=True)
+        slot, _ = domain.book(slot, f"slot-1.b{n}", f"p{n}", Source.ONLINE, BEFORE, 20, BookingOptions(waitlist=True))
     assert len(slot.waitlist) == waitlisted
     return stored(slot)
 
@@ -103,7 +106,7 @@ CHANGES: list[tuple[str, Callable[[], Slot], Change, list[EventType]]] = [
     ("a booking", lambda: clinic([]), lambda s: domain.book(s, "slot-1.n", "pn", Source.ONLINE, LATER, 20)[0],
      [EventType.BOOKING_CREATED]),
     ("a booking onto the waitlist", lambda: clinic([Source.ONLINE], base=1),
-     lambda s: domain.book(s, "slot-1.n", "pn", Source.ONLINE, LATER, 20, waitlist=True)[0],
+     lambda s: domain.book(s, "slot-1.n", "pn", Source.ONLINE, LATER, 20, BookingOptions(waitlist=True))[0],
      [EventType.BOOKING_WAITLISTED]),
     ("a cancel that promotes", lambda: clinic([Source.ONLINE], base=1, waitlisted=1),
      lambda s: domain.move(s, nth(s, 0), Status.CANCELLED, LATER, reason=CancelReason.PATIENT)[0],
@@ -250,7 +253,7 @@ def test_a_phone_is_e164() -> None:
     slot = clinic([])
     for bad in ("919876543210", "+0919876543", "+91 98765 43210", "+1234567890123456"):
         with pytest.raises(ValidationFailed) as refused:
-            domain.book(slot, "slot-1.n", "pn", Source.ONLINE, LATER, 20, phone=bad)
+            domain.book(slot, "slot-1.n", "pn", Source.ONLINE, LATER, 20, BookingOptions(phone=bad))
         assert refused.value.details[0]["field"] == "phone"
 
 
@@ -264,7 +267,7 @@ def test_a_booking_event_renders_the_booking_as_it_left_it_whatever_came_after()
     later = stored(made)
     later = stored(called(later))  # then it is called in, and completed
     later = stored(domain.move(later, nth(later, 1), Status.COMPLETED, LATER + timedelta(minutes=9))[0])
-    detail = events.detail(later, event, 20)
+    detail = eventbridge.detail(later, event, 20)
     booking = detail["booking"]
     assert set(booking) == BOOKING_FIELDS and set(detail["slot"]) == SLOT_FIELDS
     assert set(detail) == {"eventId", "occurredAt", "slotId", "slotVersion", "booking", "slot"}
@@ -283,7 +286,7 @@ def test_history_gives_back_skips_tokens_and_reasons_as_they_were() -> None:
     booking = replace(
         booking, history=tuple(domain.Change(s, BEFORE + timedelta(minutes=i), DESK) for i, s in enumerate(lines))
     )
-    at = {n: events.booking_as_it_was(booking, BookingSnapshot(n)) for n in (1, 2, 5, 6)}
+    at = {n: domain.booking_as_it_was(booking, BookingSnapshot(n)) for n in (1, 2, 5, 6)}
     assert (at[1].status, at[1].token, at[1].updated_at) == (Status.WAITLISTED, None, BEFORE)
     assert (at[2].status, at[2].token) == (Status.BOOKED, 7)
     assert (at[5].skips, at[5].called_at, at[6].skips) == (1, BEFORE + timedelta(minutes=3), 1)
@@ -296,7 +299,7 @@ def test_a_delay_names_the_booked_and_checked_in_phones_then() -> None:
     delayed = domain.with_events(slot, domain.set_delay(slot, True, 30, LATER), LATER)
     (event,) = delayed.outbox
     assert event.slot.recipients == ("slot-1.b1", "slot-1.b2")  # the cancelled one is not told
-    detail = events.detail(stored(delayed), event, 20)
+    detail = eventbridge.detail(stored(delayed), event, 20)
     assert [r["bookingId"] for r in detail["recipients"]] == list(event.slot.recipients)
     assert detail["slot"]["delayed"] is True and detail["slot"]["limits"]["STANDARD"] == 1
 
@@ -304,7 +307,7 @@ def test_a_delay_names_the_booked_and_checked_in_phones_then() -> None:
 def test_an_entry_is_json_with_the_detail_type() -> None:
     slot = clinic([])
     written = domain.with_events(slot, domain.book(slot, "slot-1.n", "pn", Source.ONLINE, LATER, 20)[0], LATER)
-    (entry,) = events.entries(written, written.outbox, 20)
+    (entry,) = eventbridge.entries(written, written.outbox, 20)
     assert entry.detail_type == "BookingCreated" and entry.time == LATER
     assert json.loads(entry.detail)["booking"]["status"] == "BOOKED"
 
@@ -333,7 +336,8 @@ def test_the_largest_outbox_on_the_largest_slot_stays_under_256_kib() -> None:
     for n in range(places * domain.BOOKINGS_PER_PLACE):
         patient = f"{n:04d}".ljust(64, "x")
         slot, booking = domain.book(slot, f"{slot.slot_id}.{n:016x}", patient, Source.EMERGENCY, BEFORE, 20,
-                                    "k" * 32, "h" * 32, by=patient, phone="+" + "9" * 15)  # fmt: skip
+                                    BookingOptions(patient, phone="+" + "9" * 15, idempotency_key="k" * 32,
+                                                   request_hash="h" * 32))  # fmt: skip
         if n < len(range(places * domain.BOOKINGS_PER_PLACE)) - places:
             slot, _ = domain.move(slot, booking, Status.CANCELLED, BEFORE, by=patient)
     slot = replace(slot, delayed=True, delay_minutes=domain.MAX_DELAY_MINUTES)

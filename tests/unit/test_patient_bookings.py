@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from opd import domain, service
+from opd import domain
 from opd.domain import CancelReason, Capacity, Source, Status
 from opd.errors import ValidationFailed
-from opd.service import Allocator
+from opd.service import Allocator, reads
 from opd.settings import Settings
 from tests.unit.fakes import FakeSlotLock, FakeSlotStore
 
@@ -84,9 +84,9 @@ def test_the_days_default_to_today_in_the_clinic_and_30_days_on(store: FakeSlotS
     allocator.patient_bookings("asha", last_day=date(2030, 1, 7))
     midnight = datetime(2030, 1, 7, tzinfo=IST)
     assert asked == [
-        (midnight, midnight + timedelta(days=31), service.BOOKINGS_MAX_SLOTS),
-        (datetime(2030, 3, 1, tzinfo=IST), datetime(2030, 4, 1, tzinfo=IST), service.BOOKINGS_MAX_SLOTS),
-        (midnight, midnight + timedelta(days=1), service.BOOKINGS_MAX_SLOTS),
+        (midnight, midnight + timedelta(days=31), reads.BOOKINGS_MAX_SLOTS),
+        (datetime(2030, 3, 1, tzinfo=IST), datetime(2030, 4, 1, tzinfo=IST), reads.BOOKINGS_MAX_SLOTS),
+        (midnight, midnight + timedelta(days=1), reads.BOOKINGS_MAX_SLOTS),
     ]
 
 
@@ -113,7 +113,7 @@ def test_to_is_not_before_from_nor_more_than_92_days_after(
 def test_a_listing_reads_at_most_the_cap_of_slots_the_earliest_and_says_so(
     allocator: FakeAllocator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(service, "BOOKINGS_MAX_SLOTS", 2)
+    monkeypatch.setattr(reads, "BOOKINGS_MAX_SLOTS", 2)
     made = []
     for hour in (3, 1, 2):
         start = NOW + timedelta(hours=hour)

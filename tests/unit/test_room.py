@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from opd import domain, store
-from opd.domain import Booking, Change, Slot, Source, Status
+from opd.domain import Booking, BookingOptions, Change, Slot, Source, Status
 from opd.errors import InvalidTransition
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ def clinic(sources: list[Source], checked_in: tuple[int, ...] | list[int] = ()) 
     slot = Slot(slot_id="slot-1", doctor_id="dr-1", start=START, end=END)
     for source in sources:
         token = slot.next_token
-        slot, _ = domain.book(slot, f"slot-1.b{token}", f"p{token}", source, BEFORE, 20, by=f"p{token}")
+        slot, _ = domain.book(slot, f"slot-1.b{token}", f"p{token}", source, BEFORE, 20, BookingOptions(by=f"p{token}"))
     for token in checked_in:
         slot, _ = domain.move(slot, by_token(slot, token), Status.CHECKED_IN, BEFORE, by=DESK)
     return slot

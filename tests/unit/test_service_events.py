@@ -173,7 +173,7 @@ def test_the_relay_never_undoes_a_change_made_while_it_published(
 
     def meanwhile(entries: object) -> set[str]:
         bus.publish = real_publish  # type: ignore[method-assign]
-        allocator._publishing_paused_until = 0.0
+        allocator.relay._paused_until = 0.0
         allocator.check_in(booking.booking_id)  # a request writes while the relay is publishing
         return real_publish(entries)  # type: ignore[arg-type]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from opd import domain, events, messages
-from opd.domain import CancelReason, Capacity, Slot, Source, Status
+from opd import domain, eventbridge, messages
+from opd.domain import BookingOptions, CancelReason, Capacity, Slot, Source, Status
 from opd.settings import Settings
 from opd.sms import SmsNotifier, SmsNotSent
 
@@ -64,14 +64,16 @@ def bus_events(before: Slot, after: Slot, at: datetime = BEFORE) -> list[dict[st
     stored = replace(written, version=before.version + 1)
     return [
         {"detail-type": entry.detail_type, "detail": json.loads(entry.detail), "source": "opd"}
-        for entry in events.entries(stored, written.outbox, 20)
+        for entry in eventbridge.entries(stored, written.outbox, 20)
     ]
 
 
 def slot_with(*phones: str | None, base: int = 10) -> Slot:
     slot = Slot("slot-1", "dr-rao", START, START + timedelta(hours=1), Capacity(base, 0, 0))
     for n, phone in enumerate(phones):
-        slot, _ = domain.book(slot, f"slot-1.b{n}", f"p{n}", Source.ONLINE, BEFORE, 20, waitlist=True, phone=phone)
+        slot, _ = domain.book(
+            slot, f"slot-1.b{n}", f"p{n}", Source.ONLINE, BEFORE, 20, BookingOptions(waitlist=True, phone=phone)
+        )
     return slot
 
 
@@ -81,7 +83,7 @@ def texts(event: dict[str, Any]) -> list[messages.Sms]:
 
 def test_a_booking_is_told_its_token_and_time_in_the_clinics_zone() -> None:
     slot = slot_with(PHONE)
-    after, _ = domain.book(slot, "slot-1.n", "pn", Source.ONLINE, BEFORE, 20, phone=OTHER)
+    after, _ = domain.book(slot, "slot-1.n", "pn", Source.ONLINE, BEFORE, 20, BookingOptions(phone=OTHER))
     (event,) = bus_events(slot, after)
     assert texts(event) == [
         messages.Sms(OTHER, "OPD: booked with Dr dr-rao on 2026-11-21, token 2. Expect to be called about 09:06.")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from opd import domain, store
-from opd.domain import Booking, CancelReason, Capacity, Change, Slot, Source, Status
+from opd.domain import Booking, BookingOptions, CancelReason, Capacity, Change, Slot, Source, Status
 from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, WaitlistFull
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -24,7 +24,7 @@ def empty(base: int = 2, premium: int = 1, emergency: int = 0) -> Slot:
 
 def book(slot: Slot, patient: str, source: Source = Source.ONLINE, limit: int = 10) -> tuple[Slot, Booking]:
     return domain.book(
-        slot, f"s.{patient}", patient, source, BEFORE, PCT, by=patient, waitlist=True, waitlist_limit=limit
+        slot, f"s.{patient}", patient, source, BEFORE, PCT, BookingOptions(patient, waitlist=True, waitlist_limit=limit)
     )
 
 
@@ -210,7 +210,9 @@ def test_an_abandoned_reschedule_leaves_the_booking_as_it_was() -> None:
 def test_a_move_is_placed_in_the_target_at_most_once() -> None:
     old = fill(empty(), ["a"]).bookings[0]
     target = replace(empty(), slot_id="t")
-    placed, new = domain.place_move(target, old, "t.new", LATER, PCT, "key", "body", by="desk")
+    placed, new = domain.place_move(
+        target, old, "t.new", LATER, PCT, BookingOptions("desk", idempotency_key="key", request_hash="body")
+    )
     assert placed is not None and placed.bookings == (new,)
     assert (new.booking_id, new.patient_id, new.source, new.token, new.status) == (
         "t.new",

@@ -2,9 +2,9 @@
 
 The outbox keeps events compact (`opd.domain.Event`: ids, version, time, a snapshot of what
 changes), and the detail is rendered from them and the slot when they are published, by the
-request right after its write or by the relay later. The booking in a detail is the booking as
-the event left it, whatever happened to it since: its history up to that event says its state,
-and the snapshot its standing. Pure code: no clock, no I/O.
+request right after its write or by the relay later, in the contract's shapes (`opd.contract`).
+The booking in a detail is the booking as the event left it, whatever happened to it since: its
+history up to that event says its state, and the snapshot its standing. Pure code: no clock, no I/O.
 
     {"eventId", "occurredAt", "slotId", "slotVersion", "booking"?: Booking, "slot": Slot}
 
@@ -18,22 +18,12 @@ CHECKED_IN booking with a phone, as the change left them), so the SMS notifier n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from itertools import pairwise
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from opd.domain import (
-    HOLDS_PLACE,
-    Booking,
-    BookingSnapshot,
-    Event,
-    Slot,
-    SlotSnapshot,
-    Standing,
-    Status,
-    tier_limits,
-)
+from opd.contract import BookingOut, SlotOut, iso_utc
+from opd.domain import Event, Slot, booking_as_it_was
 
 SOURCE = "opd"
 MAX_ENTRIES_PER_PUT = 10  # PutEvents takes at most 10 entries a request
@@ -49,94 +39,6 @@ class Entry:
     time: datetime
 
 
-def iso_utc(value: datetime) -> str:
-    """UTC, `Z`, at most milliseconds: as the API answers times."""
-    utc = value.astimezone(UTC)
-    return utc.isoformat(timespec="seconds" if utc.microsecond == 0 else "milliseconds").replace("+00:00", "Z")
-
-
-def _iso_or_none(value: datetime | None) -> str | None:
-    return None if value is None else iso_utc(value)
-
-
-def booking_as_it_was(booking: Booking, snapshot: BookingSnapshot) -> Booking:
-    """`booking` (as it is now) as the event left it: its history up to the event says the rest."""
-    lines = booking.history[: snapshot.history_length]
-    if not lines:  # a booking stored without history (none are): as it is
-        return booking
-    status = lines[-1].status
-    calls = [line.at for line in lines if line.status is Status.CALLED]
-    return replace(
-        booking,
-        status=status,
-        updated_at=lines[-1].at,
-        history=lines,
-        token=booking.token if any(line.status in HOLDS_PLACE for line in lines) else None,
-        called_at=calls[-1] if calls else None,
-        completed_at=next((line.at for line in lines if line.status is Status.COMPLETED), None),
-        skips=sum(
-            1
-            for a, b in pairwise(lines)
-            if a.status is Status.CALLED and b.status in (Status.CHECKED_IN, Status.NO_SHOW)
-        ),
-        cancel_reason=booking.cancel_reason if status is Status.CANCELLED else None,
-        rescheduled_to=booking.rescheduled_to if status is Status.CANCELLED else None,
-        standing=(Standing(snapshot.position, snapshot.estimated_call_at) if snapshot.position is not None else None),
-        waitlist_position=snapshot.waitlist_position,
-    )
-
-
-def booking_json(booking: Booking) -> dict[str, Any]:
-    """The contract's Booking, every field present, null where it does not apply."""
-    standing = booking.standing
-    return {
-        "bookingId": booking.booking_id,
-        "slotId": booking.slot_id,
-        "doctorId": booking.doctor_id,
-        "patientId": booking.patient_id,
-        "source": booking.source.value,
-        "tier": booking.tier.value,
-        "token": booking.token,
-        "status": booking.status.value,
-        "createdAt": iso_utc(booking.created_at),
-        "updatedAt": iso_utc(booking.updated_at),
-        "position": standing.position if standing else None,
-        "estimatedCallAt": _iso_or_none(standing.estimated_call_at) if standing else None,
-        "waitlistPosition": booking.waitlist_position,
-        "calledAt": _iso_or_none(booking.called_at),
-        "completedAt": _iso_or_none(booking.completed_at),
-        "skips": booking.skips,
-        "cancelReason": booking.cancel_reason.value if booking.cancel_reason else None,
-        "rescheduledFrom": booking.rescheduled_from,
-        "rescheduledTo": booking.rescheduled_to,
-        "phone": booking.phone,
-        "history": [{"status": c.status.value, "at": iso_utc(c.at), "by": c.by} for c in booking.history],
-    }
-
-
-def slot_json(slot: Slot, snapshot: SlotSnapshot, delay_reduction_percent: int) -> dict[str, Any]:
-    """The contract's Slot as the event left it: capacity and times never change, the snapshot has the rest."""
-    limits = tier_limits(slot.capacity, snapshot.delayed, delay_reduction_percent)
-    return {
-        "slotId": slot.slot_id,
-        "doctorId": slot.doctor_id,
-        "start": iso_utc(slot.start),
-        "end": iso_utc(slot.end),
-        "capacity": {
-            "base": slot.capacity.base,
-            "premiumBuffer": slot.capacity.premium_buffer,
-            "emergencyBuffer": slot.capacity.emergency_buffer,
-        },
-        "delayed": snapshot.delayed,
-        "delayMinutes": snapshot.delay_minutes,
-        "closed": snapshot.closed,
-        "limits": {tier.value: limit for tier, limit in limits.items()},
-        "booked": snapshot.booked,
-        "available": {tier.value: max(0, limit - snapshot.booked) for tier, limit in limits.items()},
-        "waitlisted": snapshot.waitlisted,
-    }
-
-
 def detail(slot: Slot, event: Event, delay_reduction_percent: int) -> dict[str, Any]:
     """The event's detail, from the slot as it is now (any later version) and the event's snapshot."""
     body: dict[str, Any] = {
@@ -148,8 +50,8 @@ def detail(slot: Slot, event: Event, delay_reduction_percent: int) -> dict[str, 
     if event.booking_id is not None and event.booking is not None:
         booking = slot.booking(event.booking_id)
         if booking is not None:
-            body["booking"] = booking_json(booking_as_it_was(booking, event.booking))
-    body["slot"] = slot_json(slot, event.slot, delay_reduction_percent)
+            body["booking"] = BookingOut.of(booking_as_it_was(booking, event.booking)).as_json()
+    body["slot"] = SlotOut.of(slot, delay_reduction_percent, as_left=event.slot).as_json()
     if event.slot.recipients:
         body["recipients"] = [
             {"bookingId": b.booking_id, "token": b.token, "phone": b.phone}

@@ -31,16 +31,14 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from opd.errors import DependencyUnavailable, SlotBusy
 from opd.ports import Held, KeyClaim, KeyRecord
+from opd.redisconn import redis_errors
 
 log = logging.getLogger(__name__)
 
@@ -119,32 +117,6 @@ redis.call('hset', KEYS[1], 'slot', ARGV[1], 'body', ARGV[2], 'refusal', ARGV[3]
 redis.call('expire', KEYS[1], ARGV[4])
 return {'remembered'}
 """
-
-
-def connect(url: str, timeout_s: float = 0.5, connect_timeout_s: float = 1.0) -> redis.Redis:
-    """One client per execution environment; `rediss://` URLs (Upstash) get TLS from redis-py.
-
-    A healthy Redis answers in milliseconds, so half a second without a reply means it is stalled
-    or gone: the request gives up (503), cleans up what it can, and never holds its caller longer
-    than about a second per command. A timed-out command is not retried (during a stall that only
-    queues more commands); a dropped connection is retried once, as a Lambda's connection may have
-    been closed while it was frozen. Every command here is safe to send twice.
-    """
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=connect_timeout_s,
-        health_check_interval=30,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-    )
-
-
-@contextmanager
-def redis_errors() -> Iterator[None]:
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise DependencyUnavailable("redis", f"Redis unreachable: {type(exc).__name__}") from exc
 
 
 class SlotLock:

@@ -1,4 +1,4 @@
-"""The SMS a patient is sent, in one place: a hospital translates MESSAGES and nothing else.
+"""The SMS a patient is sent, in one place, keyed by event type: a hospital translates MESSAGES and nothing else.
 
 Each template is filled with str.format from these fields: {doctor} (the doctor's id), {date}
 (YYYY-MM-DD) and {start} (HH:MM) of the slot, {token}, {time} (HH:MM, the estimated call time)
@@ -15,28 +15,30 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-MESSAGES: dict[str, str] = {
-    "BookingCreated": "OPD: booked with Dr {doctor} on {date}, token {token}. Expect to be called about {time}.",
-    "BookingPromoted": (
+from opd.domain import CancelReason, EventType
+
+# By event type; a cancellation by its reason too (a patient is told only of those they did not ask for).
+MESSAGES: dict[EventType | tuple[EventType, CancelReason], str] = {
+    EventType.BOOKING_CREATED: (
+        "OPD: booked with Dr {doctor} on {date}, token {token}. Expect to be called about {time}."
+    ),
+    EventType.BOOKING_PROMOTED: (
         "OPD: a place came free. Dr {doctor} on {date}, token {token}. Expect to be called about {time}."
     ),
-    "BookingCalled": "OPD: token {token}, please go in to Dr {doctor} now.",
-    "BookingCancelled.DOCTOR_UNAVAILABLE": (
+    EventType.BOOKING_CALLED: "OPD: token {token}, please go in to Dr {doctor} now.",
+    (EventType.BOOKING_CANCELLED, CancelReason.DOCTOR_UNAVAILABLE): (
         "OPD: Dr {doctor} is not available on {date}. Your {start} booking is cancelled; please book another slot."
     ),
-    "BookingCancelled.WAITLIST_EXPIRED": (
+    (EventType.BOOKING_CANCELLED, CancelReason.WAITLIST_EXPIRED): (
         "OPD: no place came free with Dr {doctor} at {start} on {date}; your waitlist request has ended."
     ),
-    "BookingRescheduled": (
+    EventType.BOOKING_RESCHEDULED: (
         "OPD: your {start} booking with Dr {doctor} on {date} has moved; a message with the new one follows."
     ),
-    "SlotDelayChanged": (
+    EventType.SLOT_DELAY_CHANGED: (
         "OPD: Dr {doctor} is running about {minutes} min late on {date}. Token {token} keeps its place."
     ),
 }
-
-# Which cancellations a patient is told of: those they did not ask for.
-TOLD_CANCEL_REASONS = ("DOCTOR_UNAVAILABLE", "WAITLIST_EXPIRED")
 
 # GSM 03.38's basic set: a text of these alone fits 160 to an SMS part; any other character makes it UCS-2 (70).
 _GSM7 = frozenset(
@@ -61,38 +63,45 @@ def _local(iso: str | None, zone: ZoneInfo) -> datetime | None:
     return None if iso is None else datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
 
 
-def _fill(key: str, fields: dict[str, Any]) -> str | None:
+def _fill(key: EventType | tuple[EventType, CancelReason], fields: dict[str, Any]) -> str | None:
     try:
         return MESSAGES[key].format(**fields)
     except KeyError:  # no such template, or one that names a field this event does not have
         return None
 
 
+def _message_key(kind: EventType, booking: dict[str, Any]) -> EventType | tuple[EventType, CancelReason] | None:
+    """The template of a booking's event, if it has one: a cancellation's is chosen by its reason."""
+    if kind is not EventType.BOOKING_CANCELLED:
+        return kind if kind in MESSAGES else None
+    reason = booking.get("cancelReason")
+    if not isinstance(reason, str) or reason not in CancelReason:
+        return None
+    key = (kind, CancelReason(reason))
+    return key if key in MESSAGES else None
+
+
 def texts(detail_type: str, detail: dict[str, Any], zone: ZoneInfo) -> list[Sms]:
     """The SMS one event sends (contract, "Events and SMS"): none for most, one per phone at most."""
+    if detail_type not in EventType:
+        return []
+    kind = EventType(detail_type)
     given_slot, given_booking = detail.get("slot"), detail.get("booking")
     slot: dict[str, Any] = given_slot if isinstance(given_slot, dict) else {}
     booking: dict[str, Any] | None = given_booking if isinstance(given_booking, dict) else None
     fields: dict[str, Any] = {"doctor": slot.get("doctorId"), "minutes": slot.get("delayMinutes")}
     if (start := _local(slot.get("start"), zone)) is not None:
         fields |= {"date": start.strftime("%Y-%m-%d"), "start": start.strftime("%H:%M")}
-    if detail_type == "SlotDelayChanged":
+    if kind is EventType.SLOT_DELAY_CHANGED:
         if not slot.get("delayed"):
             return []  # a delay cleared: nobody is told
         sent = [
             Sms(recipient["phone"], text)
             for recipient in detail.get("recipients", [])
-            if recipient.get("phone") and (text := _fill(detail_type, fields | {"token": recipient.get("token")}))
+            if recipient.get("phone") and (text := _fill(kind, fields | {"token": recipient.get("token")}))
         ]
         return _one_per_phone(sent)
-    if booking is None or not booking.get("phone"):
-        return []
-    key = detail_type
-    if detail_type == "BookingCancelled":
-        if booking.get("cancelReason") not in TOLD_CANCEL_REASONS:
-            return []
-        key = f"{detail_type}.{booking['cancelReason']}"
-    if key not in MESSAGES:
+    if booking is None or not booking.get("phone") or (key := _message_key(kind, booking)) is None:
         return []
     fields["token"] = booking.get("token")
     if (eta := _local(booking.get("estimatedCallAt"), zone)) is not None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from opd.domain import Slot
-from opd.events import Entry
+from opd.eventbridge import Entry
 
 
 class SlotRepository(Protocol):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from opd.events import MAX_ENTRIES_PER_PUT, SOURCE, Entry
+from opd.eventbridge import MAX_ENTRIES_PER_PUT, SOURCE, Entry
 
 log = logging.getLogger(__name__)
 

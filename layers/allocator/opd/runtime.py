@@ -13,7 +13,7 @@ from functools import cache
 import redis
 from pymongo import MongoClient
 
-from opd import lock, store
+from opd import redisconn, store
 from opd.lock import SlotLock
 from opd.ports import EventPublisher
 from opd.service import Allocator
@@ -43,7 +43,7 @@ def settings() -> Settings:
 
 @cache
 def redis_client() -> redis.Redis:
-    return lock.connect(_connection_string(settings().redis_connection))
+    return redisconn.connect(_connection_string(settings().redis_connection))
 
 
 @cache

@@ -22,8 +22,8 @@ from typing import Any, Protocol, cast
 
 import redis
 
-from opd.lock import redis_errors
 from opd.messages import Sms, parts, texts
+from opd.redisconn import redis_errors
 from opd.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -5,18 +5,17 @@ A full tier is SLOT_FULL, or with `"waitlist": true` a place on the slot's waitl
 
 from __future__ import annotations
 
-from typing import Any
-
 from opd.api import idempotency
 from opd.api.auth import Caller, may_book
-from opd.api.models import BookingOut, CreateBookingRequest
+from opd.api.models import CreateBookingRequest
 from opd.api.observability import count
 from opd.api.resolver import allocator
+from opd.contract import BookingOut
 from opd.domain import Status
 
 
-def book(request: CreateBookingRequest, caller: Caller, idempotency_key: str | None) -> dict[str, Any]:
-    """The new booking as the contract's JSON; with a key, the first answer given for it."""
+def book(request: CreateBookingRequest, caller: Caller, idempotency_key: str | None) -> BookingOut:
+    """The new booking as the contract shows it; with a key, the first answer given for it."""
     may_book(caller, request.patient_id, request.source)
     key = None
     if idempotency_key is not None:
@@ -36,4 +35,4 @@ def book(request: CreateBookingRequest, caller: Caller, idempotency_key: str | N
     if not booked.replayed:
         waitlisted = booked.booking.status is Status.WAITLISTED
         count("Waitlisted" if waitlisted else "Bookings", tier=booked.booking.tier.value)
-    return BookingOut.of(booked.booking).model_dump(mode="json")
+    return BookingOut.of(booked.booking)

@@ -1,7 +1,8 @@
-"""Request and response shapes of the public HTTP contract.
+"""Request shapes of the public HTTP contract, and the routes' answers around its Booking and Slot.
 
 Requests are strict about what they accept (unknown fields, ids outside the pattern, times without
-an offset are all 400s); responses are camelCase with times in UTC ending in `Z`.
+an offset are all 400s); responses are camelCase with times in UTC ending in `Z`. The Booking and
+the Slot themselves are `opd.contract`'s, which the events' details use too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from opd import domain
+from opd.contract import BookingOut, ResponseModel, SlotOut, UtcTime
 from opd.domain import (
     ID_PATTERN,
     MAX_CAPACITY,
@@ -37,24 +38,15 @@ from opd.domain import (
     SLOT_MINUTES,
     WEEKDAYS,
     Booking,
-    CancelReason,
     Capacity,
     SessionPlan,
     Slot,
     Source,
-    Status,
-    Tier,
 )
 from opd.settings import Settings
 
 if TYPE_CHECKING:
     from opd.service import LeaveTaken, SessionsOpened
-
-
-def iso_utc(value: datetime) -> str:
-    """UTC, `Z`, at most milliseconds: what MongoDB keeps, so a booking reads back as it was answered."""
-    utc = value.astimezone(UTC)
-    return utc.isoformat(timespec="seconds" if utc.microsecond == 0 else "milliseconds").replace("+00:00", "Z")
 
 
 # ISO 8601 (RFC 3339) as the contract writes it: a date, `T`, a time with optional seconds and fraction, an offset.
@@ -110,7 +102,6 @@ ClockTime = Annotated[
 ]
 Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]  # opd.domain.WEEKDAYS, in its order
 MAX_LEAVE_REASON = 200  # characters; only logged (the answer does not carry it)
-UtcTime = Annotated[AwareDatetime, PlainSerializer(iso_utc, return_type=str)]
 
 # Path parameters are named as in the contract (`{slotId}`), so a 400 names the same field.
 SlotIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
@@ -123,8 +114,7 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-# defer_build: a model's validator and serializer are built at its first use, not at import, so a
-# handler builds only the few models of its own route (~1 ms each), not all of this module's.
+# defer_build, as for the answers (opd.contract.ResponseModel): each model is built at its first use.
 class RequestModel(BaseModel):
     model_config = ConfigDict(
         defer_build=True,
@@ -136,28 +126,25 @@ class RequestModel(BaseModel):
     )
 
 
-class ResponseModel(BaseModel):
-    # Built by field name in code, read back by alias from a stored idempotent answer.
-    model_config = ConfigDict(
-        defer_build=True,
-        alias_generator=to_camel,
-        validate_by_name=True,
-        serialize_by_alias=True,
-        extra="forbid",
-        frozen=True,
-    )
-
-
 # -- requests ---------------------------------------------------------------------------------
 
 
-class CreateSlotRequest(RequestModel):
-    doctor_id: Id
-    start: RequestTime
-    end: RequestTime
+class CapacityRequest(RequestModel):
+    """A request that gives a slot's capacity: each part here, their sum in the domain (`Capacity`)."""
+
     base_capacity: Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)] = Capacity.base
     premium_buffer: Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)] = Capacity.premium_buffer
     emergency_buffer: Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)] = Capacity.emergency_buffer
+
+    def capacity(self) -> Capacity:
+        """The capacity asked for; ValidationFailed when the parts add up to more than a slot may have."""
+        return Capacity(self.base_capacity, self.premium_buffer, self.emergency_buffer)
+
+
+class CreateSlotRequest(CapacityRequest):
+    doctor_id: Id
+    start: RequestTime
+    end: RequestTime
 
     @field_validator("end")
     @classmethod
@@ -182,7 +169,7 @@ class CreateBookingRequest(RequestModel):
     phone: Phone | None = None
 
 
-class OpenSessionsRequest(RequestModel):
+class OpenSessionsRequest(CapacityRequest):
     """A doctor's recurring session: from `from` to `to` (both included, at most 92 days apart) on each of
     `weekdays` (default: every day), a slot every `slotMinutes` from `start` to `end`. Dates and clock times
     are the clinic's time zone's; at most 500 slots a request."""
@@ -197,9 +184,6 @@ class OpenSessionsRequest(RequestModel):
     start: ClockTime
     end: ClockTime
     slot_minutes: Annotated[int, Field(strict=True, ge=SLOT_MINUTES[0], le=SLOT_MINUTES[1])]
-    base_capacity: Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)] = Capacity.base
-    premium_buffer: Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)] = Capacity.premium_buffer
-    emergency_buffer: Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)] = Capacity.emergency_buffer
 
     @field_validator("weekdays")
     @classmethod
@@ -227,7 +211,7 @@ class OpenSessionsRequest(RequestModel):
             opens=self.start,
             closes=self.end,
             slot_minutes=self.slot_minutes,
-            capacity=Capacity(self.base_capacity, self.premium_buffer, self.emergency_buffer),
+            capacity=self.capacity(),
         )
 
 
@@ -241,118 +225,6 @@ class RescheduleRequest(RequestModel):
 
 
 # -- responses --------------------------------------------------------------------------------
-
-
-class CapacityOut(ResponseModel):
-    base: int
-    premium_buffer: int
-    emergency_buffer: int
-
-
-class SlotOut(ResponseModel):
-    slot_id: str
-    doctor_id: str
-    start: UtcTime
-    end: UtcTime
-    capacity: CapacityOut
-    delayed: bool
-    delay_minutes: int
-    closed: bool
-    limits: dict[Tier, int]
-    booked: int
-    available: dict[Tier, int]
-    waitlisted: int
-
-    @classmethod
-    def of(cls, slot: Slot, settings: Settings) -> SlotOut:
-        reduction = settings.delay_reduction_percent
-        return cls(
-            slot_id=slot.slot_id,
-            doctor_id=slot.doctor_id,
-            start=slot.start,
-            end=slot.end,
-            capacity=CapacityOut(
-                base=slot.capacity.base,
-                premium_buffer=slot.capacity.premium_buffer,
-                emergency_buffer=slot.capacity.emergency_buffer,
-            ),
-            delayed=slot.delayed,
-            delay_minutes=slot.delay_minutes,
-            closed=slot.closed,
-            limits=slot.limits(reduction),
-            booked=slot.booked,
-            available=slot.available(reduction),
-            waitlisted=len(slot.waitlist),
-        )
-
-
-# The contract's reasons for a cancellation; the service records none yet (later issues do).
-
-
-class ChangeOut(ResponseModel):
-    """One line of a booking's history: what it became, when, and who made the change (a username or `system`)."""
-
-    status: Status
-    at: UtcTime
-    by: str
-
-
-class BookingOut(ResponseModel):
-    """The contract's Booking: every field always present, null where it does not apply.
-
-    Built from the domain's values, which are already what the fields say, so Powertools'
-    validation of the answer is an isinstance check and the cost is one build and one dump.
-    """
-
-    booking_id: str
-    slot_id: str
-    doctor_id: str
-    patient_id: str
-    source: Source
-    tier: Tier
-    token: int | None
-    status: Status
-    created_at: UtcTime
-    updated_at: UtcTime
-    position: int | None  # bookings ahead in call order (the CALLED one included); 0 when CALLED
-    estimated_call_at: UtcTime | None
-    waitlist_position: int | None
-    called_at: UtcTime | None
-    completed_at: UtcTime | None
-    skips: int
-    cancel_reason: CancelReason | None
-    rescheduled_from: str | None
-    rescheduled_to: str | None
-    phone: str | None  # only its owner and staff are ever answered a booking
-    history: list[ChangeOut]
-
-    @classmethod
-    def of(cls, booking: Booking) -> BookingOut:
-        """`booking` as the service answered it: with its standing (position, estimate), null out of the queue."""
-        standing = booking.standing
-        return cls(
-            booking_id=booking.booking_id,
-            slot_id=booking.slot_id,
-            doctor_id=booking.doctor_id,
-            patient_id=booking.patient_id,
-            source=booking.source,
-            tier=booking.tier,
-            token=booking.token,
-            status=booking.status,
-            created_at=booking.created_at,
-            updated_at=booking.updated_at,
-            position=None if standing is None else standing.position,
-            estimated_call_at=None if standing is None else standing.estimated_call_at,
-            waitlist_position=booking.waitlist_position,
-            called_at=booking.called_at,
-            completed_at=booking.completed_at,
-            skips=booking.skips,
-            cancel_reason=booking.cancel_reason,
-            rescheduled_from=booking.rescheduled_from,
-            rescheduled_to=booking.rescheduled_to,
-            phone=booking.phone,
-            history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
-        )
 
 
 class SlotListOut(ResponseModel):
@@ -442,7 +314,10 @@ class SessionsOut(ResponseModel):
 
     @classmethod
     def of(cls, opened: SessionsOpened, settings: Settings) -> SessionsOut:
-        return cls(created=[SlotOut.of(slot, settings) for slot in opened.created], existing=list(opened.existing))
+        return cls(
+            created=[SlotOut.of(slot, settings.delay_reduction_percent) for slot in opened.created],
+            existing=list(opened.existing),
+        )
 
 
 class LeaveOut(ResponseModel):

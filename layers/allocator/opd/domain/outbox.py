@@ -1,0 +1,151 @@
+"""The outbox: the events a change tells the world, derived in pure code and written with the change.
+
+`events_between` is the one place that knows which change is which detail-type (from the
+bookings' histories and `states.EVENTS`); `with_events` puts them in the slot's outbox, so a change
+and its events are one conditional write; `booking_as_it_was` gives back a booking as an event
+left it, for its detail (rendered in `opd.eventbridge`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from itertools import groupby, pairwise
+
+from opd.domain.model import MAX_PLACES, Booking, BookingSnapshot, Event, Slot, SlotSnapshot, Standing
+from opd.domain.queue import standings
+from opd.domain.states import HOLDS_PLACE, TOLD_OF_DELAY, EventType, Status, event_types, is_skip
+from opd.errors import EventsBacklog
+
+# Unpublished events a slot may hold before its changes are refused (503 DEPENDENCY_UNAVAILABLE,
+# "events backlog"): with the most one change can add (`MAX_EVENTS_PER_CHANGE`), what keeps the
+# document under 256 KiB while EventBridge is away. Never reached while the relay runs: the request
+# publishes its own events, and every write prunes what is known to be published.
+MAX_PENDING_EVENTS = 100
+MAX_WAITLIST_LIMIT = 100  # the WAITLIST_LIMIT setting's upper bound
+# One change moves each of the slot's waiting or queued bookings at most once (a 3rd skip is two
+# events for one booking, and it moves no one else), plus one slot event.
+MAX_EVENTS_PER_CHANGE = MAX_PLACES + MAX_WAITLIST_LIMIT + 1
+
+
+def slot_snapshot(slot: Slot, with_recipients: bool = False) -> SlotSnapshot:
+    recipients = tuple(b.booking_id for b in slot.bookings if b.status in TOLD_OF_DELAY and b.phone)
+    return SlotSnapshot(
+        delayed=slot.delayed,
+        delay_minutes=slot.delay_minutes,
+        closed=slot.closed,
+        booked=slot.booked,
+        waitlisted=len(slot.waitlist),
+        recipients=recipients if with_recipients else (),
+    )
+
+
+def events_between(before: Slot | None, after: Slot, now: datetime) -> list[Event]:
+    """The events of the change from `before` (None: a new slot) to `after`: the one place that knows
+    which change is which detail-type. Slot events first, then each booking's, in the slot's order.
+
+    Read from the bookings' histories: every line a change added is one move, so a booking moved
+    twice by one change (never today) would still tell both.
+    """
+    version = after.version if before is None else before.version + 1
+    plain = slot_snapshot(after)  # every event carries the slot as the change left it
+    found: list[tuple[EventType, Booking | None, BookingSnapshot | None]] = []
+    if before is None:
+        found.append((EventType.SLOT_CREATED, None, None))
+    else:
+        if (before.delayed, before.delay_minutes) != (after.delayed, after.delay_minutes):
+            found.append((EventType.SLOT_DELAY_CHANGED, None, None))
+        if after.closed and not before.closed:
+            found.append((EventType.SLOT_CLOSED, None, None))
+    earlier = {b.booking_id: b for b in before.bookings} if before is not None else {}
+    standing = waiting = None
+    for booking in after.bookings:
+        was = earlier.get(booking.booking_id)
+        seen = len(was.history) if was is not None else 0
+        if len(booking.history) <= seen:
+            continue
+        if standing is None or waiting is None:  # only for changes that move a booking
+            standing, waiting = standings(after, now), [b.booking_id for b in after.waitlist]
+        for length in range(seen + 1, len(booking.history) + 1):
+            previous = booking.history[length - 2].status if length > 1 else None
+            last = length == len(booking.history)
+            now_standing = standing.get(booking.booking_id) if last else None
+            snapshot = BookingSnapshot(
+                history_length=length,
+                position=now_standing.position if now_standing else None,
+                estimated_call_at=now_standing.estimated_call_at if now_standing else None,
+                waitlist_position=(
+                    waiting.index(booking.booking_id) + 1 if last and booking.booking_id in waiting else None
+                ),
+            )
+            reason = booking.cancel_reason if last else None
+            for kind in event_types(previous, booking.history[length - 1].status, reason):
+                found.append((kind, booking, snapshot))
+    return [
+        Event(
+            detail_type=kind,
+            occurred_at=now,
+            slot_id=after.slot_id,
+            slot_version=version,
+            seq=seq,
+            booking_id=booking.booking_id if booking is not None else None,
+            booking=snapshot,
+            slot=slot_snapshot(after, with_recipients=kind is EventType.SLOT_DELAY_CHANGED and after.delayed)
+            if kind is EventType.SLOT_DELAY_CHANGED
+            else plain,
+        )
+        for seq, (kind, booking, snapshot) in enumerate(found)
+    ]
+
+
+def with_events(before: Slot | None, after: Slot, now: datetime, published_through: int | None = None) -> Slot:
+    """`after` as it must be written: its outbox is what `before` held, less what is known to be published
+    (every event of a version up to `published_through`), and the events of this change.
+
+    So a change and its events are one write: neither can exist without the other. A change that
+    has events to add while `MAX_PENDING_EVENTS` still wait is refused (EventsBacklog): an event is
+    never dropped, and the document stays bounded.
+    """
+    held = before.outbox if before is not None else ()
+    kept = tuple(e for e in held if published_through is None or e.slot_version > published_through)
+    new = events_between(before, after, now)
+    if new and len(kept) >= MAX_PENDING_EVENTS:
+        raise EventsBacklog(
+            f"events backlog: slot {after.slot_id} holds {len(kept)} events EventBridge has not taken yet; "
+            "try again in a minute"
+        )
+    return replace(after, outbox=(*kept, *new))
+
+
+def published_through(outbox: Sequence[Event], published: set[str] | frozenset[str]) -> int | None:
+    """The highest version all of whose events, and all older ones in `outbox`, are in `published`."""
+    through = None
+    for version, events in groupby(outbox, key=lambda e: e.slot_version):
+        if any(e.event_id not in published for e in events):
+            break
+        through = version
+    return through
+
+
+def booking_as_it_was(booking: Booking, snapshot: BookingSnapshot) -> Booking:
+    """`booking` (as it is now) as the event left it: its history up to the event says the rest."""
+    lines = booking.history[: snapshot.history_length]
+    if not lines:  # a booking stored without history (none are): as it is
+        return booking
+    status = lines[-1].status
+    calls = [line.at for line in lines if line.status is Status.CALLED]
+    return replace(
+        booking,
+        status=status,
+        updated_at=lines[-1].at,
+        history=lines,
+        token=booking.token if any(line.status in HOLDS_PLACE for line in lines) else None,
+        called_at=calls[-1] if calls else None,
+        completed_at=next((line.at for line in lines if line.status is Status.COMPLETED), None),
+        skips=sum(1 for a, b in pairwise(lines) if is_skip(a.status, b.status)),
+        cancel_reason=booking.cancel_reason if status is Status.CANCELLED else None,
+        rescheduled_to=booking.rescheduled_to if status is Status.CANCELLED else None,
+        standing=(Standing(snapshot.position, snapshot.estimated_call_at) if snapshot.position is not None else None),
+        waitlist_position=snapshot.waitlist_position,
+    )

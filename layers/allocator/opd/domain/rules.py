@@ -1,0 +1,214 @@
+"""The booking rules: who gets a place, what a status change does, delays and the no-show sweep.
+
+Pure code: every decision takes the slot as read and returns the slot as it must be written, so
+the store writes it back in one conditional replace and a lost race simply decides again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from opd.domain.model import (
+    MAX_DELAY_MINUTES,
+    MAX_REBOOKINGS,
+    PHONE_PATTERN,
+    SYSTEM,
+    TIER_OF_SOURCE,
+    Booking,
+    Capacity,
+    Change,
+    Slot,
+    Source,
+    require_aware,
+    require_id,
+)
+from opd.domain.states import HOLDS_OR_WAITS, TRANSITIONS, CancelReason, Status
+from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed, WaitlistFull
+
+WAITLIST_LIMIT = 10  # the default of the WAITLIST_LIMIT setting: waitlisted bookings per slot
+
+
+def new_slot(slot_id: str, doctor_id: str, start: datetime, end: datetime, capacity: Capacity, now: datetime) -> Slot:
+    require_id("doctorId", doctor_id)
+    require_aware("start", start)
+    require_aware("end", end)
+    if end <= start:
+        raise ValidationFailed.field("end", "must be after start")
+    if end <= now:
+        raise ValidationFailed.field("end", "has already passed")
+    return Slot(slot_id=slot_id, doctor_id=doctor_id, start=start, end=end, capacity=capacity)
+
+
+@dataclass(frozen=True)
+class BookingOptions:
+    """How a booking was asked for, beyond whose it is and where: what the rules and its record need."""
+
+    by: str = SYSTEM  # who asked: the caller's username, for the booking's history
+    waitlist: bool = False  # a full tier puts the patient on the waitlist instead of SLOT_FULL
+    waitlist_limit: int = WAITLIST_LIMIT
+    phone: str | None = None  # E.164, where the booking's SMS go
+    # With an Idempotency-Key: hashes of (caller, key) and of the body, kept in the booking (see Booking).
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    rescheduled_from: str | None = None  # the booking this one replaces
+
+
+ASKED_PLAINLY = BookingOptions()
+
+
+def book(
+    slot: Slot,
+    booking_id: str,
+    patient_id: str,
+    source: Source,
+    now: datetime,
+    delay_reduction_percent: int,
+    options: BookingOptions = ASKED_PLAINLY,
+) -> tuple[Slot, Booking]:
+    """Give the patient the next token if the tier still has room, else refuse with the reason.
+
+    With `options.waitlist`, a full tier puts the patient on the slot's waitlist instead (no place,
+    no token) while it has fewer than `options.waitlist_limit`.
+    """
+    require_id("patientId", patient_id)
+    if options.phone is not None and not PHONE_PATTERN.fullmatch(options.phone):
+        raise ValidationFailed.field("phone", "must be an E.164 number such as +919876543210")
+    if slot.closed:
+        raise SlotClosed(f"slot {slot.slot_id} is closed: the doctor is on leave")
+    if now >= slot.end:
+        raise SlotClosed(f"slot {slot.slot_id} ended at {slot.end.isoformat()}")
+    theirs = [b for b in slot.bookings if b.patient_id == patient_id]
+    if any(b.status in HOLDS_OR_WAITS for b in theirs):
+        raise DuplicateBooking(f"patient {patient_id} already holds or waits for a booking in slot {slot.slot_id}")
+    if len(theirs) > MAX_REBOOKINGS:  # the first booking and MAX_REBOOKINGS more
+        raise DuplicateBooking(
+            f"patient {patient_id} has already rebooked slot {slot.slot_id} {MAX_REBOOKINGS} times",
+            [{"patientId": patient_id, "bookings": len(theirs), "maxRebookings": MAX_REBOOKINGS}],
+        )
+    tier = TIER_OF_SOURCE[source]
+    limit = slot.limits(delay_reduction_percent)[tier]
+    booked = slot.booked
+    full = booked >= limit
+    if full and not options.waitlist:
+        raise SlotFull(
+            f"no {tier.value} capacity left in slot {slot.slot_id}",
+            [{"tier": tier.value, "limit": limit, "booked": booked}],
+        )
+    if full and len(slot.waitlist) >= options.waitlist_limit:
+        raise WaitlistFull(
+            f"no {tier.value} capacity left in slot {slot.slot_id}, and its waitlist is full",
+            [{"tier": tier.value, "limit": limit, "booked": booked, "waitlisted": len(slot.waitlist)}],
+        )
+    if len(slot.bookings) >= slot.capacity.max_bookings:
+        # Places are free, but the slot's record of cancelled and no-show bookings is at its bound.
+        raise SlotFull(
+            f"slot {slot.slot_id} holds its maximum of {slot.capacity.max_bookings} bookings",
+            [{"tier": tier.value, "limit": limit, "booked": booked, "bookings": len(slot.bookings)}],
+        )
+    status = Status.WAITLISTED if full else Status.BOOKED
+    booking = Booking(
+        booking_id=booking_id,
+        slot_id=slot.slot_id,
+        doctor_id=slot.doctor_id,
+        patient_id=patient_id,
+        source=source,
+        token=None if full else slot.next_token,
+        status=status,
+        created_at=now,
+        updated_at=now,
+        idempotency_key=options.idempotency_key,
+        request_hash=options.request_hash,
+        history=(Change(status, now, options.by),),
+        rescheduled_from=options.rescheduled_from,
+        phone=options.phone,
+    )
+    next_token = slot.next_token if full else slot.next_token + 1
+    return replace(slot, next_token=next_token, bookings=(*slot.bookings, booking)), booking
+
+
+def promote_waitlist(slot: Slot, now: datetime, delay_reduction_percent: int) -> tuple[Slot, list[Booking]]:
+    """Give free places to waitlisted bookings in the order they joined, each only if its tier has room.
+
+    Called by every change that can give a place back (cancel, no-show, the sweep, a delay
+    cleared, the 3rd skip), so the promotion is part of the same single write.
+    """
+    limits = slot.limits(delay_reduction_percent)
+    promoted: list[Booking] = []
+    for waiting in slot.waitlist:
+        if slot.booked < limits[waiting.tier]:
+            up = replace(waiting.moved(Status.BOOKED, now, SYSTEM), token=slot.next_token)
+            slot = replace(slot.with_booking(up), next_token=slot.next_token + 1)
+            promoted.append(up)
+    return slot, promoted
+
+
+def refuse_transition(booking: Booking, to: Status) -> InvalidTransition:
+    return InvalidTransition(
+        f"booking {booking.booking_id} is {booking.status.value} and cannot become {to.value}",
+        [{"from": booking.status.value, "to": to.value}],
+    )
+
+
+def move(
+    slot: Slot,
+    booking: Booking,
+    to: Status,
+    now: datetime,
+    by: str = SYSTEM,
+    delay_reduction_percent: int = 20,
+    reason: CancelReason | None = None,
+) -> tuple[Slot, Booking]:
+    """Move one booking along the state machine; CANCELLED and NO_SHOW give its place back at once,
+    to the waitlist first. A cancel says why (`reason`, default STAFF)."""
+    if to not in TRANSITIONS[booking.status] or booking.moving:
+        raise refuse_transition(booking, to)
+    moved = booking.moved(to, now, by)
+    if to is Status.COMPLETED:
+        moved = replace(moved, completed_at=now)
+    if to is Status.CANCELLED:
+        moved = replace(moved, cancel_reason=reason or CancelReason.STAFF)
+    changed = slot.with_booking(moved)
+    if booking.holds_place and not moved.holds_place:
+        changed, _ = promote_waitlist(changed, now, delay_reduction_percent)
+    return changed, moved
+
+
+def set_delay(
+    slot: Slot, delayed: bool, minutes: int | None, now: datetime | None = None, delay_reduction_percent: int = 20
+) -> Slot:
+    """Bookings already made are never bumped: only the limits for new bookings change. A delay
+    cleared opens places again, and the waitlist gets them first."""
+    if minutes is not None and not 0 <= minutes <= MAX_DELAY_MINUTES:
+        raise ValidationFailed.field("minutes", f"must be between 0 and {MAX_DELAY_MINUTES}")
+    changed = replace(slot, delayed=delayed, delay_minutes=(minutes or 0) if delayed else 0)
+    if now is not None:
+        changed, _ = promote_waitlist(changed, now, delay_reduction_percent)
+    return changed
+
+
+def no_show_cutoff(now: datetime, grace_minutes: int) -> datetime:
+    """Slots that started at or before this instant are past their grace period."""
+    return now - timedelta(minutes=grace_minutes)
+
+
+def mark_no_shows(
+    slot: Slot, now: datetime, grace_minutes: int, delay_reduction_percent: int = 20
+) -> tuple[Slot, list[Booking]]:
+    """At start + grace: every BOOKED booking becomes NO_SHOW (CHECKED_IN and CALLED stay), the
+    places they give back go to the waitlist in join order, and the rest of the waitlist expires.
+
+    Returns the slot and the bookings marked NO_SHOW. A booking being rescheduled is left to the
+    move that holds it (its new place is in another slot).
+    """
+    if slot.start > no_show_cutoff(now, grace_minutes):
+        return slot, []
+    marked = [b.moved(Status.NO_SHOW, now, SYSTEM) for b in slot.bookings if b.status is Status.BOOKED and not b.moving]
+    swept = slot
+    for booking in marked:
+        swept = swept.with_booking(booking)
+    swept, _ = promote_waitlist(swept, now, delay_reduction_percent)
+    for waiting in swept.waitlist:
+        expired = waiting.moved(Status.CANCELLED, now, SYSTEM)
+        swept = swept.with_booking(replace(expired, cancel_reason=CancelReason.WAITLIST_EXPIRED))
+    return swept, marked
