@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 # `make deploy-web` reads the outputs of this stack (samconfig.toml's stack_name).
 STACK ?= opd-token-service
 
-.PHONY: all setup test check fmt lint typecheck unit pytest chromium sam-validate sam-build deploy-web serve reset seed openapi demo bench clean
+.PHONY: all setup test check sizes fmt lint typecheck unit pytest chromium sam-validate sam-build deploy-web serve invoke reset seed openapi demo bench clean
 
 all: test
 
@@ -36,7 +36,14 @@ setup: $(VENV)/.installed $(SAM_VENV)/.installed
 
 test: setup check pytest sam-validate sam-build
 
-check: lint typecheck
+check: lint typecheck sizes
+
+# No product module passes 500 lines: one that does holds more than one concept (README, Architecture).
+MAX_MODULE_LINES := 500
+sizes:
+	@find layers/allocator/opd functions -name '*.py' -print0 | xargs -0 wc -l \
+	  | awk '$$2 != "total" && $$1 > $(MAX_MODULE_LINES) {print $$2 ": " $$1 " lines, more than $(MAX_MODULE_LINES)"; bad = 1} \
+	         END {exit bad}'
 
 # Rewrites the tree as `make lint` wants it: safe ruff fixes, then the formatter.
 fmt: $(VENV)/.installed
@@ -89,6 +96,14 @@ deploy-web:
 
 serve: $(VENV)/.installed
 	$(PY) -m devserver.runner --port $(PORT)
+
+# `sam local invoke` without Docker: one function of the template (its logical id) with an event file, its
+# result as JSON on stdout (the command is not echoed, so stdout is the result alone; logs go to stderr).
+invoke: $(VENV)/.installed
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
+	  echo "usage: make invoke FN=<function logical id, e.g. HealthFunction> EVENT=events/<file>.json" >&2; exit 2; \
+	fi
+	@$(PY) -m devserver.invoke "$(FN)" "$(EVENT)"
 
 seed: $(VENV)/.installed
 	$(PY) -m demo.seed --url http://127.0.0.1:$(PORT)

@@ -14,7 +14,7 @@ The settings only say which was given: `opd.runtime` reads a secret at the clien
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -185,31 +185,29 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = tuple(
 _CONFIDENTIAL = frozenset({"REDIS_URL", "MONGODB_URI"})
 
 
+# How a pydantic error type reads for a person, from its context (`ctx`).
+_RULES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "greater_than_equal": lambda ctx: f"must be ≥ {ctx['ge']}",
+    "greater_than": lambda ctx: f"must be > {ctx['gt']}",
+    "less_than_equal": lambda ctx: f"must be ≤ {ctx['le']}",
+    "float_parsing": lambda _: "must be a number",
+    "float_type": lambda _: "must be a number",
+    "int_parsing": lambda _: "must be a whole number",
+    "int_from_float": lambda _: "must be a whole number",
+    "int_type": lambda _: "must be a whole number",
+    "bool_parsing": lambda _: "must be true or false",
+    "bool_type": lambda _: "must be true or false",
+    "string_too_short": lambda _: "must not be empty",
+    "literal_error": lambda ctx: f"must be one of {ctx['expected']}",
+    "value_error": lambda ctx: str(ctx["error"]),
+}
+
+
 def _problem(error: ErrorDetails, given: Mapping[str, str]) -> str:
     """One pydantic error as `NAME: what it must be (got "value")`."""
     name = str(error["loc"][0]) if error["loc"] else "settings"
-    ctx = error.get("ctx", {})
-    match error["type"]:
-        case "greater_than_equal":
-            rule = f"must be ≥ {ctx['ge']}"
-        case "float_parsing" | "float_type":
-            rule = "must be a number"
-        case "greater_than":
-            rule = f"must be > {ctx['gt']}"
-        case "less_than_equal":
-            rule = f"must be ≤ {ctx['le']}"
-        case "int_parsing" | "int_from_float" | "int_type":
-            rule = "must be a whole number"
-        case "bool_parsing" | "bool_type":
-            rule = "must be true or false"
-        case "string_too_short":
-            rule = "must not be empty"
-        case "literal_error":
-            rule = f"must be one of {ctx['expected']}"
-        case "value_error":
-            rule = str(ctx["error"])
-        case _:
-            rule = str(error["msg"])
+    says = _RULES.get(error["type"])
+    rule = says(error.get("ctx", {})) if says is not None else str(error["msg"])
     if name in _CONFIDENTIAL or name not in given:
         return f"{name}: {rule}"
     return f'{name}: {rule} (got "{given[name]}")'
