@@ -241,7 +241,7 @@ class DayLog:
             **self._answer(answer),
         )
 
-    def moved(self, phase: str, booking_id: str, action: str, answer: Answer) -> Event:
+    def became(self, phase: str, booking_id: str, action: str, answer: Answer) -> Event:
         """An answer whose body is the booking (a move, or a read of it)."""
         body = answer.body if answer.ok else {}
         fields = self._booking(body) if answer.ok else {"booking_id": booking_id}
@@ -263,7 +263,7 @@ class DayLog:
         for part, action in (("completed", "completed"), ("called", "called")):
             booking = answer.body.get(part)
             if isinstance(booking, dict):
-                events.append(self.moved(phase, str(booking["bookingId"]), action, Answer(answer.status, booking)))
+                events.append(self.became(phase, str(booking["bookingId"]), action, Answer(answer.status, booking)))
         if not events:  # nobody in the room and nobody checked in: nothing written
             events.append(self._add(slot_id, phase=phase, action="call-next", **self._answer(answer)))
         return events

@@ -104,7 +104,7 @@ class Clinic:
         return self.log.booked(phase, slot.slot_id, patient, source, answer, key, waitlist)
 
     def move(self, phase: str, booking_id: str, action: str, token: str | None = None) -> Event:
-        return self.log.moved(phase, booking_id, action, self.api.move(token or self.reception, booking_id, action))
+        return self.log.became(phase, booking_id, action, self.api.move(token or self.reception, booking_id, action))
 
     def observe(self, phase: str, booking_id: str) -> Event:
         """Read a booking (as its patient, when online) after a change that may have moved it unasked."""
@@ -117,7 +117,7 @@ class Clinic:
             ("WAITLISTED", "CANCELLED"): "expired",
             ("BOOKED", "CANCELLED"): "moved away",
         }.get((str(believed), str(status)), "read")
-        return self.log.moved(phase, booking_id, action, answer)
+        return self.log.became(phase, booking_id, action, answer)
 
     def each_room(
         self, work: Callable[[SlotPlan], list[Event]], slots: Sequence[SlotPlan] | None = None
@@ -519,7 +519,7 @@ def sweep(c: Clinic, now: datetime) -> list[Event]:
             action = {"NO_SHOW": "swept", "CANCELLED": "expired"}.get(str(status), "read")
             if (before, status) == ("WAITLISTED", "BOOKED"):
                 action = "promoted"
-            events.append(c.log.moved(SWEEP, booking_id, action, answer))
+            events.append(c.log.became(SWEEP, booking_id, action, answer))
     c.log.sweeps.append((marked, sum(1 for e in events if e.action == "swept")))
     return events
 
@@ -554,7 +554,7 @@ def doctor_leave(c: Clinic, afternoon: datetime) -> list[Event]:
     answer = c.api.take_leave(c.admin, doctor, c.day.isoformat(), "called away")
     cancelled = expect(answer, "leave")["cancelled"]
     for booking in cancelled:
-        events.append(c.log.moved(LEAVE, str(booking["bookingId"]), "leave-cancel", Answer(answer.status, booking)))
+        events.append(c.log.became(LEAVE, str(booking["bookingId"]), "leave-cancel", Answer(answer.status, booking)))
     repeat = expect(c.api.take_leave(c.admin, doctor, c.day.isoformat(), "called away"), "leave again")
     listed = expect(c.api.doctor_slots(doctor, c.day.isoformat()), "slots")["slots"]
     board = expect(c.api.board(doctor, c.day.isoformat()), "board")["slots"]

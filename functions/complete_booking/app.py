@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opd.api.auth import STAFF
 from opd.api.models import BookingIdPath
-from opd.api.openapi import BEARER, BOOKING_MOVE_ERRORS, error_responses
+from opd.api.openapi import BEARER, TRANSITION_ERRORS, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
 from opd.contract import BookingOut
 
@@ -18,7 +18,7 @@ app = make_app()
     security=BEARER,
     responses={
         200: {"description": "OK: the completed booking (it was CALLED, or CHECKED_IN without the room flow)"},
-        **error_responses(*BOOKING_MOVE_ERRORS),
+        **error_responses(*TRANSITION_ERRORS),
     },
 )
 def complete_booking(bookingId: BookingIdPath) -> Response[BookingOut]:

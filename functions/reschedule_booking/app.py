@@ -1,7 +1,7 @@
-"""POST /bookings/{bookingId}/reschedule (the patient who holds it, reception, admin): move a BOOKED
+"""POST /bookings/{bookingId}/reschedule (the patient who holds it, reception, admin): reschedule a BOOKED
 booking to another slot. The answer is the new booking; the old one is CANCELLED (RESCHEDULED).
 
-A repeat returns the same new booking; a move cut off halfway is finished by the repeat or by the
+A repeat returns the same new booking; a reschedule cut off halfway is finished by the repeat or by the
 next sweeper run. Optional header `Idempotency-Key`, as for POST /bookings.
 """
 

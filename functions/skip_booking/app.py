@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from opd.api.auth import STAFF
 from opd.api.models import BookingIdPath
-from opd.api.openapi import BEARER, BOOKING_MOVE_ERRORS, error_responses
+from opd.api.openapi import BEARER, TRANSITION_ERRORS, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
 from opd.contract import BookingOut
 
@@ -23,7 +23,7 @@ app = make_app()
     security=BEARER,
     responses={
         200: {"description": "OK: the booking, CHECKED_IN again at the end of its group, or NO_SHOW at the 3rd skip"},
-        **error_responses(*BOOKING_MOVE_ERRORS),
+        **error_responses(*TRANSITION_ERRORS),
     },
 )
 def skip_booking(bookingId: BookingIdPath) -> Response[BookingOut]:

@@ -57,15 +57,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="SlotsSwept", unit=MetricUnit.Count, value=report.slots)
     metrics.add_metric(name="SlotsBusy", unit=MetricUnit.Count, value=report.busy)
     metrics.add_metric(name="SweepFinished", unit=MetricUnit.Count, value=int(report.finished))
-    metrics.add_metric(name="MovesFinished", unit=MetricUnit.Count, value=report.moves_finished)
-    metrics.add_metric(name="MovesAbandoned", unit=MetricUnit.Count, value=report.moves_abandoned)
+    metrics.add_metric(name="MovesFinished", unit=MetricUnit.Count, value=report.reschedules_finished)
+    metrics.add_metric(name="MovesAbandoned", unit=MetricUnit.Count, value=report.reschedules_abandoned)
     result = {
         "marked": report.marked,
         "slots": report.slots,
         "busy": report.busy,
         "finished": report.finished,
-        "movesFinished": report.moves_finished,
-        "movesAbandoned": report.moves_abandoned,
+        "movesFinished": report.reschedules_finished,
+        "movesAbandoned": report.reschedules_abandoned,
     }
     if report.finished:
         logger.info("no-show sweep done", extra=result)

@@ -26,7 +26,7 @@ from opd import store as store_module
 from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import OpdError, SlotBusy, SlotFull
 from opd.lock import SlotLock
-from opd.service import Allocator, MovesReport
+from opd.service import Allocator, ReschedulesReport
 from opd.settings import Settings
 from opd.store import Document, SlotStore
 
@@ -143,9 +143,9 @@ def kill_mid_reschedule(
     case.new_id = marked.rescheduled_to
     left = allocator.get_slot(case.target_id)
     # Where it died: the mark only; the new booking too; the old one cancelled; or the refusal recorded.
-    assert marked.moving == (case.kill.die_after < 3)
+    assert marked.rescheduling == (case.kill.die_after < 3)
     assert (left.booking(case.new_id) is not None) == (case.kill.die_after >= 2 and case.kill.moved)
-    assert (left.refused_move(case.new_id) is not None) == (case.kill.fill_target == "after the mark")
+    assert (left.refused_reschedule(case.new_id) is not None) == (case.kill.fill_target == "after the mark")
 
 
 def sweep_until_no_move_is_pending(allocator: Allocator, slot_store: SlotStore) -> Counter[str]:
@@ -153,8 +153,8 @@ def sweep_until_no_move_is_pending(allocator: Allocator, slot_store: SlotStore) 
     swept: Counter[str] = Counter()
     for _ in range(50):
         report = allocator.sweep_no_shows()
-        swept.update(finished=report.moves_finished, abandoned=report.moves_abandoned, busy=report.busy)
-        if not list(slot_store.slots_with_moves(100)):
+        swept.update(finished=report.reschedules_finished, abandoned=report.reschedules_abandoned, busy=report.busy)
+        if not list(slot_store.slots_with_reschedules(100)):
             return swept
         time.sleep(0.05)
     raise AssertionError("a move is still pending")
@@ -253,10 +253,10 @@ def test_the_store_finds_slots_with_moves_in_batches(
     allocator.book(slots[3].slot_id, "patient-3", Source.ONLINE)
 
     def found() -> list[str]:
-        return sorted(slot_store.slots_with_moves(batch_size=2))
+        return sorted(slot_store.slots_with_reschedules(batch_size=2))
 
     assert found() == sorted(s.slot_id for s in slots[:3])
-    assert allocator.finish_moves() == MovesReport(finished=3, abandoned=0, busy=0, complete=True)
+    assert allocator.finish_reschedules() == ReschedulesReport(finished=3, abandoned=0, busy=0, complete=True)
     assert found() == []
     assert [b.booking_id for b in allocator.get_slot(slots[4].slot_id).bookings] == [
         f"{slots[4].slot_id}.moved{n}" for n in range(3)

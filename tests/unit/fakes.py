@@ -86,10 +86,10 @@ class FakeSlotStore:
         for slot in due:
             yield slot.slot_id
 
-    def slots_with_moves(self, batch_size: int = 100) -> Iterator[str]:
+    def slots_with_reschedules(self, batch_size: int = 100) -> Iterator[str]:
         # The real query's filter (`movesPending`, derived from the bookings on every write); lazy too.
         for slot in list(self.slots.values()):
-            if slot.moves_pending:
+            if slot.reschedules_pending:
                 yield slot.slot_id
 
     def slots_with_events(self, batch_size: int = 100) -> Iterator[Slot]:

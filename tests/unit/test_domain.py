@@ -142,7 +142,7 @@ def test_delay_minutes_out_of_range_is_refused() -> None:
 
 def test_tokens_start_at_one_and_are_never_reused_after_cancel() -> None:
     slot, made = fill(make_slot(), [Source.ONLINE] * 3)
-    slot, _ = domain.move(slot, made[2], Status.CANCELLED, BEFORE)
+    slot, _ = domain.transition(slot, made[2], Status.CANCELLED, BEFORE)
     slot, again = domain.book(slot, "slot-1.again", "p-new", Source.ONLINE, BEFORE, 20)
     assert [b.token for b in made] == [1, 2, 3] and again.token == 4
 
@@ -151,18 +151,18 @@ def test_cancel_and_no_show_free_capacity_at_once() -> None:
     slot, made = fill(make_slot(), [Source.ONLINE] * 10)
     with pytest.raises(SlotFull):
         domain.book(slot, "slot-1.w", "walkin", Source.WALKIN, BEFORE, 20)
-    slot, _ = domain.move(slot, made[0], Status.CANCELLED, BEFORE)
+    slot, _ = domain.transition(slot, made[0], Status.CANCELLED, BEFORE)
     slot, _ = domain.book(slot, "slot-1.w", "walkin", Source.WALKIN, BEFORE, 20)
-    slot, _ = domain.move(slot, made[1], Status.NO_SHOW, BEFORE)
+    slot, _ = domain.transition(slot, made[1], Status.NO_SHOW, BEFORE)
     assert slot.booked == 9
 
 
 def test_checked_in_and_completed_keep_their_place() -> None:
     # Capacity counts consultations: finishing one early does not open the slot to more patients.
     slot, made = fill(make_slot(), [Source.ONLINE])
-    slot, checked_in = domain.move(slot, made[0], Status.CHECKED_IN, BEFORE)
+    slot, checked_in = domain.transition(slot, made[0], Status.CHECKED_IN, BEFORE)
     assert slot.booked == 1
-    slot, _ = domain.move(slot, checked_in, Status.COMPLETED, BEFORE)
+    slot, _ = domain.transition(slot, checked_in, Status.COMPLETED, BEFORE)
     assert slot.booked == 1
 
 
@@ -183,19 +183,19 @@ def test_every_transition_is_allowed_or_refused(start: Status, to: Status) -> No
     slot = slot.with_booking(booking)
     later = BEFORE + timedelta(minutes=1)
     if (start, to) in ALLOWED:
-        moved_slot, moved = domain.move(slot, booking, to, later)
+        moved_slot, moved = domain.transition(slot, booking, to, later)
         assert moved.status is to and moved.updated_at == later and moved.token == booking.token
         assert moved_slot.booking(booking.booking_id) == moved
     else:
         with pytest.raises(InvalidTransition):
-            domain.move(slot, booking, to, later)
+            domain.transition(slot, booking, to, later)
 
 
 def test_one_active_booking_per_patient_per_slot() -> None:
     slot, made = fill(make_slot(), [Source.ONLINE])
     with pytest.raises(DuplicateBooking):
         domain.book(slot, "slot-1.dup", "p1", Source.PAID, BEFORE, 20)
-    slot, _ = domain.move(slot, made[0], Status.CANCELLED, BEFORE)
+    slot, _ = domain.transition(slot, made[0], Status.CANCELLED, BEFORE)
     slot, rebooked = domain.book(slot, "slot-1.re", "p1", Source.ONLINE, BEFORE, 20)
     assert rebooked.token == 2
 
@@ -215,14 +215,14 @@ def test_patient_id_must_match_the_id_pattern() -> None:
 def test_call_order_critical_first_then_by_token_active_only() -> None:
     sources = [Source.ONLINE, Source.EMERGENCY, Source.PAID, Source.WALKIN, Source.EMERGENCY]
     slot, made = fill(make_slot(), sources)
-    slot, _ = domain.move(slot, made[3], Status.CANCELLED, BEFORE)
-    slot, _ = domain.move(slot, made[0], Status.CHECKED_IN, BEFORE)
+    slot, _ = domain.transition(slot, made[3], Status.CANCELLED, BEFORE)
+    slot, _ = domain.transition(slot, made[0], Status.CHECKED_IN, BEFORE)
     assert [b.token for b in domain.call_order(slot.bookings)] == [2, 5, 1, 3]
 
 
 def test_no_shows_marked_only_after_grace_and_checked_in_untouched() -> None:
     slot, made = fill(make_slot(), [Source.ONLINE, Source.PAID, Source.WALKIN])
-    slot, _ = domain.move(slot, made[1], Status.CHECKED_IN, BEFORE)
+    slot, _ = domain.transition(slot, made[1], Status.CHECKED_IN, BEFORE)
     just_before = START + timedelta(minutes=15) - timedelta(seconds=1)
     unchanged, marked = domain.mark_no_shows(slot, just_before, 15)
     assert marked == [] and unchanged == slot
@@ -274,7 +274,7 @@ def test_a_booking_made_with_a_key_is_found_by_it_and_another_body_is_a_conflict
 
 def test_a_repeat_is_answered_with_the_booking_as_it_was_created() -> None:
     slot, booking = domain.book(make_slot(), "slot-1.a", "p1", Source.ONLINE, BEFORE, 20, KEYED)
-    _, cancelled = domain.move(slot, booking, Status.CANCELLED, BEFORE + timedelta(minutes=5))
+    _, cancelled = domain.transition(slot, booking, Status.CANCELLED, BEFORE + timedelta(minutes=5))
     assert cancelled != booking and cancelled.as_created() == booking
 
 
@@ -285,7 +285,7 @@ def test_a_patient_may_cancel_and_rebook_a_slot_three_times_then_it_is_a_duplica
     slot = make_slot()
     for n in range(1 + domain.MAX_REBOOKINGS):  # the first booking and three rebookings
         slot, booking = domain.book(slot, f"slot-1.b{n}", "p1", Source.ONLINE, BEFORE, 20)
-        slot, _ = domain.move(slot, booking, Status.CANCELLED if n % 2 else Status.NO_SHOW, BEFORE)
+        slot, _ = domain.transition(slot, booking, Status.CANCELLED if n % 2 else Status.NO_SHOW, BEFORE)
     with pytest.raises(DuplicateBooking, match="rebooked") as refused:
         domain.book(slot, "slot-1.b4", "p1", Source.PAID, BEFORE, 20)
     assert refused.value.details == [{"patientId": "p1", "bookings": 4, "maxRebookings": 3}]
@@ -298,7 +298,7 @@ def test_a_slot_holds_at_most_ten_bookings_per_place_in_any_state() -> None:
     for n in range(20):
         slot, booking = domain.book(slot, f"slot-1.b{n}", f"p{n}", Source.ONLINE, BEFORE, 20)
         if n < 19:
-            slot, _ = domain.move(slot, booking, Status.CANCELLED, BEFORE)
+            slot, _ = domain.transition(slot, booking, Status.CANCELLED, BEFORE)
     assert (len(slot.bookings), slot.booked) == (20, 1)  # a PREMIUM place is free
     with pytest.raises(SlotFull, match="maximum of 20 bookings") as refused:
         domain.book(slot, "slot-1.b20", "p20", Source.PAID, BEFORE, 20)
@@ -338,7 +338,7 @@ def test_the_stored_document_stays_under_256_kib_whatever_clients_do() -> None:
             except (SlotFull, DuplicateBooking):
                 refused += 1
                 continue
-            slot, _ = domain.move(slot, booking, Status.CANCELLED, BEFORE, by=patient)  # history names them
+            slot, _ = domain.transition(slot, booking, Status.CANCELLED, BEFORE, by=patient)  # history names them
     assert len(slot.bookings) == 10 * domain.MAX_PLACES
     size = len(bson.encode(store.slot_to_doc(slot)))
     assert size < 256 * 1024, f"{size} bytes"

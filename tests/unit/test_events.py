@@ -82,7 +82,7 @@ def nth(slot: Slot, n: int) -> Booking:
 
 def checked_in(slot: Slot, *ns: int) -> Slot:
     for n in ns:
-        slot, _ = domain.move(slot, nth(slot, n), Status.CHECKED_IN, BEFORE, by=DESK)
+        slot, _ = domain.transition(slot, nth(slot, n), Status.CHECKED_IN, BEFORE, by=DESK)
     return stored(slot)
 
 
@@ -109,10 +109,10 @@ CHANGES: list[tuple[str, Callable[[], Slot], Change, list[EventType]]] = [
      lambda s: domain.book(s, "slot-1.n", "pn", Source.ONLINE, LATER, 20, BookingOptions(waitlist=True))[0],
      [EventType.BOOKING_WAITLISTED]),
     ("a cancel that promotes", lambda: clinic([Source.ONLINE], base=1, waitlisted=1),
-     lambda s: domain.move(s, nth(s, 0), Status.CANCELLED, LATER, reason=CancelReason.PATIENT)[0],
+     lambda s: domain.transition(s, nth(s, 0), Status.CANCELLED, LATER, reason=CancelReason.PATIENT)[0],
      [EventType.BOOKING_CANCELLED, EventType.BOOKING_PROMOTED]),
-    ("a check-in", lambda: clinic([Source.ONLINE]), lambda s: domain.move(s, nth(s, 0), Status.CHECKED_IN, LATER)[0],
-     [EventType.BOOKING_CHECKED_IN]),
+    ("a check-in", lambda: clinic([Source.ONLINE]),
+     lambda s: domain.transition(s, nth(s, 0), Status.CHECKED_IN, LATER)[0], [EventType.BOOKING_CHECKED_IN]),
     ("call-next into an empty room", lambda: checked_in(clinic([Source.ONLINE]), 0),
      lambda s: domain.call_next(s, LATER, DESK)[0] or s, [EventType.BOOKING_CALLED]),
     ("call-next completes and calls", lambda: called(checked_in(clinic([Source.ONLINE, Source.WALKIN]), 0, 1)),
@@ -122,14 +122,14 @@ CHANGES: list[tuple[str, Callable[[], Slot], Change, list[EventType]]] = [
     ("the 3rd skip", lambda: called(skipped(checked_in(clinic([Source.ONLINE]), 0), 2)),
      lambda s: domain.skip(s, nth(s, 0), LATER, DESK)[0], [EventType.BOOKING_SKIPPED, EventType.BOOKING_NO_SHOW]),
     ("a complete from the room", lambda: called(checked_in(clinic([Source.ONLINE]), 0)),
-     lambda s: domain.move(s, nth(s, 0), Status.COMPLETED, LATER)[0], [EventType.BOOKING_COMPLETED]),
+     lambda s: domain.transition(s, nth(s, 0), Status.COMPLETED, LATER)[0], [EventType.BOOKING_COMPLETED]),
     ("a complete without the room", lambda: checked_in(clinic([Source.ONLINE]), 0),
-     lambda s: domain.move(s, nth(s, 0), Status.COMPLETED, LATER)[0], [EventType.BOOKING_COMPLETED]),
-    ("a cancel", lambda: clinic([Source.ONLINE]), lambda s: domain.move(s, nth(s, 0), Status.CANCELLED, LATER)[0],
+     lambda s: domain.transition(s, nth(s, 0), Status.COMPLETED, LATER)[0], [EventType.BOOKING_COMPLETED]),
+    ("a cancel", lambda: clinic([Source.ONLINE]), lambda s: domain.transition(s, nth(s, 0), Status.CANCELLED, LATER)[0],
      [EventType.BOOKING_CANCELLED]),
     ("a waitlisted booking cancelled", lambda: clinic([Source.ONLINE], base=1, waitlisted=1),
-     lambda s: domain.move(s, nth(s, 1), Status.CANCELLED, LATER)[0], [EventType.BOOKING_CANCELLED]),
-    ("a no-show", lambda: clinic([Source.ONLINE]), lambda s: domain.move(s, nth(s, 0), Status.NO_SHOW, LATER)[0],
+     lambda s: domain.transition(s, nth(s, 1), Status.CANCELLED, LATER)[0], [EventType.BOOKING_CANCELLED]),
+    ("a no-show", lambda: clinic([Source.ONLINE]), lambda s: domain.transition(s, nth(s, 0), Status.NO_SHOW, LATER)[0],
      [EventType.BOOKING_NO_SHOW]),
     ("a reschedule begun", lambda: clinic([Source.ONLINE]),
      lambda s: domain.begin_reschedule(s, nth(s, 0), "slot-2.n"), []),
@@ -192,20 +192,20 @@ def test_the_cancel_reason_names_what_the_sms_says() -> None:
 
 def test_the_change_and_its_events_are_one_slot_to_write() -> None:
     slot = clinic([Source.ONLINE])
-    changed = domain.move(slot, nth(slot, 0), Status.CHECKED_IN, LATER)[0]
+    changed = domain.transition(slot, nth(slot, 0), Status.CHECKED_IN, LATER)[0]
     written = domain.with_events(slot, changed, LATER)
     assert [e.detail_type for e in written.outbox] == [EventType.BOOKING_CHECKED_IN]
     again = stored(written)
-    cancel = domain.move(again, nth(again, 0), Status.COMPLETED, LATER)[0]
+    cancel = domain.transition(again, nth(again, 0), Status.COMPLETED, LATER)[0]
     both = domain.with_events(again, cancel, LATER)
     assert [e.detail_type for e in both.outbox] == [EventType.BOOKING_CHECKED_IN, EventType.BOOKING_COMPLETED]
 
 
 def test_what_the_marker_says_is_published_is_dropped_by_the_next_write() -> None:
     slot = clinic([Source.ONLINE])
-    first = stored(domain.with_events(slot, domain.move(slot, nth(slot, 0), Status.CHECKED_IN, LATER)[0], LATER))
+    first = stored(domain.with_events(slot, domain.transition(slot, nth(slot, 0), Status.CHECKED_IN, LATER)[0], LATER))
     second = domain.with_events(
-        first, domain.move(first, nth(first, 0), Status.COMPLETED, LATER)[0], LATER, first.version
+        first, domain.transition(first, nth(first, 0), Status.COMPLETED, LATER)[0], LATER, first.version
     )
     assert [e.slot_version for e in second.outbox] == [first.version + 1]
     # a marker that is older than the outbox drops nothing; none at all drops nothing
@@ -266,7 +266,7 @@ def test_a_booking_event_renders_the_booking_as_it_left_it_whatever_came_after()
     (event,) = made.outbox
     later = stored(made)
     later = stored(called(later))  # then it is called in, and completed
-    later = stored(domain.move(later, nth(later, 1), Status.COMPLETED, LATER + timedelta(minutes=9))[0])
+    later = stored(domain.transition(later, nth(later, 1), Status.COMPLETED, LATER + timedelta(minutes=9))[0])
     detail = eventbridge.detail(later, event, 20)
     booking = detail["booking"]
     assert set(booking) == BOOKING_FIELDS and set(detail["slot"]) == SLOT_FIELDS
@@ -295,7 +295,9 @@ def test_history_gives_back_skips_tokens_and_reasons_as_they_were() -> None:
 
 def test_a_delay_names_the_booked_and_checked_in_phones_then() -> None:
     slot = checked_in(clinic([Source.ONLINE, Source.WALKIN, Source.ONLINE], base=2), 1)  # the 3rd waits
-    slot = stored(domain.move(slot, nth(slot, 0), Status.CANCELLED, BEFORE)[0])  # the 1st cancels: the 3rd is promoted
+    slot = stored(
+        domain.transition(slot, nth(slot, 0), Status.CANCELLED, BEFORE)[0]
+    )  # the 1st cancels: the 3rd is promoted
     delayed = domain.with_events(slot, domain.set_delay(slot, True, 30, LATER), LATER)
     (event,) = delayed.outbox
     assert event.slot.recipients == ("slot-1.b1", "slot-1.b2")  # the cancelled one is not told
@@ -319,7 +321,7 @@ def test_the_outbox_goes_through_the_store_and_back_unchanged() -> None:
     slot = checked_in(clinic([Source.ONLINE, Source.WALKIN, Source.PAID], base=2, waitlisted=1), 0)
     slot = domain.with_events(slot, domain.set_delay(slot, True, 1440, LATER), LATER)
     slot = stored(slot)
-    slot = domain.with_events(slot, domain.move(slot, nth(slot, 2), Status.CANCELLED, LATER)[0], LATER)
+    slot = domain.with_events(slot, domain.transition(slot, nth(slot, 2), Status.CANCELLED, LATER)[0], LATER)
     doc = store.slot_to_doc(slot)
     assert doc["outboxPending"] is True
     back = store.slot_from_doc(bson.decode(bson.encode(doc)))
@@ -339,7 +341,7 @@ def test_the_largest_outbox_on_the_largest_slot_stays_under_256_kib() -> None:
                                     BookingOptions(patient, phone="+" + "9" * 15, idempotency_key="k" * 32,
                                                    request_hash="h" * 32))  # fmt: skip
         if n < len(range(places * domain.BOOKINGS_PER_PLACE)) - places:
-            slot, _ = domain.move(slot, booking, Status.CANCELLED, BEFORE, by=patient)
+            slot, _ = domain.transition(slot, booking, Status.CANCELLED, BEFORE, by=patient)
     slot = replace(slot, delayed=True, delay_minutes=domain.MAX_DELAY_MINUTES)
     snapshot = domain.slot_snapshot(slot, with_recipients=True)
     assert len(snapshot.recipients) == places

@@ -26,7 +26,7 @@ from opd.errors import (
     ValidationFailed,
 )
 from opd.ports import Held
-from opd.service import Allocator, MovesReport, RequestKey, SweepReport
+from opd.service import Allocator, RequestKey, ReschedulesReport, SweepReport
 from opd.settings import Settings
 from tests.unit.fakes import FakeSlotLock, FakeSlotStore
 
@@ -141,11 +141,11 @@ def take_last_place(patient: str) -> Callable[[Slot], Slot]:
 
 
 def cancel_first(slot: Slot) -> Slot:
-    return domain.move(slot, slot.bookings[0], Status.CANCELLED, NOW)[0]
+    return domain.transition(slot, slot.bookings[0], Status.CANCELLED, NOW)[0]
 
 
 def nothing_pending(allocator: Moving) -> bool:
-    return list(allocator.store.slots_with_moves(100)) == []
+    return list(allocator.store.slots_with_reschedules(100)) == []
 
 
 # -- the request ------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_a_target_that_fills_after_the_mark_refuses_and_the_old_booking_is_as_it
         allocator.reschedule(asha.booking_id, target)
     assert allocator.get_booking(asha.booking_id) == asha  # marked and the mark cleared: as it was
     assert allocator.get_slot(asha.slot_id).version == version + 2
-    refused = allocator.get_slot(target).refused_moves
+    refused = allocator.get_slot(target).refused_reschedules
     assert [r.code for r in refused] == ["SLOT_FULL"]
     assert in_slot(allocator, target, "asha") == [] and places_of(allocator, "asha") == [asha.booking_id]
     assert nothing_pending(allocator)
@@ -298,7 +298,7 @@ def test_a_request_that_died_between_writes_is_finished_by_its_repeat_or_the_swe
 
     if then == "sweep":
         report = allocator.sweep_no_shows(now=NOW)
-        assert report == SweepReport(0, 0, 0, finished=True, moves_finished=1 if died_after < 3 else 0)
+        assert report == SweepReport(0, 0, 0, finished=True, reschedules_finished=1 if died_after < 3 else 0)
         by = domain.SYSTEM if died_after < 3 else "asha"
     else:
         by = "asha"
@@ -362,20 +362,20 @@ def test_a_refusal_is_not_recorded_over_a_booking_made_meanwhile(
     allocator: Moving, store: ScriptedStore, asha: Booking
 ) -> None:
     target = allocator.create_slot("dr-sen", START, START + HOUR, ONE_PLACE).slot_id
-    swept: list[MovesReport] = []
+    swept: list[ReschedulesReport] = []
 
     def place_frees_and_the_sweeper_moves_asha() -> None:
         store.sneak(target, cancel_first)
-        swept.append(allocator.finish_moves(now=NOW))
+        swept.append(allocator.finish_reschedules(now=NOW))
 
     # The request reads the target: 1 to check it; 2 after its write 2 lost to bala's booking, and
     # is refused; 3 to record that refusal. Before 3, the place frees and a sweep makes the move.
     store.arm(after_1=lambda: store.sneak(target, take_last_place("bala")))
     store.arm_read(target, 3, place_frees_and_the_sweeper_moves_asha)
     moved = allocator.reschedule(asha.booking_id, target)
-    assert swept == [MovesReport(finished=1, abandoned=0, busy=0, complete=True)]
+    assert swept == [ReschedulesReport(finished=1, abandoned=0, busy=0, complete=True)]
     assert moved.slot_id == target and places_of(allocator, "asha") == [moved.booking_id]
-    assert allocator.get_slot(target).refused_moves == ()
+    assert allocator.get_slot(target).refused_reschedules == ()
 
 
 class StaleStore(ScriptedStore):
@@ -405,7 +405,7 @@ def test_an_attempt_that_read_the_mark_before_it_was_cleared_cannot_book_afterwa
     store.arm(after_1=keep_the_marked_slot_and_fill_the_target)
     with pytest.raises(SlotFull):
         allocator.reschedule(asha.booking_id, target)  # marked, refused, recorded, cleared
-    assert not allocator.get_booking(asha.booking_id).moving
+    assert not allocator.get_booking(asha.booking_id).rescheduling
     store.sneak(target, cancel_first)
     # A repeat that read the old slot while it was marked, and reads the target now that it has room.
     store.stale.update(marked)
@@ -442,7 +442,7 @@ def test_a_target_slot_that_is_gone_abandons_the_move(allocator: Moving, store: 
     target = allocator.create_slot("dr-sen", START, START + HOUR).slot_id
     died_after_the_mark(allocator, asha, target)
     del store.slots[target]  # no operation removes a slot; a store restored from an older backup might
-    assert allocator.sweep_no_shows(now=NOW) == SweepReport(0, 0, 0, finished=True, moves_abandoned=1)
+    assert allocator.sweep_no_shows(now=NOW) == SweepReport(0, 0, 0, finished=True, reschedules_abandoned=1)
     assert allocator.get_booking(asha.booking_id) == asha
 
 
@@ -473,11 +473,11 @@ def test_a_target_that_refuses_at_the_sweep_abandons_the_move_and_the_patient_ke
 
     report = allocator.sweep_no_shows(now=at)
 
-    assert report == SweepReport(0, 0, 0, finished=True, moves_abandoned=1)
+    assert report == SweepReport(0, 0, 0, finished=True, reschedules_abandoned=1)
     assert allocator.get_booking(asha.booking_id) == asha  # BOOKED, its token, no mark
     assert places_of(allocator, "asha") == [asha.booking_id] and in_slot(allocator, target, "asha") == []
     code = {"full": "SLOT_FULL", "closed": "SLOT_CLOSED", "ended": "SLOT_CLOSED"}[refusal]
-    assert [(r.booking_id, r.code) for r in allocator.get_slot(target).refused_moves] == [(new_id, code)]
+    assert [(r.booking_id, r.code) for r in allocator.get_slot(target).refused_reschedules] == [(new_id, code)]
     assert nothing_pending(allocator)
     assert allocator.sweep_no_shows(now=at) == SweepReport(0, 0, 0, finished=True)
 
@@ -495,7 +495,7 @@ def test_the_sweep_settles_moves_before_it_marks_no_shows(allocator: Moving, sto
     report = allocator.sweep_no_shows(now=START + 2 * HOUR)  # past the old slot's grace
 
     # asha moved, so is no no-show; bala stays, and is one (the move's clearing is no arrival).
-    assert report == SweepReport(1, 1, 0, finished=True, moves_finished=1, moves_abandoned=1)
+    assert report == SweepReport(1, 1, 0, finished=True, reschedules_finished=1, reschedules_abandoned=1)
     assert [b.status for b in allocator.get_slot(old_slot).bookings] == [Status.CANCELLED, Status.NO_SHOW]
 
 
@@ -506,9 +506,9 @@ def test_a_sweep_leaves_a_move_whose_slot_is_busy_to_the_next_run(
     held = lock.acquire(slots[1])
     assert isinstance(held, Held)
     assert allocator.sweep_no_shows(now=NOW) == SweepReport(0, 0, 1, finished=True)
-    assert allocator.get_booking(asha.booking_id).moving
+    assert allocator.get_booking(asha.booking_id).rescheduling
     lock.release(slots[1], held.owner)
-    assert allocator.sweep_no_shows(now=NOW) == SweepReport(0, 0, 0, finished=True, moves_finished=1)
+    assert allocator.sweep_no_shows(now=NOW) == SweepReport(0, 0, 0, finished=True, reschedules_finished=1)
     assert places_of(allocator, "asha") == [new_id]
 
 
@@ -519,18 +519,18 @@ def test_finishing_moves_stops_before_the_deadline_and_the_next_run_goes_on(allo
         died_after_the_mark(allocator, allocator.book(slot.slot_id, f"p{n}", Source.ONLINE), target)
     left = iter([5.0, 2.0, 1.9])  # asked before each move: the third finds less than the reserve
     report = allocator.sweep_no_shows(now=NOW, time_left=lambda: next(left), reserve_s=2.0)
-    assert report == SweepReport(0, 0, 0, finished=False, moves_finished=2)
-    assert len(list(allocator.store.slots_with_moves(100))) == 1
-    assert allocator.finish_moves(now=NOW) == MovesReport(finished=1, abandoned=0, busy=0, complete=True)
+    assert report == SweepReport(0, 0, 0, finished=False, reschedules_finished=2)
+    assert len(list(allocator.store.slots_with_reschedules(100))) == 1
+    assert allocator.finish_reschedules(now=NOW) == ReschedulesReport(finished=1, abandoned=0, busy=0, complete=True)
     assert nothing_pending(allocator)
 
 
 def test_the_fake_store_finds_the_slots_with_moves_as_the_real_query_does(
     allocator: Moving, slots: tuple[str, str, str], asha: Booking
 ) -> None:
-    assert list(allocator.store.slots_with_moves(100)) == []
+    assert list(allocator.store.slots_with_reschedules(100)) == []
     died_after_the_mark(allocator, asha, slots[1])
-    assert list(allocator.store.slots_with_moves(100)) == [slots[0]]
+    assert list(allocator.store.slots_with_reschedules(100)) == [slots[0]]
 
 
 # -- Idempotency-Key ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def clinic(sources: list[Source], checked_in: tuple[int, ...] | list[int] = ()) 
         token = slot.next_token
         slot, _ = domain.book(slot, f"slot-1.b{token}", f"p{token}", source, BEFORE, 20, BookingOptions(by=f"p{token}"))
     for token in checked_in:
-        slot, _ = domain.move(slot, by_token(slot, token), Status.CHECKED_IN, BEFORE, by=DESK)
+        slot, _ = domain.transition(slot, by_token(slot, token), Status.CHECKED_IN, BEFORE, by=DESK)
     return slot
 
 
@@ -96,7 +96,7 @@ def test_skip_sends_the_called_patient_to_the_end_of_their_group() -> None:
 def test_the_called_patient_heads_the_queue_even_when_an_emergency_waits() -> None:
     slot = clinic([Source.ONLINE, Source.EMERGENCY], checked_in=[1])
     slot, _, called = call(slot, START)
-    slot, _ = domain.move(slot, by_token(slot, 2), Status.CHECKED_IN, START, by=DESK)
+    slot, _ = domain.transition(slot, by_token(slot, 2), Status.CHECKED_IN, START, by=DESK)
     assert called is not None and called.token == 1
     assert tokens(domain.call_order(slot.bookings)) == [1, 2]
     assert domain.standings(slot, START)["slot-1.b2"].position == 1
@@ -142,15 +142,15 @@ def test_complete_from_called_or_checked_in_records_the_time() -> None:
     slot = clinic([Source.ONLINE, Source.WALKIN], checked_in=[1, 2])
     slot, _, called = call(slot, START)
     assert called is not None
-    slot, done = domain.move(slot, called, Status.COMPLETED, START + minutes(4), by=DESK)
+    slot, done = domain.transition(slot, called, Status.COMPLETED, START + minutes(4), by=DESK)
     assert done.completed_at == START + minutes(4)
-    slot, done = domain.move(slot, by_token(slot, 2), Status.COMPLETED, START + minutes(5), by=DESK)
+    slot, done = domain.transition(slot, by_token(slot, 2), Status.COMPLETED, START + minutes(5), by=DESK)
     assert done.status is Status.COMPLETED and done.called_at is None
 
 
 def test_history_records_every_change_with_who_made_it() -> None:
     slot = clinic([Source.ONLINE])
-    slot, booking = domain.move(slot, by_token(slot, 1), Status.CANCELLED, START, by="p1")
+    slot, booking = domain.transition(slot, by_token(slot, 1), Status.CANCELLED, START, by="p1")
     assert booking.history == (Change(Status.BOOKED, BEFORE, "p1"), Change(Status.CANCELLED, START, "p1"))
     _, marked = domain.mark_no_shows(clinic([Source.ONLINE]), START + minutes(15), 15)
     assert marked[0].history[-1] == Change(Status.NO_SHOW, START + minutes(15), domain.SYSTEM)
@@ -202,7 +202,7 @@ def test_the_median_consultation_is_used_once_three_are_known() -> None:
 
 def test_only_queued_bookings_stand_in_the_queue() -> None:
     slot = clinic([Source.ONLINE, Source.WALKIN], checked_in=[1])
-    slot, _ = domain.move(slot, by_token(slot, 2), Status.CANCELLED, BEFORE, by=DESK)
+    slot, _ = domain.transition(slot, by_token(slot, 2), Status.CANCELLED, BEFORE, by=DESK)
     assert set(domain.standings(slot, BEFORE)) == {"slot-1.b1"}
 
 

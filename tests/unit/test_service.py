@@ -269,7 +269,7 @@ def test_a_move_that_lost_its_write_is_decided_again(raced: Allocator[StoreWithA
     booking = raced.book(slot.slot_id, "asha", Source.ONLINE)
 
     def rival_cancels(current: Slot) -> Slot:
-        return domain.move(current, booking, Status.CANCELLED, NOW)[0]
+        return domain.transition(current, booking, Status.CANCELLED, NOW)[0]
 
     raced.store.rival, raced.store.rival_writes_left = rival_cancels, 1
     with pytest.raises(InvalidTransition):
@@ -478,7 +478,7 @@ def test_the_fake_store_sweep_query_is_the_real_ones(store: FakeSlotStore) -> No
     store.insert(a_slot("early", start=START, booked=2))
     store.insert(a_slot("empty", start=START - hour))
     arrived = a_slot("arrived", start=START - 2 * hour, booked=1)
-    arrived, _ = domain.move(arrived, arrived.bookings[0], Status.CHECKED_IN, NOW)
+    arrived, _ = domain.transition(arrived, arrived.bookings[0], Status.CHECKED_IN, NOW)
     store.insert(arrived)
     assert list(store.slots_awaiting_sweep(START + hour, 100)) == ["early", "on-the-cutoff"]
 

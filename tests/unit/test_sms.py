@@ -93,9 +93,9 @@ def test_a_booking_is_told_its_token_and_time_in_the_clinics_zone() -> None:
 @pytest.mark.parametrize(
     ("change", "told"),
     [
-        (lambda s: domain.move(s, s.bookings[0], Status.CHECKED_IN, BEFORE)[0], []),
-        (lambda s: domain.move(s, s.bookings[0], Status.NO_SHOW, BEFORE)[0], []),
-        (lambda s: domain.move(s, s.bookings[0], Status.CANCELLED, BEFORE, reason=CancelReason.PATIENT)[0], []),
+        (lambda s: domain.transition(s, s.bookings[0], Status.CHECKED_IN, BEFORE)[0], []),
+        (lambda s: domain.transition(s, s.bookings[0], Status.NO_SHOW, BEFORE)[0], []),
+        (lambda s: domain.transition(s, s.bookings[0], Status.CANCELLED, BEFORE, reason=CancelReason.PATIENT)[0], []),
         (lambda s: domain.close_for_leave(s, BEFORE, "admin")[0], ["Dr dr-rao is not available on 2026-11-21"]),
         (lambda s: domain.set_delay(s, True, 25, BEFORE), ["running about 25 min late"]),
         (lambda s: domain.set_delay(s, False, None, BEFORE), []),
@@ -112,18 +112,18 @@ def test_which_events_send_an_sms(change: Any, told: list[str]) -> None:
 
 def test_call_promote_reschedule_and_waitlist_expiry_are_told() -> None:
     slot = slot_with(PHONE, OTHER, base=1)  # the OTHER waits
-    cancelled, _ = domain.move(slot, slot.bookings[0], Status.CANCELLED, BEFORE)  # OTHER is promoted
+    cancelled, _ = domain.transition(slot, slot.bookings[0], Status.CANCELLED, BEFORE)  # OTHER is promoted
     assert [m.text[:25] for e in bus_events(slot, cancelled) for m in texts(e)] == ["OPD: a place came free. D"]
     moving = domain.begin_reschedule(cancelled, cancelled.bookings[1], "slot-2.x")
     moved, _ = domain.finish_reschedule(moving, moving.bookings[1], BEFORE, "desk")
     (told,) = [m for e in bus_events(moving, moved) for m in texts(e)]
     assert told.phone == OTHER and "has moved" in told.text
     waiting = slot_with(PHONE, OTHER, base=1)
-    checked, _ = domain.move(waiting, waiting.bookings[0], Status.CHECKED_IN, BEFORE)
+    checked, _ = domain.transition(waiting, waiting.bookings[0], Status.CHECKED_IN, BEFORE)
     swept, _ = domain.mark_no_shows(checked, START + timedelta(minutes=20), 15)
     (expired,) = [m for e in bus_events(checked, swept) for m in texts(e)]
     assert expired.phone == OTHER and "waitlist request has ended" in expired.text
-    checked_in = domain.move(slot, slot.bookings[0], Status.CHECKED_IN, BEFORE)[0]
+    checked_in = domain.transition(slot, slot.bookings[0], Status.CHECKED_IN, BEFORE)[0]
     room, _, _ = domain.call_next(checked_in, BEFORE, "desk")
     assert room is not None
     assert [m.text for e in bus_events(checked_in, room) for m in texts(e)] == [

@@ -81,7 +81,7 @@ def test_a_cancel_promotes_the_first_waitlisted_with_the_next_token_in_the_same_
     slot = fill(empty(), ["a", "b", "c", "d"])
     a = slot.booking("s.a")
     assert a is not None
-    slot, cancelled = domain.move(slot, a, Status.CANCELLED, LATER, "a", PCT, CancelReason.PATIENT)
+    slot, cancelled = domain.transition(slot, a, Status.CANCELLED, LATER, "a", PCT, CancelReason.PATIENT)
     assert cancelled.cancel_reason is CancelReason.PATIENT
     assert status_of(slot, "c") == (Status.BOOKED, 3)
     assert status_of(slot, "d") == (Status.WAITLISTED, None)
@@ -98,7 +98,7 @@ def test_a_waitlisted_booking_is_promoted_only_if_its_tier_has_room() -> None:
     slot, _ = book(slot, "p2", Source.PAID)  # waitlisted PREMIUM
     a = slot.booking("s.a")
     assert a is not None
-    slot, _ = domain.move(slot, a, Status.CANCELLED, LATER, "desk", PCT)
+    slot, _ = domain.transition(slot, a, Status.CANCELLED, LATER, "desk", PCT)
     assert status_of(slot, "s1") == (Status.WAITLISTED, None)
     assert status_of(slot, "p2") == (Status.BOOKED, 4)
 
@@ -107,7 +107,7 @@ def test_places_freed_at_once_go_in_join_order_and_the_rest_of_the_waitlist_expi
     slot = fill(empty(base=3, premium=0), ["a", "b", "c", "w1", "w2", "w3", "w4"])
     checked_in = slot.booking("s.b")
     assert checked_in is not None
-    slot, _ = domain.move(slot, checked_in, Status.CHECKED_IN, LATER, "desk", PCT)
+    slot, _ = domain.transition(slot, checked_in, Status.CHECKED_IN, LATER, "desk", PCT)
     at_grace = START + timedelta(minutes=15)
     swept, marked = domain.mark_no_shows(slot, at_grace, 15, PCT)
     assert sorted(b.booking_id for b in marked) == ["s.a", "s.c"]
@@ -123,7 +123,7 @@ def test_the_sweep_expires_a_waitlist_even_where_nobody_is_marked() -> None:
     slot = fill(empty(base=1, premium=0), ["a", "w"])
     a = slot.booking("s.a")
     assert a is not None
-    slot, _ = domain.move(slot, a, Status.CHECKED_IN, LATER, "desk", PCT)
+    slot, _ = domain.transition(slot, a, Status.CHECKED_IN, LATER, "desk", PCT)
     assert slot.awaiting_arrival  # the waitlist alone keeps the slot in the sweeper's index
     swept, marked = domain.mark_no_shows(slot, START + timedelta(minutes=15), 15, PCT)
     assert marked == [] and swept.waitlist == [] and not swept.awaiting_arrival
@@ -142,7 +142,7 @@ def test_the_third_skip_gives_the_place_to_the_waitlist() -> None:
     slot = fill(empty(base=1, premium=0), ["a", "w"])
     a = slot.booking("s.a")
     assert a is not None
-    slot, _ = domain.move(slot, a, Status.CHECKED_IN, LATER, "desk", PCT)
+    slot, _ = domain.transition(slot, a, Status.CHECKED_IN, LATER, "desk", PCT)
     for _ in range(domain.MAX_SKIPS):
         slot, _, called = domain.call_next(slot, LATER, "desk")  # type: ignore[assignment]
         assert called is not None
@@ -155,11 +155,11 @@ def test_cancelling_a_waitlisted_booking_frees_nothing_and_promotes_nobody() -> 
     slot = fill(empty(base=1, premium=0), ["a", "w1", "w2"])
     w1 = slot.booking("s.w1")
     assert w1 is not None
-    slot, cancelled = domain.move(slot, w1, Status.CANCELLED, LATER, "w1", PCT, CancelReason.PATIENT)
+    slot, cancelled = domain.transition(slot, w1, Status.CANCELLED, LATER, "w1", PCT, CancelReason.PATIENT)
     assert (cancelled.status, cancelled.token) == (Status.CANCELLED, None)
     assert status_of(slot, "w2") == (Status.WAITLISTED, None)
     with pytest.raises(InvalidTransition):
-        domain.move(slot, cancelled, Status.CHECKED_IN, LATER, "desk", PCT)
+        domain.transition(slot, cancelled, Status.CHECKED_IN, LATER, "desk", PCT)
 
 
 def test_a_closed_slot_takes_no_bookings_and_no_waitlist() -> None:
@@ -171,7 +171,7 @@ def test_a_repeat_of_a_waitlisting_request_is_answered_as_waitlisted() -> None:
     slot = fill(empty(base=1, premium=0), ["a", "w"])
     a = slot.booking("s.a")
     assert a is not None
-    slot, _ = domain.move(slot, a, Status.CANCELLED, LATER, "a", PCT)
+    slot, _ = domain.transition(slot, a, Status.CANCELLED, LATER, "a", PCT)
     promoted = slot.booking("s.w")
     assert promoted is not None and promoted.status is Status.BOOKED
     first = promoted.as_created()
@@ -186,15 +186,15 @@ def test_a_reschedule_marks_then_cancels_the_old_booking_and_promotes() -> None:
     a = slot.booking("s.a")
     assert a is not None
     marked = domain.begin_reschedule(slot, a, "t.new")
-    assert marked.moves_pending and marked.booked == 1  # keeps its place while the move is under way
+    assert marked.reschedules_pending and marked.booked == 1  # keeps its place while the move is under way
     assert domain.begin_reschedule(marked, marked.bookings[0], "t.new") == marked  # a retry changes nothing
     with pytest.raises(InvalidTransition):
         domain.begin_reschedule(marked, marked.bookings[0], "t.other")
     with pytest.raises(InvalidTransition):  # nor can it be cancelled meanwhile
-        domain.move(marked, marked.bookings[0], Status.CANCELLED, LATER, "a", PCT)
+        domain.transition(marked, marked.bookings[0], Status.CANCELLED, LATER, "a", PCT)
     done, old = domain.finish_reschedule(marked, marked.bookings[0], LATER, "a", PCT)
     assert (old.status, old.cancel_reason, old.rescheduled_to) == (Status.CANCELLED, CancelReason.RESCHEDULED, "t.new")
-    assert not done.moves_pending and status_of(done, "w") == (Status.BOOKED, 2)
+    assert not done.reschedules_pending and status_of(done, "w") == (Status.BOOKED, 2)
 
 
 def test_an_abandoned_reschedule_leaves_the_booking_as_it_was() -> None:
@@ -210,7 +210,7 @@ def test_an_abandoned_reschedule_leaves_the_booking_as_it_was() -> None:
 def test_a_move_is_placed_in_the_target_at_most_once() -> None:
     old = fill(empty(), ["a"]).bookings[0]
     target = replace(empty(), slot_id="t")
-    placed, new = domain.place_move(
+    placed, new = domain.place_rescheduled(
         target, old, "t.new", LATER, PCT, BookingOptions("desk", idempotency_key="key", request_hash="body")
     )
     assert placed is not None and placed.bookings == (new,)
@@ -223,41 +223,43 @@ def test_a_move_is_placed_in_the_target_at_most_once() -> None:
     )
     assert (new.rescheduled_from, new.idempotency_key, new.request_hash) == ("s.a", "key", "body")
     assert new.history == (Change(Status.BOOKED, LATER, "desk"),)
-    assert domain.place_move(placed, old, "t.new", LATER, PCT) == (None, new)  # written again: no change
+    assert domain.place_rescheduled(placed, old, "t.new", LATER, PCT) == (None, new)  # written again: no change
 
 
 def test_a_refused_move_stays_refused_whatever_room_the_target_has_later() -> None:
     old = fill(empty(), ["a"]).bookings[0]
     full = fill(replace(empty(base=1, premium=0), slot_id="t"), ["b"])
     with pytest.raises(SlotFull):
-        domain.place_move(full, old, "t.new", LATER, PCT)
-    refused = domain.refuse_move(full, "t.new", "SLOT_FULL", LATER)
-    assert refused is not None and refused.refused_moves == (domain.RefusedMove("t.new", "SLOT_FULL", LATER),)
-    assert domain.refuse_move(refused, "t.new", "SLOT_FULL", LATER) is None  # recorded already
+        domain.place_rescheduled(full, old, "t.new", LATER, PCT)
+    refused = domain.refuse_reschedule(full, "t.new", "SLOT_FULL", LATER)
+    assert refused is not None and refused.refused_reschedules == (
+        domain.RefusedReschedule("t.new", "SLOT_FULL", LATER),
+    )
+    assert domain.refuse_reschedule(refused, "t.new", "SLOT_FULL", LATER) is None  # recorded already
     b = refused.booking("s.b")
     assert b is not None
-    room, _ = domain.move(refused, b, Status.CANCELLED, LATER, "b", PCT)
+    room, _ = domain.transition(refused, b, Status.CANCELLED, LATER, "b", PCT)
     with pytest.raises(SlotFull) as again:
-        domain.place_move(room, old, "t.new", LATER, PCT)
+        domain.place_rescheduled(room, old, "t.new", LATER, PCT)
     assert again.value.details == [{"slotId": "t", "bookingId": "t.new"}]
-    other, _ = domain.place_move(room, old, "t.other", LATER, PCT)  # another attempt, another id, may
+    other, _ = domain.place_rescheduled(room, old, "t.other", LATER, PCT)  # another attempt, another id, may
     assert other is not None
-    placed, _ = domain.place_move(replace(empty(), slot_id="t"), old, "t.new", LATER, PCT)
-    assert placed is not None and domain.refuse_move(placed, "t.new", "SLOT_FULL", LATER) is None  # made: no
+    placed, _ = domain.place_rescheduled(replace(empty(), slot_id="t"), old, "t.new", LATER, PCT)
+    assert placed is not None and domain.refuse_reschedule(placed, "t.new", "SLOT_FULL", LATER) is None  # made: no
 
 
 def test_a_slot_keeps_its_refused_moves_bounded() -> None:
     slot: Slot | None = replace(empty(), slot_id="t")
-    day = domain.REFUSED_MOVES_KEPT_FOR
-    for n in range(domain.MAX_REFUSED_MOVES + 5):
+    day = domain.REFUSED_RESCHEDULES_KEPT_FOR
+    for n in range(domain.MAX_REFUSED_RESCHEDULES + 5):
         assert slot is not None
-        slot = domain.refuse_move(slot, f"t.{n}", "SLOT_FULL", LATER + timedelta(seconds=n))
+        slot = domain.refuse_reschedule(slot, f"t.{n}", "SLOT_FULL", LATER + timedelta(seconds=n))
     assert slot is not None
-    kept = [r.booking_id for r in slot.refused_moves]
-    assert kept == [f"t.{n}" for n in range(5, domain.MAX_REFUSED_MOVES + 5)]  # the newest, oldest first
-    much_later = domain.refuse_move(slot, "t.late", "SLOT_CLOSED", LATER + day + timedelta(seconds=10))
+    kept = [r.booking_id for r in slot.refused_reschedules]
+    assert kept == [f"t.{n}" for n in range(5, domain.MAX_REFUSED_RESCHEDULES + 5)]  # the newest, oldest first
+    much_later = domain.refuse_reschedule(slot, "t.late", "SLOT_CLOSED", LATER + day + timedelta(seconds=10))
     assert much_later is not None
-    assert [r.booking_id for r in much_later.refused_moves] == [f"t.{n}" for n in range(11, 25)] + ["t.late"]
+    assert [r.booking_id for r in much_later.refused_reschedules] == [f"t.{n}" for n in range(11, 25)] + ["t.late"]
 
 
 def test_the_waitlist_fields_survive_the_store_round_trip() -> None:
@@ -266,7 +268,7 @@ def test_the_waitlist_fields_survive_the_store_round_trip() -> None:
     assert a is not None
     slot = domain.begin_reschedule(slot, a, "t.new")
     slot, _ = domain.finish_reschedule(slot, slot.bookings[0], LATER, "a", PCT)
-    refused = domain.refuse_move(slot, "s.refused", "SLOT_CLOSED", LATER.astimezone(timezone(timedelta(hours=5))))
+    refused = domain.refuse_reschedule(slot, "s.refused", "SLOT_CLOSED", LATER.astimezone(timezone(timedelta(hours=5))))
     assert refused is not None
     slot = replace(refused, closed=True)
     doc = store.slot_to_doc(slot)

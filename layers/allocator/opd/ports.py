@@ -52,7 +52,7 @@ class SlotRepository(Protocol):
         """Ids of the slots that started at or before `started_by` and still hold a BOOKED booking,
         oldest start first, read lazily `batch_size` at a time so a sweep can stop part-way."""
 
-    def slots_with_moves(self, batch_size: int) -> Iterable[str]:
+    def slots_with_reschedules(self, batch_size: int) -> Iterable[str]:
         """Ids of the slots holding a booking that is being rescheduled (marked `rescheduled_to`, still
         BOOKED), in no particular order, read lazily `batch_size` at a time."""
 

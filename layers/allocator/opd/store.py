@@ -30,7 +30,7 @@ from opd.domain import (
     Change,
     Event,
     EventType,
-    RefusedMove,
+    RefusedReschedule,
     Slot,
     SlotSnapshot,
     Source,
@@ -216,11 +216,13 @@ def slot_to_doc(slot: Slot) -> Document:
         "closed": slot.closed,
         "nextToken": slot.next_token,
         "bookings": [booking_to_doc(b) for b in slot.bookings],
-        "refusedMoves": [{"bookingId": r.booking_id, "code": r.code, "at": _utc(r.at)} for r in slot.refused_moves],
+        "refusedMoves": [
+            {"bookingId": r.booking_id, "code": r.code, "at": _utc(r.at)} for r in slot.refused_reschedules
+        ],
         # Derived in code on every write, so they always agree with the bookings beside them.
         "booked": slot.booked,
         "awaitingArrival": slot.awaiting_arrival,
-        "movesPending": slot.moves_pending,
+        "movesPending": slot.reschedules_pending,  # stored names as first written: documents and indexes keep them
         "outbox": outbox_to_docs(slot, slot.outbox),
         "outboxPending": bool(slot.outbox),  # the relay's index: a top-level flag, not the array
         "version": slot.version,
@@ -268,7 +270,9 @@ def slot_from_doc(doc: Document) -> Slot:
             )
             for b in doc["bookings"]
         ),
-        refused_moves=tuple(RefusedMove(r["bookingId"], r["code"], _utc(r["at"])) for r in doc.get("refusedMoves", ())),
+        refused_reschedules=tuple(
+            RefusedReschedule(r["bookingId"], r["code"], _utc(r["at"])) for r in doc.get("refusedMoves", ())
+        ),
         version=doc["version"],
         outbox=outbox_from_docs(doc.get("outbox", []), slot_id, [b["bookingId"] for b in doc["bookings"]]),
     )
@@ -373,7 +377,7 @@ class SlotStore:
             for doc in cursor:
                 yield doc["_id"]
 
-    def slots_with_moves(self, batch_size: int = 100) -> Iterator[str]:
+    def slots_with_reschedules(self, batch_size: int = 100) -> Iterator[str]:
         """Ids of slots holding a booking that is being rescheduled (`movesPending`, indexed), fetched in batches."""
         with mongo_errors():
             cursor = self.collection.find({"movesPending": True}, {"_id": 1}).batch_size(batch_size)

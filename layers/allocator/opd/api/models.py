@@ -221,7 +221,7 @@ class TakeLeaveRequest(RequestModel):
 
 
 class RescheduleRequest(RequestModel):
-    slot_id: Id  # the slot to move to
+    slot_id: Id  # the slot to reschedule to
 
 
 # -- responses --------------------------------------------------------------------------------

@@ -77,8 +77,8 @@ def _either(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-# What a move of one booking (cancel, check-in, no-show, complete, skip) can answer besides its success.
-BOOKING_MOVE_ERRORS: tuple[type[OpdError], ...] = (
+# What a status change of one booking (cancel, check-in, no-show, complete, skip) can answer besides its success.
+TRANSITION_ERRORS: tuple[type[OpdError], ...] = (
     ValidationFailed,
     Unauthorized,
     Forbidden,

@@ -181,7 +181,7 @@ class Booking:
         return self.queue_position or self.token or 0  # only queued bookings, which have tokens, are asked
 
     @property
-    def moving(self) -> bool:
+    def rescheduling(self) -> bool:
         """A reschedule is under way: the new booking may already hold a place in the other slot."""
         return self.status is Status.BOOKED and self.rescheduled_to is not None
 
@@ -202,13 +202,13 @@ class Booking:
             queue_position=None,
         )
 
-    def moved(self, to: Status, now: datetime, by: str) -> Booking:
+    def became(self, to: Status, now: datetime, by: str) -> Booking:
         """This booking in state `to`, its history one line longer."""
         return replace(self, status=to, updated_at=now, history=(*self.history, Change(to, now, by)))
 
 
 @dataclass(frozen=True)
-class RefusedMove:
+class RefusedReschedule:
     """A reschedule into this slot that it refused: the new booking's id, never to be made here, and why."""
 
     booking_id: str
@@ -228,7 +228,7 @@ class Slot:
     closed: bool = False  # the doctor is on leave: no new bookings
     next_token: int = 1  # tokens are never reused, so the counter lives beside the bookings
     bookings: tuple[Booking, ...] = ()
-    refused_moves: tuple[RefusedMove, ...] = ()  # oldest first
+    refused_reschedules: tuple[RefusedReschedule, ...] = ()  # oldest first
     version: int = 0  # the store's fencing value: every write is conditional on it
     # Events of the slot's changes not yet known to be published, oldest first: written by the same
     # conditional write as the change they describe (see `with_events`). Delivery's bookkeeping, not
@@ -256,9 +256,9 @@ class Slot:
         return any(b.status in AWAITING_ARRIVAL for b in self.bookings)
 
     @property
-    def moves_pending(self) -> bool:
-        """True while a booking here is being rescheduled: the sweeper finishes moves a request left."""
-        return any(b.moving for b in self.bookings)
+    def reschedules_pending(self) -> bool:
+        """True while a booking here is being rescheduled: the sweeper finishes reschedules a request left."""
+        return any(b.rescheduling for b in self.bookings)
 
     def limits(self, delay_reduction_percent: int) -> dict[Tier, int]:
         return tier_limits(self.capacity, self.delayed, delay_reduction_percent)
@@ -270,8 +270,8 @@ class Slot:
     def booking(self, booking_id: str) -> Booking | None:
         return next((b for b in self.bookings if b.booking_id == booking_id), None)
 
-    def refused_move(self, booking_id: str) -> RefusedMove | None:
-        return next((r for r in self.refused_moves if r.booking_id == booking_id), None)
+    def refused_reschedule(self, booking_id: str) -> RefusedReschedule | None:
+        return next((r for r in self.refused_reschedules if r.booking_id == booking_id), None)
 
     def booking_for_key(self, idempotency_key: str, request_hash: str) -> Booking | None:
         """The booking an earlier request with this key made here; the same key with another body is a conflict."""

@@ -101,11 +101,11 @@ def call_next(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, Booking 
     completed = called = None
     changed = slot
     if (in_room := slot.called) is not None:
-        completed = replace(in_room.moved(Status.COMPLETED, now, by), completed_at=now)
+        completed = replace(in_room.became(Status.COMPLETED, now, by), completed_at=now)
         changed = changed.with_booking(completed)
     waiting = next((b for b in call_order(changed.bookings) if b.status is Status.CHECKED_IN), None)
     if waiting is not None:
-        called = replace(waiting.moved(Status.CALLED, now, by), called_at=now)
+        called = replace(waiting.became(Status.CALLED, now, by), called_at=now)
         changed = changed.with_booking(called)
     if completed is None and called is None:
         return None, None, None
@@ -123,9 +123,9 @@ def skip(
         raise refuse_transition(booking, Status.CHECKED_IN)
     skips = booking.skips + 1
     if skips >= MAX_SKIPS:
-        skipped = replace(booking.moved(Status.NO_SHOW, now, by), skips=skips)
+        skipped = replace(booking.became(Status.NO_SHOW, now, by), skips=skips)
         changed, _ = promote_waitlist(slot.with_booking(skipped), now, delay_reduction_percent)
         return changed, skipped
     group_end = max(b.place_in_group for b in slot.bookings if b.in_queue and b.critical == booking.critical)
-    skipped = replace(booking.moved(Status.CHECKED_IN, now, by), skips=skips, queue_position=group_end + 1)
+    skipped = replace(booking.became(Status.CHECKED_IN, now, by), skips=skips, queue_position=group_end + 1)
     return slot.with_booking(skipped), skipped

@@ -1,7 +1,7 @@
 """Rescheduling: a booking leaves one slot for another in three one-slot writes, with no transaction.
 
 1. `begin_reschedule` marks the old booking with the new booking's id; it keeps its place meanwhile;
-2. `place_move` books exactly that id in the target, or `refuse_move` records there that it never will;
+2. `place_rescheduled` books exactly that id in the target, or `refuse_reschedule` records there that it never will;
 3. `finish_reschedule` cancels the old booking (RESCHEDULED), or `abandon_reschedule` clears its mark.
 The service (`opd.service.rescheduler`) runs them, and finishes what a dead request left.
 """
@@ -11,22 +11,22 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from opd.domain.model import Booking, RefusedMove, Slot
+from opd.domain.model import Booking, RefusedReschedule, Slot
 from opd.domain.rules import ASKED_PLAINLY, BookingOptions, book, promote_waitlist, refuse_transition
 from opd.domain.states import CancelReason, Status
 from opd.errors import InvalidTransition, refusal
 
-# A slot remembers the reschedules it refused after their old booking was marked (see `refuse_move`)
+# A slot remembers the reschedules it refused after their old booking was marked (see `refuse_reschedule`)
 # for a day, and at most this many of them: ~150 bytes each. Only a target that filled up between a
 # request's own check and its write, or the sweeper finding one full, ever records one.
-MAX_REFUSED_MOVES = 20
-REFUSED_MOVES_KEPT_FOR = timedelta(days=1)
+MAX_REFUSED_RESCHEDULES = 20
+REFUSED_RESCHEDULES_KEPT_FOR = timedelta(days=1)
 
 
 def begin_reschedule(slot: Slot, booking: Booking, new_booking_id: str) -> Slot:
     """Mark a BOOKED booking as moving to `new_booking_id` (in another slot); it keeps its place meanwhile.
 
-    The first of a reschedule's writes: a retry, or the sweeper, finds the mark and finishes the move.
+    The first of a reschedule's writes: a retry, or the sweeper, finds the mark and finishes the reschedule.
     """
     if booking.status is not Status.BOOKED:
         raise refuse_transition(booking, Status.CANCELLED)
@@ -43,21 +43,21 @@ def finish_reschedule(
     slot: Slot, booking: Booking, now: datetime, by: str, delay_reduction_percent: int = 20
 ) -> tuple[Slot, Booking]:
     """The new booking holds its place: the old one is CANCELLED (RESCHEDULED), its place to the waitlist."""
-    if not booking.moving:
+    if not booking.rescheduling:
         raise refuse_transition(booking, Status.CANCELLED)
-    moved = replace(booking.moved(Status.CANCELLED, now, by), cancel_reason=CancelReason.RESCHEDULED)
-    changed, _ = promote_waitlist(slot.with_booking(moved), now, delay_reduction_percent)
-    return changed, moved
+    cancelled = replace(booking.became(Status.CANCELLED, now, by), cancel_reason=CancelReason.RESCHEDULED)
+    changed, _ = promote_waitlist(slot.with_booking(cancelled), now, delay_reduction_percent)
+    return changed, cancelled
 
 
 def abandon_reschedule(slot: Slot, booking: Booking) -> Slot | None:
     """The new booking could not be made: the old one stays as it was. None when nothing changes."""
-    if not booking.moving:
+    if not booking.rescheduling:
         return None
     return slot.with_booking(replace(booking, rescheduled_to=None))
 
 
-def place_move(
+def place_rescheduled(
     target: Slot,
     old: Booking,
     new_booking_id: str,
@@ -69,11 +69,11 @@ def place_move(
     as `new_booking_id`, at most once. `options` says who asked and with which Idempotency-Key.
 
     Returns (None, the booking) when it is there already, so writing it again changes nothing. A
-    target that refused this id once (`refuse_move`) refuses it again, whatever room it has now.
+    target that refused this id once (`refuse_reschedule`) refuses it again, whatever room it has now.
     """
     if (placed := target.booking(new_booking_id)) is not None:
         return None, placed
-    if (refused := target.refused_move(new_booking_id)) is not None:
+    if (refused := target.refused_reschedule(new_booking_id)) is not None:
         raise refusal(
             refused.code,
             f"slot {target.slot_id} refused this reschedule ({refused.code})",
@@ -86,21 +86,23 @@ def place_move(
         old.source,
         now,
         delay_reduction_percent,
-        # The patient is told of the move on the same phone.
+        # The patient is told of the reschedule on the same phone.
         replace(options, rescheduled_from=old.booking_id, phone=old.phone),
     )
 
 
-def refuse_move(target: Slot, new_booking_id: str, code: str, now: datetime) -> Slot | None:
+def refuse_reschedule(target: Slot, new_booking_id: str, code: str, now: datetime) -> Slot | None:
     """Record in the target slot that the reschedule making `new_booking_id` is refused, for good.
 
     What lets the old booking's mark be cleared safely: a request or sweeper that read the mark
-    before it was cleared can no longer book the new booking afterwards (`place_move` refuses it),
+    before it was cleared can no longer book the new booking afterwards (`place_rescheduled` refuses it),
     so the patient never ends up with both places. None when nothing changes: the booking was made
-    after all (the caller finishes the move instead), or the refusal is recorded already.
-    Refusals older than REFUSED_MOVES_KEPT_FOR, and all but the newest MAX_REFUSED_MOVES, are dropped.
+    after all (the caller finishes the reschedule instead), or the refusal is recorded already.
+    Refusals older than REFUSED_RESCHEDULES_KEPT_FOR, and all but the newest MAX_REFUSED_RESCHEDULES, are dropped.
     """
-    if target.booking(new_booking_id) is not None or target.refused_move(new_booking_id) is not None:
+    if target.booking(new_booking_id) is not None or target.refused_reschedule(new_booking_id) is not None:
         return None
-    kept = [r for r in target.refused_moves if r.at > now - REFUSED_MOVES_KEPT_FOR][-(MAX_REFUSED_MOVES - 1) :]
-    return replace(target, refused_moves=(*kept, RefusedMove(new_booking_id, code, now)))
+    kept = [r for r in target.refused_reschedules if r.at > now - REFUSED_RESCHEDULES_KEPT_FOR][
+        -(MAX_REFUSED_RESCHEDULES - 1) :
+    ]
+    return replace(target, refused_reschedules=(*kept, RefusedReschedule(new_booking_id, code, now)))

@@ -137,7 +137,7 @@ def promote_waitlist(slot: Slot, now: datetime, delay_reduction_percent: int) ->
     promoted: list[Booking] = []
     for waiting in slot.waitlist:
         if slot.booked < limits[waiting.tier]:
-            up = replace(waiting.moved(Status.BOOKED, now, SYSTEM), token=slot.next_token)
+            up = replace(waiting.became(Status.BOOKED, now, SYSTEM), token=slot.next_token)
             slot = replace(slot.with_booking(up), next_token=slot.next_token + 1)
             promoted.append(up)
     return slot, promoted
@@ -150,7 +150,7 @@ def refuse_transition(booking: Booking, to: Status) -> InvalidTransition:
     )
 
 
-def move(
+def transition(
     slot: Slot,
     booking: Booking,
     to: Status,
@@ -161,9 +161,9 @@ def move(
 ) -> tuple[Slot, Booking]:
     """Move one booking along the state machine; CANCELLED and NO_SHOW give its place back at once,
     to the waitlist first. A cancel says why (`reason`, default STAFF)."""
-    if to not in TRANSITIONS[booking.status] or booking.moving:
+    if to not in TRANSITIONS[booking.status] or booking.rescheduling:
         raise refuse_transition(booking, to)
-    moved = booking.moved(to, now, by)
+    moved = booking.became(to, now, by)
     if to is Status.COMPLETED:
         moved = replace(moved, completed_at=now)
     if to is Status.CANCELLED:
@@ -199,16 +199,18 @@ def mark_no_shows(
     places they give back go to the waitlist in join order, and the rest of the waitlist expires.
 
     Returns the slot and the bookings marked NO_SHOW. A booking being rescheduled is left to the
-    move that holds it (its new place is in another slot).
+    reschedule that holds it (its new place is in another slot).
     """
     if slot.start > no_show_cutoff(now, grace_minutes):
         return slot, []
-    marked = [b.moved(Status.NO_SHOW, now, SYSTEM) for b in slot.bookings if b.status is Status.BOOKED and not b.moving]
+    marked = [
+        b.became(Status.NO_SHOW, now, SYSTEM) for b in slot.bookings if b.status is Status.BOOKED and not b.rescheduling
+    ]
     swept = slot
     for booking in marked:
         swept = swept.with_booking(booking)
     swept, _ = promote_waitlist(swept, now, delay_reduction_percent)
     for waiting in swept.waitlist:
-        expired = waiting.moved(Status.CANCELLED, now, SYSTEM)
+        expired = waiting.became(Status.CANCELLED, now, SYSTEM)
         swept = swept.with_booking(replace(expired, cancel_reason=CancelReason.WAITLIST_EXPIRED))
     return swept, marked

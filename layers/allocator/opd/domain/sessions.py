@@ -81,7 +81,7 @@ def close_for_leave(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, li
     (DOCTOR_UNAVAILABLE). The patient in the room and finished ones are left as they are. Returns
     None for the slot when it was closed with nothing left to cancel: a repeat changes nothing."""
     cancelled = [
-        replace(b.moved(Status.CANCELLED, now, by), cancel_reason=CancelReason.DOCTOR_UNAVAILABLE)
+        replace(b.became(Status.CANCELLED, now, by), cancel_reason=CancelReason.DOCTOR_UNAVAILABLE)
         for b in slot.bookings
         if b.status in LEAVE_CANCELS
     ]

@@ -20,7 +20,15 @@ from opd.ports import EventPublisher, KeyClaim, SlotMutex, SlotRepository
 from opd.service import reads
 from opd.service.ids import new_booking_id, new_slot_id, utc_now
 from opd.service.relay import EventRelay
-from opd.service.reports import Booked, CallNext, LeaveTaken, MovesReport, RelayReport, SessionsOpened, SweepReport
+from opd.service.reports import (
+    Booked,
+    CallNext,
+    LeaveTaken,
+    RelayReport,
+    ReschedulesReport,
+    SessionsOpened,
+    SweepReport,
+)
 from opd.service.rescheduler import Rescheduler
 from opd.service.sweep import NoShowSweeper
 from opd.service.writer import OUTCOME_WAIT_S, Decision, RequestKey, SlotWriter
@@ -242,16 +250,16 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         return reads.patient_bookings(self.store, self.settings, self.clock, patient_id, first_day, last_day)
 
     def cancel(self, booking_id: str, by: str = domain.SYSTEM, reason: CancelReason = CancelReason.STAFF) -> Booking:
-        return self._move(booking_id, Status.CANCELLED, by, reason)
+        return self._transition(booking_id, Status.CANCELLED, by, reason)
 
     def check_in(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
-        return self._move(booking_id, Status.CHECKED_IN, by)
+        return self._transition(booking_id, Status.CHECKED_IN, by)
 
     def mark_no_show(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
-        return self._move(booking_id, Status.NO_SHOW, by)
+        return self._transition(booking_id, Status.NO_SHOW, by)
 
     def complete(self, booking_id: str, by: str = domain.SYSTEM) -> Booking:
-        return self._move(booking_id, Status.COMPLETED, by)
+        return self._transition(booking_id, Status.COMPLETED, by)
 
     def skip(self, booking_id: str, by: str) -> Booking:
         """A called patient who did not come in: to the end of their group, or a no-show at the 3rd skip."""
@@ -261,11 +269,11 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     def _answered(self, slot: Slot, booking: Booking | None) -> Booking | None:
         return None if booking is None else domain.answered(slot, booking, self.clock())
 
-    def _move(self, booking_id: str, to: Status, by: str, reason: CancelReason | None = None) -> Booking:
+    def _transition(self, booking_id: str, to: Status, by: str, reason: CancelReason | None = None) -> Booking:
         pct = self.settings.delay_reduction_percent
 
         def change(slot: Slot, booking: Booking) -> tuple[Slot, Booking]:
-            return domain.move(slot, booking, to, self.clock(), by, pct, reason)
+            return domain.transition(slot, booking, to, self.clock(), by, pct, reason)
 
         return self._change_booking(booking_id, change)
 
@@ -292,7 +300,7 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     def reschedule(
         self, booking_id: str, target_slot_id: str, by: str = domain.SYSTEM, key: RequestKey | None = None
     ) -> Booking:
-        """Move a BOOKED booking to another slot; answers the new booking (see `Rescheduler.reschedule`)."""
+        """Reschedule a BOOKED booking to another slot; answers the new booking (see `Rescheduler.reschedule`)."""
         return self.rescheduler.reschedule(booking_id, target_slot_id, by, key)
 
     def sweep_no_shows(
@@ -302,19 +310,19 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         batch_size: int = 100,
         reserve_s: float = 2.0,
     ) -> SweepReport:
-        """Finish the moves left half done, then mark BOOKED bookings of slots past start + grace as NO_SHOW,
+        """Finish the reschedules left half done, then mark BOOKED bookings of slots past start + grace as NO_SHOW,
         one slot at a time, stopping cleanly when `time_left` runs short (see `NoShowSweeper.sweep`)."""
         return self.sweeper.sweep(now or self.clock(), time_left, batch_size, reserve_s)
 
-    def finish_moves(
+    def finish_reschedules(
         self,
         now: datetime | None = None,
         time_left: Callable[[], float] | None = None,
         batch_size: int = 100,
         reserve_s: float = 2.0,
-    ) -> MovesReport:
-        """Finish the reschedules that requests left half done (see `Rescheduler.finish_moves`)."""
-        return self.rescheduler.finish_moves(now, time_left, batch_size, reserve_s)
+    ) -> ReschedulesReport:
+        """Finish the reschedules that requests left half done (see `Rescheduler.finish_reschedules`)."""
+        return self.rescheduler.finish_reschedules(now, time_left, batch_size, reserve_s)
 
     def relay_events(
         self, time_left: Callable[[], float] | None = None, batch_size: int = 100, reserve_s: float = 2.0

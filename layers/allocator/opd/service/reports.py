@@ -32,10 +32,10 @@ class CallNext:
 
 
 @dataclass(frozen=True)
-class MovesReport:
+class ReschedulesReport:
     finished: int  # reschedules completed: the new booking holds the place, the old one is cancelled
     abandoned: int  # reschedules the target refused: the patient keeps the old place
-    busy: int  # moves left for the next run because a lock was held
+    busy: int  # reschedules left for the next run because a lock was held
     complete: bool  # False when it stopped early to respect the caller's deadline
 
 
@@ -52,7 +52,7 @@ class RelayReport:
 class SweepReport:
     marked: int  # bookings this run turned into NO_SHOW
     slots: int  # slots it changed
-    busy: int  # slots (and moves) left for the next run because their lock was held
+    busy: int  # slots (and reschedules) left for the next run because their lock was held
     finished: bool  # False when it stopped early to respect the caller's deadline
-    moves_finished: int = 0  # reschedules a request left unfinished, completed by this run
-    moves_abandoned: int = 0  # such reschedules the target refused: the patient keeps the old place
+    reschedules_finished: int = 0  # reschedules a request left unfinished, completed by this run
+    reschedules_abandoned: int = 0  # such reschedules the target refused: the patient keeps the old place

@@ -1,5 +1,5 @@
-"""Rescheduling: a BOOKED booking moved to another slot in three one-slot writes (see
-`Rescheduler.reschedule`), and the moves that requests left half done finished by the sweep.
+"""Rescheduling: a BOOKED booking rescheduled to another slot in three one-slot writes (see
+`Rescheduler.reschedule`), and the reschedules that requests left half done finished by the sweep.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from opd.errors import DependencyUnavailable, NotFound, OpdError, SlotBusy, Vali
 from opd.ports import KeyClaim, SlotRepository
 from opd.service.ids import new_booking_id
 from opd.service.reads import find_booking, get_slot
-from opd.service.reports import MovesReport
+from opd.service.reports import ReschedulesReport
 from opd.service.writer import Decision, RequestKey, SlotWriter
 from opd.settings import Settings
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class _Move:
+class _Reschedule:
     """One reschedule request, as its steps need it."""
 
     booking_id: str
@@ -36,7 +36,7 @@ class _Move:
 
 
 class Rescheduler:
-    """Moves bookings between slots through the writer's fenced write path, one slot per write."""
+    """Reschedules bookings between slots through the writer's fenced write path, one slot per write."""
 
     def __init__(
         self, store: SlotRepository, writer: SlotWriter, settings: Settings, clock: Callable[[], datetime]
@@ -56,15 +56,15 @@ class Rescheduler:
         1. the old slot: the booking is marked `rescheduled_to` = the new booking's id, made up here
            once and kept in the mark; it keeps its place meanwhile (`domain.begin_reschedule`);
         2. the target slot: the new booking, with exactly that id, so that writing it again is a
-           no-op (`domain.place_move`); or, if the target refuses, that refusal recorded under the
-           id, so that the booking is never made there afterwards (`domain.refuse_move`);
+           no-op (`domain.place_rescheduled`); or, if the target refuses, that refusal recorded under the
+           id, so that the booking is never made there afterwards (`domain.refuse_reschedule`);
         3. the old slot: the old booking CANCELLED (RESCHEDULED) if the new one was made, else its
            mark cleared: the patient keeps the old place.
 
-        The mark is what a repeat and the sweeper (`finish_moves`) go on: whoever finds it does
+        The mark is what a repeat and the sweeper (`finish_reschedules`) go on: whoever finds it does
         writes 2 and 3 with the id it holds, so a request that died between any two writes is
         finished by either, and two of them at once agree, since write 2 decides once, in the
-        target, whether the move happens. A repeat after the move returns the new booking as first
+        target, whether the reschedule happens. A repeat after it returns the new booking as first
         answered. A full target is refused before anything is written (read first); only a target
         that fills up between that check and write 2 costs a mark and its clearing.
 
@@ -77,54 +77,57 @@ class Rescheduler:
         if key is not None:
             key = replace(key, body=hashlib.sha256(f"reschedule {booking_id} {key.body}".encode()).hexdigest()[:32])
         claim = None if key is None else KeyClaim(key.key, target_slot_id, key.body, key.ttl_s)
-        move = _Move(booking_id, target_slot_id, self.clock(), by, key, claim)
+        ask = _Reschedule(booking_id, target_slot_id, self.clock(), by, key, claim)
         old_slot, old = find_booking(self.store, booking_id)
-        if (done := _moved_to(old, target_slot_id)) is not None:
-            return self._first_answer_of_move(done, key, move.now)
-        new_id, target = self._marked(move, old_slot_id, old_slot, old)
-        settled = self._settle_move(old, new_id, move.now, by, key, target)
+        if (done := _rescheduled_into(old, target_slot_id)) is not None:
+            return self._first_answer_of_reschedule(done, key, ask.now)
+        new_id, target = self._marked(ask, old_slot_id, old_slot, old)
+        settled = self._settle_reschedule(old, new_id, ask.now, by, key, target)
         if isinstance(settled, OpdError):
             raise self._answer_to(claim, settled)
         return settled
 
-    def _marked(self, move: _Move, old_slot_id: str, old_slot: Slot, old: Booking) -> tuple[str, Slot | None]:
+    def _marked(self, ask: _Reschedule, old_slot_id: str, old_slot: Slot, old: Booking) -> tuple[str, Slot | None]:
         """Write 1 (the mark), unless an earlier attempt or a duplicate in flight made it: the new
         booking's id, and the target slot if it was read."""
-        heading = old.rescheduled_to if _heading_to(old, move.target_slot_id) else None
+        heading = old.rescheduled_to if _heading_to(old, ask.target_slot_id) else None
         if heading is not None:  # an earlier attempt marked it: go on with its id
             return heading, None
-        candidate = new_booking_id(move.target_slot_id)
-        target, placed = self._checked_target(move, old_slot, old, candidate)
+        candidate = new_booking_id(ask.target_slot_id)
+        target, placed = self._checked_target(ask, old_slot, old, candidate)
         if placed is not None:  # a duplicate in flight got here first
             return placed, target
 
         def mark(slot: Slot) -> Decision[str]:
-            return _mark(slot, move.booking_id, move.target_slot_id, candidate)
+            return _mark(slot, ask.booking_id, ask.target_slot_id, candidate)
 
-        return self.writer.change(old_slot_id, mark, move.claim, read=old_slot), target  # write 1
+        return self.writer.change(old_slot_id, mark, ask.claim, read=old_slot), target  # write 1
 
-    def _checked_target(self, move: _Move, old_slot: Slot, old: Booking, candidate: str) -> tuple[Slot, str | None]:
-        """Refuse before writing anything: a booking that cannot move (not BOOKED, or moving elsewhere),
-        a target that would refuse it (full, closed, ended, the patient there). Returns the target as
-        read, and the id of a booking that already replaces the old one there (a duplicate's), if any."""
+    def _checked_target(
+        self, ask: _Reschedule, old_slot: Slot, old: Booking, candidate: str
+    ) -> tuple[Slot, str | None]:
+        """Refuse before writing anything: a booking that cannot be rescheduled (not BOOKED, or being
+        rescheduled elsewhere), a target that would refuse it (full, closed, ended, the patient there).
+        Returns the target as read, and the id of a booking that already replaces the old one there (a
+        duplicate's), if any."""
         try:
             domain.begin_reschedule(old_slot, old, candidate)
-            target = get_slot(self.store, move.target_slot_id)
-            if (placed := _placed_for(target, move.booking_id)) is not None:
-                if move.key is not None:
-                    target.booking_for_key(move.key.key, move.key.body)
+            target = get_slot(self.store, ask.target_slot_id)
+            if (placed := _placed_for(target, ask.booking_id)) is not None:
+                if ask.key is not None:
+                    target.booking_for_key(ask.key.key, ask.key.body)
             else:
-                self._place(target, old, candidate, move.now, move.key, move.by)
+                self._place(target, old, candidate, ask.now, ask.key, ask.by)
         except OpdError as refused:
-            raise self._answer_to(move.claim, refused) from None
+            raise self._answer_to(ask.claim, refused) from None
         return target, placed
 
     def _answer_to(self, claim: KeyClaim | None, refused: OpdError) -> OpdError:
-        """What a refused move answers: with a key, its first answer, unless the refusal is worth a retry."""
+        """What a refused reschedule answers: with a key, its first answer, unless the refusal is worth a retry."""
         return refused if claim is None or _transient(refused) else self.writer.first_answer(claim, refused)
 
-    def _first_answer_of_move(self, new_id: str, key: RequestKey | None, now: datetime) -> Booking:
-        """A repeat of a move that is done: the new booking as the move first answered it."""
+    def _first_answer_of_reschedule(self, new_id: str, key: RequestKey | None, now: datetime) -> Booking:
+        """A repeat of a reschedule that is done: the new booking as it first answered it."""
         slot, booking = find_booking(self.store, new_id)
         if key is not None:
             slot.booking_for_key(key.key, key.body)  # the same key with another body: a conflict
@@ -139,10 +142,10 @@ class Rescheduler:
             request_hash=key.body if key is not None else None,
         )
         pct = self.settings.delay_reduction_percent
-        changed, placed = domain.place_move(target, old, new_id, now, pct, asked)
+        changed, placed = domain.place_rescheduled(target, old, new_id, now, pct, asked)
         return changed, domain.answered(changed or target, placed, now)
 
-    def _settle_move(
+    def _settle_reschedule(
         self,
         old: Booking,
         new_id: str,
@@ -151,7 +154,7 @@ class Rescheduler:
         key: RequestKey | None = None,
         target: Slot | None = None,
     ) -> Booking | OpdError:
-        """Writes 2 and 3 of a move whose mark (`old.rescheduled_to` = `new_id`) is written.
+        """Writes 2 and 3 of a reschedule whose mark (`old.rescheduled_to` = `new_id`) is written.
 
         Returns the new booking as answered, or the target's refusal once the mark is cleared.
         Raises only what is worth a retry (a busy slot, a dependency away): the mark stays, and the
@@ -166,15 +169,17 @@ class Rescheduler:
         except OpdError as refused:
             if _transient(refused):
                 raise
-            placed = refused if isinstance(refused, NotFound) else self._refuse_move(target_id, new_id, refused, now)
+            placed = (
+                refused if isinstance(refused, NotFound) else self._refuse_reschedule(target_id, new_id, refused, now)
+            )
         pct = self.settings.delay_reduction_percent
 
         def finish(slot: Slot) -> Decision[None]:
             booking = slot.booking(old.booking_id)
             if booking is not None and booking.status is Status.CANCELLED and booking.rescheduled_to == new_id:
                 return None, None  # finished already
-            if booking is None or not booking.moving or booking.rescheduled_to != new_id:
-                # Only if a refusal was dropped from the target (MAX_REFUSED_MOVES in a day) while
+            if booking is None or not booking.rescheduling or booking.rescheduled_to != new_id:
+                # Only if a refusal was dropped from the target (MAX_REFUSED_RESCHEDULES in a day) while
                 # some attempt stalled: it made the new booking after the mark was cleared.
                 log.error("reschedule %s -> %s: the mark is gone, the new booking is made", old.booking_id, new_id)
                 raise OpdError(f"booking {old.booking_id} is no longer being rescheduled to {new_id}")
@@ -189,40 +194,40 @@ class Rescheduler:
         self.writer.change(old.slot_id, finish if isinstance(placed, Booking) else abandon)  # write 3
         return placed
 
-    def _refuse_move(self, target_id: str, new_id: str, refused: OpdError, now: datetime) -> Booking | OpdError:
+    def _refuse_reschedule(self, target_id: str, new_id: str, refused: OpdError, now: datetime) -> Booking | OpdError:
         """Record the target's refusal of the new booking, unless someone made it meanwhile: then that booking."""
 
         def refuse(slot: Slot) -> Decision[Booking | OpdError]:
             if (placed := slot.booking(new_id)) is not None:
                 return None, domain.answered(slot, placed, now)
-            return domain.refuse_move(slot, new_id, refused.code, now), refused
+            return domain.refuse_reschedule(slot, new_id, refused.code, now), refused
 
         return self.writer.change(target_id, refuse)
 
-    def finish_moves(
+    def finish_reschedules(
         self,
         now: datetime | None = None,
         time_left: Callable[[], float] | None = None,
         batch_size: int = 100,
         reserve_s: float = 2.0,
-    ) -> MovesReport:
-        """Finish the reschedules that requests left half done: every booking still marked as moving.
+    ) -> ReschedulesReport:
+        """Finish the reschedules that requests left half done: every booking still marked as being rescheduled.
 
         For each, the same writes 2 and 3 a repeat of its request would make: the new booking made
         in the target (or found there), then the old one cancelled; or, if the target refuses it
-        (full, closed, ended), the mark cleared, and the patient keeps the old place. A move whose
+        (full, closed, ended), the mark cleared, and the patient keeps the old place. A reschedule whose
         slot is busy is left for the next run, as is everything once `time_left` runs short.
         """
         at = now or self.clock()
         finished = abandoned = busy = 0
-        for slot_id in self.store.slots_with_moves(batch_size):
+        for slot_id in self.store.slots_with_reschedules(batch_size):
             slot = self.store.get(slot_id)
-            for booking in [b for b in slot.bookings if b.moving] if slot else []:
+            for booking in [b for b in slot.bookings if b.rescheduling] if slot else []:
                 if time_left is not None and time_left() < reserve_s:
-                    return MovesReport(finished, abandoned, busy, complete=False)
-                assert booking.rescheduled_to is not None  # it is moving
+                    return ReschedulesReport(finished, abandoned, busy, complete=False)
+                assert booking.rescheduled_to is not None  # it is being rescheduled
                 try:
-                    settled = self._settle_move(booking, booking.rescheduled_to, at, domain.SYSTEM)
+                    settled = self._settle_reschedule(booking, booking.rescheduled_to, at, domain.SYSTEM)
                 except SlotBusy:
                     busy += 1
                     continue
@@ -230,7 +235,7 @@ class Rescheduler:
                     finished += 1
                 else:
                     abandoned += 1
-        return MovesReport(finished, abandoned, busy, complete=True)
+        return ReschedulesReport(finished, abandoned, busy, complete=True)
 
 
 def _old_slot_of(booking_id: str, target_slot_id: str) -> str:
@@ -245,12 +250,12 @@ def _old_slot_of(booking_id: str, target_slot_id: str) -> str:
 
 
 def _mark(slot: Slot, booking_id: str, target_slot_id: str, candidate: str) -> Decision[str]:
-    """Write 1's decision: mark the booking as moving to `candidate`, or to the id a duplicate in
-    flight marked it with; or nothing, if that duplicate finished the move (its new booking's id)."""
+    """Write 1's decision: mark the booking as being rescheduled to `candidate`, or to the id a duplicate in
+    flight marked it with; or nothing, if that duplicate finished the reschedule (its new booking's id)."""
     booking = slot.booking(booking_id)
     if booking is None:
         raise NotFound(f"no booking {booking_id}")
-    if (moved := _moved_to(booking, target_slot_id)) is not None:  # a duplicate in flight did it
+    if (moved := _rescheduled_into(booking, target_slot_id)) is not None:  # a duplicate in flight did it
         return None, moved
     heading = booking.rescheduled_to if _heading_to(booking, target_slot_id) else candidate
     assert heading is not None
@@ -263,20 +268,20 @@ def _transient(error: OpdError) -> bool:
     return isinstance(error, SlotBusy | DependencyUnavailable)
 
 
-def _moved_to(booking: Booking, target_slot_id: str) -> str | None:
-    """The id of the booking this one was moved to in the target slot, if that move is done."""
+def _rescheduled_into(booking: Booking, target_slot_id: str) -> str | None:
+    """The id of the booking this one was rescheduled to in the target slot, if that reschedule is done."""
     done = booking.status is Status.CANCELLED and booking.cancel_reason is CancelReason.RESCHEDULED
     heading = booking.rescheduled_to
     return heading if done and heading and domain.slot_id_of_booking(heading) == target_slot_id else None
 
 
 def _placed_for(target: Slot, old_booking_id: str) -> str | None:
-    """The id of a booking in the target slot that replaces `old_booking_id`: its move's mark is
-    written, and the move can only finish (write 2 decides it), so it is that move's new booking."""
+    """The id of a booking in the target slot that replaces `old_booking_id`: its reschedule's mark is
+    written, and the reschedule can only finish (write 2 decides it), so it is that reschedule's new booking."""
     return next((b.booking_id for b in target.bookings if b.rescheduled_from == old_booking_id), None)
 
 
 def _heading_to(booking: Booking, target_slot_id: str) -> bool:
-    """A move of this booking to the target slot is under way (marked, not yet finished)."""
+    """A reschedule of this booking to the target slot is under way (marked, not yet finished)."""
     heading = booking.rescheduled_to
-    return booking.moving and heading is not None and domain.slot_id_of_booking(heading) == target_slot_id
+    return booking.rescheduling and heading is not None and domain.slot_id_of_booking(heading) == target_slot_id

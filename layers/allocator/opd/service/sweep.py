@@ -1,4 +1,4 @@
-"""The scheduled no-show sweep: unfinished moves first, then BOOKED bookings past start + grace."""
+"""The scheduled no-show sweep: unfinished reschedules first, then BOOKED bookings past start + grace."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from opd.settings import Settings
 
 
 class NoShowSweeper:
-    """Marks no-shows one slot at a time, through the writer, after finishing the moves left half done."""
+    """Marks no-shows one slot at a time, through the writer, after finishing the reschedules left half done."""
 
     def __init__(self, store: SlotRepository, writer: SlotWriter, rescheduler: Rescheduler, settings: Settings) -> None:
         self.store = store
@@ -33,16 +33,16 @@ class NoShowSweeper:
         rest to the next one. A busy slot is skipped, not waited on: the next run takes it.
         """
         grace = self.settings.no_show_grace_minutes
-        # Moves first: a booking being moved is no no-show, and one whose move is abandoned here
-        # is an ordinary BOOKED booking again, which this same run may then mark.
-        moves = self.rescheduler.finish_moves(at, time_left, batch_size, reserve_s)
+        # Reschedules first: a booking being rescheduled is no no-show, and one whose reschedule is
+        # abandoned here is an ordinary BOOKED booking again, which this same run may then mark.
+        reschedules = self.rescheduler.finish_reschedules(at, time_left, batch_size, reserve_s)
         marked = slots = 0
-        busy = moves.busy
+        busy = reschedules.busy
 
         def report(finished: bool) -> SweepReport:
-            return SweepReport(marked, slots, busy, finished, moves.finished, moves.abandoned)
+            return SweepReport(marked, slots, busy, finished, reschedules.finished, reschedules.abandoned)
 
-        if not moves.complete:
+        if not reschedules.complete:
             return report(finished=False)
         for slot_id in self.store.slots_awaiting_sweep(domain.no_show_cutoff(at, grace), batch_size):
             if time_left is not None and time_left() < reserve_s:
