@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from demo.client import TIER_OF_SOURCE
-from demo.day import CONTRACT_CODES, HOLDS_PLACE, LEAVE_CANCELS, QUEUED, DayLog, Event, Leave, SlotPlan
+from demo.day import CONTRACT_CODES, HOLDS_PLACE, LEAVE_CANCELS, QUEUED, SWEEP, DayLog, Event, Leave, SlotPlan
 
 # -- what the checks read ------------------------------------------------------------------------
 
@@ -77,11 +79,47 @@ def check_day(log: DayLog, finals: dict[str, FinalView], published: Published) -
         every_change_published(log, finals, published),
         repeats_get_the_first_answer(log),
         every_answer_from_the_contract(log),
+        the_waitlist_ends_at_start_plus_grace(log, finals, published),
     ]
 
 
 def _where(slot: SlotPlan) -> str:
     return f"{slot.doctor_id} {slot.label}"
+
+
+# -- the clinic's time ---------------------------------------------------------------------------
+
+
+def _time(text: object) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if isinstance(text, str) and text else None
+
+
+def _hhmm(at: datetime, slot: SlotPlan) -> str:
+    """A time as the clinic reads it (in the slot's zone)."""
+    return f"{at.astimezone(slot.start.tzinfo):%H:%M}"
+
+
+def _moment(change: list[dict[str, Any]]) -> datetime | None:
+    """When a change on the bus was made, as the service saw it: its events' occurredAt, or the time on the
+    history lines it wrote, whichever is later (the local sweeper is told the clinic's time, and writes it on the
+    lines; the events' occurredAt is the writer's own clock)."""
+    times = [_time(event.get("occurredAt")) for event in change]
+    for booking in filter(None, map(_booking_of, change)):
+        history = booking.get("history") or []
+        times.append(_time(history[-1].get("at")) if history else None)
+    return max((t for t in times if t is not None), default=None)
+
+
+def _waitlist_ends(log: DayLog, slot: SlotPlan, snapshot: dict[str, Any] | None = None) -> datetime:
+    """Start + grace: from then on nobody is promoted, and the sweeper ends the waitlist. The slot's start as
+    the event carries it, else as the slot was made."""
+    start = _time((snapshot or {}).get("start")) or slot.start
+    return start + log.grace
+
+
+def _day_clock(log: DayLog) -> datetime | None:
+    """The clinic's time at the end of the day, as far as the service was told it: the last sweep's."""
+    return max((sweep.at for sweep in log.sweeps), default=None)
 
 
 # -- limits --------------------------------------------------------------------------------------
@@ -311,9 +349,9 @@ def counts_match(log: DayLog, finals: dict[str, FinalView]) -> Check:
                 problems.append(
                     f"{where}: the {point.event.action} answer counts {point.event.booked}, not {point.after}"
                 )
-    for marked, found in log.sweeps:
-        if marked != found:
-            problems.append(f"the sweeper marked {marked} no-shows, the bookings show {found}")
+    for sweep in log.sweeps:
+        if sweep.marked != sweep.found:
+            problems.append(f"the sweeper marked {sweep.marked} no-shows, the bookings show {sweep.found}")
     bookings = sum(len(f.bookings) for f in finals.values())
     store = "the store, " if all(f.store is not None for f in finals.values()) else ""
     return Check(
@@ -327,13 +365,17 @@ def counts_match(log: DayLog, finals: dict[str, FinalView]) -> Check:
 
 
 def no_place_empty_while_the_waitlist_waits(log: DayLog, finals: dict[str, FinalView], published: Published) -> Check:
-    """A place given back goes to the waitlist in the same write: after every change on the bus, and at the
-    end, no waitlisted booking waits while its tier has room; a promotion is in the booking's history."""
+    """A place given back before start + grace goes to the waitlist in the same write: after every change on the
+    bus made before then, and at the end, no waitlisted booking waits while its tier has room; a promotion is in
+    the booking's history. From start + grace the waitlist is over: a free place beside it is right until the
+    sweeper ends it (the_waitlist_ends_at_start_plus_grace checks that end)."""
     changes, problems = _waitlist_on_the_bus(log, published)
     promoted = 0
+    clock = _day_clock(log)
     for slot in log.slots:
         final = finals[slot.slot_id]
-        for booking in final.waitlist:
+        over = clock is not None and clock >= _waitlist_ends(log, slot)
+        for booking in [] if over else final.waitlist:
             tier = TIER_OF_SOURCE.get(str(booking.get("source")), "")
             if not final.slot["closed"] and final.slot["booked"] < final.slot["limits"].get(tier, 0):
                 problems.append(f"{_where(slot)}: at the end {booking['bookingId']} ({tier}) waits beside a free place")
@@ -352,7 +394,7 @@ def no_place_empty_while_the_waitlist_waits(log: DayLog, finals: dict[str, Final
                     f"and history {history}"
                 )
     return Check(
-        "no place left empty while a waitlisted booking of a tier with room waits",
+        "no place left empty while a waitlisted booking of a tier with room waits, before start + grace",
         f"{changes} changes on the bus, {sum(len(f.waitlist) for f in finals.values())} still waitlisted at the end, "
         f"{promoted} promotions seen",
         problems,
@@ -360,11 +402,14 @@ def no_place_empty_while_the_waitlist_waits(log: DayLog, finals: dict[str, Final
 
 
 def _waitlist_on_the_bus(log: DayLog, published: Published) -> tuple[int, list[str]]:
-    """After each change of an open slot, every booking still waitlisted has its tier full."""
+    """After each change of an open slot made before its start + grace, every booking still waitlisted has its
+    tier full."""
     problems = []
+    plans = {s.slot_id: s for s in log.slots}
     names = {s.slot_id: _where(s) for s in log.slots}
     changes = 0
     for slot_id, events in published.by_slot().items():
+        plan = plans.get(slot_id)
         waiting: dict[str, str] = {}  # booking -> tier, in join order
         for change in _changes(events):
             changes += 1
@@ -376,6 +421,9 @@ def _waitlist_on_the_bus(log: DayLog, published: Published) -> tuple[int, list[s
                     waiting.pop(str(booking["bookingId"]), None)
             if snapshot.get("closed"):
                 continue
+            made = _moment(change)
+            if plan is not None and made is not None and made >= _waitlist_ends(log, plan, snapshot):
+                continue  # the waitlist is over: nobody is promoted any more
             problems += [
                 f"{names.get(slot_id, slot_id)} v{change[0]['slotVersion']}: {booking_id} ({tier}) still waits "
                 f"with {snapshot['booked']} held, limit {snapshot['limits'][tier]}"
@@ -383,6 +431,122 @@ def _waitlist_on_the_bus(log: DayLog, published: Published) -> tuple[int, list[s
                 if snapshot["booked"] < snapshot["limits"][tier]
             ]
     return changes, problems
+
+
+# -- the waitlist's end -------------------------------------------------------------------------
+
+
+def the_waitlist_ends_at_start_plus_grace(log: DayLog, finals: dict[str, FinalView], published: Published) -> Check:
+    """From start + grace the waitlist is over: nothing is promoted (on the bus, in any booking's history, in
+    the sweeper's answers), every booking still waitlisted when the sweeper ran past its slot's start + grace is
+    CANCELLED (WAITLIST_EXPIRED), and the sweeper run again at the same time changes nothing."""
+    plans = {s.slot_id: s for s in log.slots}
+    problems, on_bus = _promotions_on_the_bus(log, published)
+    in_histories = 0
+    for slot in log.slots:
+        ends = _waitlist_ends(log, slot)
+        for booking_id, booking in finals[slot.slot_id].bookings.items():
+            lines = booking.get("history") or []
+            for earlier, later in pairwise(lines):
+                if (earlier.get("status"), later.get("status")) != ("WAITLISTED", "BOOKED"):
+                    continue
+                in_histories += 1
+                at = _time(later.get("at"))
+                if at is not None and at >= ends:
+                    problems.append(
+                        f"{_where(slot)}: {booking_id} promoted at {_hhmm(at, slot)} (history), "
+                        f"its waitlist was over at {_hhmm(ends, slot)}"
+                    )
+        problems += [
+            f"{_where(slot)}: the sweeper promoted {p.event.booking_id} (token {p.event.token})"
+            for p in log.history(slot.slot_id)
+            if p.event.phase == SWEEP and p.was == "WAITLISTED" and p.event.booking_status == "BOOKED"
+        ]
+    bookings = {b: v for f in finals.values() for b, v in f.bookings.items()}
+    expired = 0
+    ended: set[str] = set()  # each booking once, at the first sweep past its slot's start + grace
+    for sweep in log.sweeps:
+        for booking_id in sweep.waiting:
+            plan = plans.get(log.slot_of_booking.get(booking_id, ""))
+            if plan is None or sweep.at < _waitlist_ends(log, plan) or booking_id in ended:
+                continue
+            ended.add(booking_id)
+            read = bookings.get(booking_id, {})
+            if (read.get("status"), read.get("cancelReason")) == ("CANCELLED", "WAITLIST_EXPIRED"):
+                expired += 1
+                continue
+            problems.append(
+                f"{_where(plan)}: {booking_id} waited when the sweeper ran at {_hhmm(sweep.at, plan)}, reads "
+                f"{read.get('status')} {read.get('cancelReason')}, not CANCELLED WAITLIST_EXPIRED"
+            )
+        when = _hhmm(sweep.at, log.slots[0]) if log.slots else sweep.at.isoformat()
+        if sweep.repeat_marked not in (None, 0):
+            problems.append(f"the sweeper run again at {when} marked {sweep.repeat_marked}, not 0")
+        problems += [f"the sweeper run again at {when} changed {what}" for what in sweep.repeat_changed]
+    problems += _changes_at_the_sweeps_time(log, published)
+    past = [s for s in log.slots if any(w.at >= _waitlist_ends(log, s) for w in log.sweeps)]
+    repeated = sum(1 for sweep in log.sweeps if sweep.repeat_marked is not None)
+    return Check(
+        "the sweeper promotes nobody, and nothing is promoted from start + grace",
+        f"{len(log.sweeps)} sweeps ({repeated} run again at the same time), {len(past)} slots past start + grace, "
+        f"{expired} waitlisted bookings expired; {on_bus} promotions on the bus, {in_histories} in histories, "
+        "all before start + grace",
+        problems,
+    )
+
+
+def _promotions_on_the_bus(log: DayLog, published: Published) -> tuple[list[str], int]:
+    """Every BookingPromoted on the bus was made before its slot's start + grace."""
+    problems = []
+    plans = {s.slot_id: s for s in log.slots}
+    promotions = 0
+    for slot_id, events in published.by_slot().items():
+        slot = plans.get(slot_id)
+        for change in _changes(events):
+            made = _moment(change)
+            for event in change:
+                if event["type"] != "BookingPromoted":
+                    continue
+                promotions += 1
+                if slot is None or made is None or made < (ends := _waitlist_ends(log, slot, event.get("slot"))):
+                    continue
+                problems.append(
+                    f"{_where(slot)} v{event['slotVersion']}: BookingPromoted of "
+                    f"{(_booking_of(event) or {}).get('bookingId')} at {_hhmm(made, slot)}, "
+                    f"its waitlist was over at {_hhmm(ends, slot)}"
+                )
+    return problems, promotions
+
+
+def _changes_at_the_sweeps_time(log: DayLog, published: Published) -> list[str]:
+    """The sweeper run twice at one time writes each slot once: a second change whose history lines carry that
+    time is the second run changing the slot."""
+    problems = []
+    times = {sweep.at for sweep in log.sweeps if sweep.repeat_marked is not None}
+    plans = {s.slot_id: s for s in log.slots}
+    for slot_id, events in published.by_slot().items():
+        slot = plans.get(slot_id)
+        written: dict[datetime, list[int]] = defaultdict(list)
+        for change in _changes(events):
+            for at in times & _line_times(change):
+                written[at].append(int(change[0]["slotVersion"]))
+        for at, versions in sorted(written.items()):
+            if len(versions) > 1 and slot is not None:
+                problems.append(
+                    f"{_where(slot)}: {len(versions)} changes written at the sweeper's time {_hhmm(at, slot)} "
+                    f"({', '.join(f'v{v}' for v in versions)}): run again, it changed the slot"
+                )
+    return problems
+
+
+def _line_times(change: list[dict[str, Any]]) -> set[datetime]:
+    """The times of the history lines a change wrote (each booking event's last line)."""
+    found = set()
+    for booking in filter(None, map(_booking_of, change)):
+        history = booking.get("history") or []
+        if history and (at := _time(history[-1].get("at"))) is not None:
+            found.add(at)
+    return found
 
 
 # -- reschedules ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -229,8 +229,19 @@ class OpdClient:
         body = {"slotId": slot_id}
         return self.send("POST", f"/bookings/{booking_id}/reschedule", token=token, body=body, retry_busy=True)
 
-    def patient_bookings(self, token: str, patient_id: str, first: str, last: str) -> Answer:
-        return self.send("GET", f"/patients/{patient_id}/bookings?from={first}&to={last}", token=token)
+    def patient_bookings(self, token: str, patient_id: str, first: str, last: str, max_pages: int = 50) -> Answer:
+        """The patient's bookings from `first` to `last`: the pages (at most 100 bookings each) read by following
+        `next`, answered as one whose `next` is the last page's (null unless `max_pages` cut it short); the first
+        page that is refused is the answer instead."""
+        path = f"/patients/{patient_id}/bookings?from={first}&to={last}"
+        answer, pages, bookings = self.send("GET", path, token=token), 1, []
+        while answer.ok:
+            bookings += answer.body.get("bookings", [])
+            after = answer.body.get("next")
+            if not isinstance(after, str) or pages == max_pages:
+                return replace(answer, body={**answer.body, "bookings": bookings})
+            answer, pages = self.send("GET", f"{path}&after={after}", token=token), pages + 1  # url-safe already
+        return answer
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from demo.client import TIER_OF_SOURCE, Answer
@@ -33,6 +33,10 @@ CONTRACT_CODES = frozenset(
         "SLOT_BUSY",
     }
 )
+# The no-show grace (the deployment's NO_SHOW_GRACE_MINUTES, the contract's default 15 minutes): from a slot's
+# start + grace the sweeper marks BOOKED patients NO_SHOW, and its waitlist is over (nobody is promoted any more,
+# the sweeper cancels who still waits: WAITLIST_EXPIRED).
+GRACE = timedelta(minutes=15)
 # The contract's detail-types, and which of them tell of a booking.
 SLOT_EVENTS = ("SlotCreated", "SlotDelayChanged", "SlotClosed")
 BOOKING_EVENTS = (
@@ -164,15 +168,28 @@ class Leave:
     before: dict[str, str]  # each booking's status in the doctor's slots just before, as the answers told it
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """One run of the no-show sweeper, told the clinic time `at`, and the same run again at that time."""
+
+    at: datetime
+    marked: int  # what the sweeper answered: bookings it marked NO_SHOW
+    found: int  # the no-shows the demo read back
+    waiting: tuple[str, ...] = ()  # every booking WAITLISTED just before it, as the answers told it
+    repeat_marked: int | None = None  # the second run at the same time: what it answered (None: not run)
+    repeat_changed: tuple[str, ...] = ()  # what read differently after the second run
+
+
 class DayLog:
     """Every answer of the day, thread-safe, in the order the slots took them."""
 
-    def __init__(self, slots: Sequence[SlotPlan], limits: dict[str, dict[str, int]]) -> None:
+    def __init__(self, slots: Sequence[SlotPlan], limits: dict[str, dict[str, int]], grace: timedelta = GRACE) -> None:
         self.slots = list(slots)
+        self.grace = grace  # the stack's NO_SHOW_GRACE_MINUTES
         self.initial_limits = {slot_id: dict(tiers) for slot_id, tiers in limits.items()}
         self.limits = {slot_id: dict(tiers) for slot_id, tiers in limits.items()}
         self.events: list[Event] = []
-        self.sweeps: list[tuple[int, int]] = []  # (bookings the sweeper marked, no-shows the demo found)
+        self.sweeps: list[Sweep] = []
         self.slot_of_booking: dict[str, str] = {}
         self.patient_of: dict[str, str] = {}
         self.source_of: dict[str, str] = {}

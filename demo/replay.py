@@ -31,9 +31,10 @@ from demo.day import (
     Leave,
     Move,
     SlotPlan,
+    Sweep,
 )
 
-SWEEP_AFTER = timedelta(minutes=16)  # the default grace (15 min) has passed by then
+SWEEP_LATE = timedelta(minutes=1)  # the sweeper runs a minute after a slot's start + grace
 DELAY_MINUTES = 40
 WAITLIST_TRIES = 12  # refused patients of a slot who try its waitlist (the default limit is 10)
 ARRIVING = 0.8  # the share of booked patients who turn up
@@ -335,10 +336,16 @@ def clinic_hour(c: Clinic, start: datetime, moment: str | None) -> list[Event]:
     pictures = ""
     if c.moment is not None and moment is not None:  # 20 minutes into the hour, as the pages show it
         pictures = "; " + c.moment(moment, start + timedelta(minutes=20))
-    events += sweep(c, start + SWEEP_AFTER)
+    events += sweep(c, start + c.log.grace + SWEEP_LATE)
+    again = c.log.sweeps[-1]
     events += c.each_room(partial(rest_of_hour, c), now)
     relayed = c.api.relay()  # the relay's schedule: every minute, so at least once an hour of the replay
-    c.say(f"{start:%H:%M}", hour_text(events, len(now)) + f"; relay: {relayed.get('published', 0)} left over{pictures}")
+    c.say(
+        f"{start:%H:%M}",
+        hour_text(events, len(now))
+        + f"; swept again at {again.at:%H:%M}: {again.repeat_marked} marked, {len(again.repeat_changed)} slots changed"
+        + f"; relay: {relayed.get('published', 0)} left over{pictures}",
+    )
     return events
 
 
@@ -384,6 +391,8 @@ def opening(c: Clinic, slot: SlotPlan) -> list[Event]:
         events += promotions(c, ROOM, slot)
     if slot.doctor_id == c.doctor(0) and first_hour:
         events += never_comes_in(c, slot)
+    if slot.doctor_id == c.doctor(2) and first_hour:
+        events += arrives_and_leaves(c, slot)
     booked = c.log.in_status(slot.slot_id, "BOOKED")
     if len(booked) > 3:  # the desk hears a patient was admitted elsewhere: a no-show now, not at start + grace
         events.append(c.move(ROOM, booked[rng.randrange(len(booked))], "no-show"))
@@ -431,6 +440,26 @@ def never_comes_in(c: Clinic, slot: SlotPlan) -> list[Event]:
         "slot": slot.label,
         "token": c.log.tokens(slot.slot_id).get(booking_id),
         "status": events[-1].booking_status,
+        "promoted": [e.token for e in promoted if e.action == "promoted"],
+    }
+    return events + promoted
+
+
+def arrives_and_leaves(c: Clinic, slot: SlotPlan) -> list[Event]:
+    """A patient comes early and checks in, then leaves before being called (they cannot wait after all): the
+    desk cancels the CHECKED_IN booking, and, before start + grace, the place goes to the waitlist in the same
+    write (when a waitlisted tier has room)."""
+    booked = [b for b in c.log.in_status(slot.slot_id, "BOOKED") if c.log.patient_of[b] in c.patients]
+    if not booked:
+        return []
+    booking_id = booked[-1]
+    events = [c.move(ROOM, booking_id, "check-in"), c.move(ROOM, booking_id, "cancel")]
+    promoted = promotions(c, ROOM, slot)
+    c.scene["left"] = {
+        "doctor": slot.doctor_id,
+        "slot": slot.label,
+        "token": c.log.tokens(slot.slot_id).get(booking_id),
+        "statuses": [e.booking_status for e in events],
         "promoted": [e.token for e in promoted if e.action == "promoted"],
     }
     return events + promoted
@@ -504,14 +533,20 @@ def _seen(after: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweep(c: Clinic, now: datetime) -> list[Event]:
-    """The no-show sweeper at start + grace: BOOKED patients who never came are no-shows, their places go to
-    the waitlist, and what is left of the waitlist ends. The sweep answers a count: each booking is read back."""
+    """The no-show sweeper, told the clinic's time `now`: in slots past start + grace, BOOKED patients who never
+    came are no-shows, and the waitlist is over: who still waits is cancelled (WAITLIST_EXPIRED), nobody is
+    promoted, the places given back stay free. The sweep answers a count: each booking is read back. Then the
+    sweeper runs again at the same time, which must change nothing: its count, and the slots read before and
+    after it."""
+    waiting = tuple(b for s in c.slots for b in c.log.in_status(s.slot_id, "WAITLISTED"))
     marked = c.api.sweep(now)
+    past = [s for s in c.slots if s.start + c.log.grace <= now]
     events: list[Event] = []
-    for slot in (s for s in c.slots if s.start + SWEEP_AFTER <= now + timedelta(seconds=1)):
+    for slot in past:
         pending = c.log.in_status(slot.slot_id, "BOOKED") + c.log.in_status(slot.slot_id, "WAITLISTED")
         seen = [(c.api.get_booking(c.token_of(b), b), b) for b in pending]
-        # In the sweep's one write: the no-shows first, then the promotions, then the waitlist's end.
+        # In the sweep's one write: the no-shows first, then the waitlist's end (a promotion, which must not be,
+        # would be between: a place given back, then taken).
         order = {"NO_SHOW": 0, "BOOKED": 1}
         for answer, booking_id in sorted(seen, key=lambda pair: order.get(str(pair[0].body.get("status")), 2)):
             before = c.log.statuses(slot.slot_id).get(booking_id)
@@ -520,8 +555,26 @@ def sweep(c: Clinic, now: datetime) -> list[Event]:
             if (before, status) == ("WAITLISTED", "BOOKED"):
                 action = "promoted"
             events.append(c.log.became(SWEEP, booking_id, action, answer))
-    c.log.sweeps.append((marked, sum(1 for e in events if e.action == "swept")))
+    first = _counts(c, past)
+    again = c.api.sweep(now)
+    changed = tuple(
+        f"{slot.doctor_id} {slot.label}: GET /slots read {was}, then {reads}"
+        for slot, was, reads in zip(past, first, _counts(c, past), strict=True)
+        if was != reads
+    )
+    found = sum(1 for e in events if e.action == "swept")
+    c.log.sweeps.append(Sweep(now, marked, found, waiting, repeat_marked=again, repeat_changed=changed))
     return events
+
+
+def _counts(c: Clinic, slots: Sequence[SlotPlan]) -> list[str]:
+    """Each slot's places held and waitlisted, as GET /slots/{id} reads them."""
+    reads = in_parallel([partial(_read_slot, c, s) for s in slots])
+    return [f"booked {r['booked']}, waitlisted {r['waitlisted']}" for r in reads]
+
+
+def _read_slot(c: Clinic, slot: SlotPlan) -> dict[str, Any]:
+    return expect(c.api.get_slot(slot.slot_id), f"slot {slot.slot_id}")
 
 
 def rest_of_hour(c: Clinic, slot: SlotPlan) -> list[Event]:

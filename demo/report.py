@@ -296,6 +296,12 @@ def _stories_text(figures: dict[str, Any]) -> list[str]:
             f"Room: {skipped['doctor']} {skipped['slot']}: token {skipped['token']} called three times, never came in: "
             f"{skipped['status']}; the place went to waitlisted token {promoted}"
         )
+    if left := scenes.get("left"):
+        promoted = ", ".join(str(t) for t in left["promoted"]) or "nobody (no waitlisted tier had room)"
+        lines.append(
+            f"Room: {left['doctor']} {left['slot']}: token {left['token']} checked in, then left before being called: "
+            f"{' → '.join(str(s) for s in left['statuses'])} at the desk; the place went to waitlisted token {promoted}"
+        )
     if delay := scenes.get("delay"):
         limits = "/".join(str((delay.get("limits") or {}).get(t)) for t in TIERS)
         lines.append(

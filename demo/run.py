@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from demo.checks import Check, check_day
 from demo.client import OpdClient, expect, in_parallel
-from demo.day import TIERS, DayLog, Sessions, SlotPlan
+from demo.day import GRACE, TIERS, DayLog, Sessions, SlotPlan
 from demo.replay import REPLAY, Clinic, read_back, settle_bus
 from demo.report import day_figures, plot_timeline, report_text, slot_rows
 from demo.screens import Camera
@@ -103,7 +104,7 @@ def open_clinic(
         for _, made in days
         for s in made
     ]
-    log = DayLog(slots, {s["slotId"]: s["limits"] for _, made in days for s in made})
+    log = DayLog(slots, {s["slotId"]: s["limits"] for _, made in days for s in made}, no_show_grace())
     log.sessions = [opened for sessions, _ in days for opened in sessions]
     clinic = Clinic(api, admin, reception, slots, log, seed, day)
     clinic.morning = sorted({s.start for s in slots if s.start.hour < AFTERNOON})
@@ -112,6 +113,13 @@ def open_clinic(
 
 def _local(text: str, zone: ZoneInfo) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone)
+
+
+def no_show_grace() -> timedelta:
+    """The local stack's NO_SHOW_GRACE_MINUTES: this environment's, which the stack takes over the template's
+    default (the contract's 15 minutes, demo.day.GRACE)."""
+    minutes = os.environ.get("NO_SHOW_GRACE_MINUTES")
+    return timedelta(minutes=int(minutes)) if minutes else GRACE
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The demo's HTTP client honours Retry-After on 429 and gives up after its bound."""
+"""The demo's HTTP client honours Retry-After on 429 and gives up after its bound, and reads every page."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -39,16 +41,45 @@ class BusyThenBooked(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server() -> Iterator[str]:
-    BusyThenBooked.seen = 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BusyThenBooked)
+class ThreePages(BusyThenBooked):
+    """GET /patients/{id}/bookings as the contract pages it: 2, 2 and 1 bookings, `next` the cursor after them;
+    a cursor it did not give is 400."""
+
+    cursors: ClassVar[dict[str | None, tuple[str | None, list[str]]]] = {}  # after -> (next, booking ids)
+    asked: ClassVar[list[dict[str, list[str]]]] = []
+
+    def do_GET(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        type(self).asked.append(query)
+        after = query.get("after", [None])[0]
+        if after not in self.cursors:
+            self._answer(400, {"error": {"code": "VALIDATION_ERROR", "message": "after", "details": []}})
+            return
+        following, ids = self.cursors[after]
+        self._answer(200, {"bookings": [{"bookingId": i} for i in ids], "next": following})
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    BusyThenBooked.seen = 0
+    yield from serve(BusyThenBooked)
+
+
+@pytest.fixture
+def pages_server() -> Iterator[str]:
+    ThreePages.cursors = {None: ("c1", ["b1", "b2"]), "c1": ("c2", ["b3", "b4"]), "c2": (None, ["b5"])}
+    ThreePages.asked = []
+    yield from serve(ThreePages)
 
 
 def test_a_booking_is_retried_after_each_retry_after(server: str) -> None:
@@ -72,3 +103,20 @@ def test_without_retrying_a_429_is_the_answer(server: str) -> None:
     answer = OpdClient(server).send("POST", "/bookings", body={})
 
     assert (answer.status, answer.attempts, answer.busy) == (429, 1, 1)
+
+
+def test_a_patients_bookings_are_read_page_by_page_following_next(pages_server: str) -> None:
+    answer = OpdClient(pages_server).patient_bookings("token", "p1", "2030-01-07", "2030-01-08")
+
+    assert (answer.status, answer.body["next"]) == (200, None)
+    assert [b["bookingId"] for b in answer.body["bookings"]] == ["b1", "b2", "b3", "b4", "b5"]
+    assert [q.get("after") for q in ThreePages.asked] == [None, ["c1"], ["c2"]]
+    assert all(q["from"] == ["2030-01-07"] and q["to"] == ["2030-01-08"] for q in ThreePages.asked)
+
+
+def test_a_refused_page_is_the_answer_and_the_pages_are_bounded(pages_server: str) -> None:
+    ThreePages.cursors["c2"] = ("bad", ["b5"])  # a `next` it then refuses
+    refused = OpdClient(pages_server).patient_bookings("token", "p1", "2030-01-07", "2030-01-08")
+    cut = OpdClient(pages_server).patient_bookings("token", "p1", "2030-01-07", "2030-01-08", max_pages=2)
+    assert (refused.status, refused.code) == (400, "VALIDATION_ERROR")
+    assert ([b["bookingId"] for b in cut.body["bookings"]], cut.body["next"]) == (["b1", "b2", "b3", "b4"], "c2")

@@ -1,12 +1,15 @@
 """The demo's invariant checker and report on a small hand-written day: a sound day passes, each broken one fails.
 
-The day, in three slots with tiny limits (STANDARD 2, PREMIUM 3, CRITICAL 4):
+The day, in four slots with tiny limits (STANDARD 2, PREMIUM 3, CRITICAL 4):
 
 - s1 (dr-a 09:00): p1 and p2 book online (p1 with a key and a phone), p3 is refused, p1 repeats, p3 joins the
   waitlist (phone), p1 cancels and p3 is promoted in that write, p4 pays, p5 is an emergency, p6 is refused;
   p2 reschedules to s2 (twice: the repeat answers the same booking).
 - s2 (dr-a 10:00): p2's new booking.
 - s3 (dr-b 09:00): q1 books; dr-b goes on leave (q1 cancelled, DOCTOR_UNAVAILABLE); q2 then tries: SLOT_CLOSED.
+- s4 (dr-c 08:00, its waitlist over at 08:15): r1 and r2 book, r3 and r4 join the waitlist; r1 checks in and
+  leaves (cancelled), r3 gets the place in that write; the sweeper, told 08:16, marks r2 and r3 NO_SHOW and ends
+  r4's wait (WAITLIST_EXPIRED), promoting nobody; run again at 08:16 it marks nothing.
 
 With, for each slot, what the API reads back at the end, what the bus carried and the SMS sent.
 """
@@ -21,13 +24,15 @@ from typing import Any
 
 from demo.checks import FinalView, Published, check_day, problems_of
 from demo.client import TIER_OF_SOURCE, Answer
-from demo.day import DayLog, Leave, Move, SlotPlan
+from demo.day import GRACE, DayLog, Leave, Move, SlotPlan, Sweep
 from demo.report import day_figures, plot_timeline, report_text, slot_rows
 
 START = datetime(2026, 11, 22, 9, tzinfo=UTC)
 S1 = SlotPlan("dr-a", "s1", START, START + timedelta(hours=1))
 S2 = SlotPlan("dr-a", "s2", START + timedelta(hours=1), START + timedelta(hours=2))
 S3 = SlotPlan("dr-b", "s3", START, START + timedelta(hours=1))
+S4 = SlotPlan("dr-c", "s4", START - timedelta(hours=1), START)
+SWEPT_AT = S4.start + GRACE + timedelta(minutes=1)  # 08:16: past s4's start + grace, before the others'
 LIMITS = {"STANDARD": 2, "PREMIUM": 3, "CRITICAL": 4}  # a tiny slot: base 2, +1 premium, +1 emergency
 PHONES = {"p1": "+919800000001", "p3": "+919800000003"}
 SOURCES = {"p4": "PAID", "p5": "EMERGENCY", "p6": "EMERGENCY"}
@@ -36,11 +41,12 @@ LIMIT = "no slot over a limit (answers)"
 MOMENT = "no slot over any tier's limit at any moment (events)"
 TOKENS = "tokens unique, never reused, waitlisted have none"
 COUNTS = "each slot's count equals its active bookings"
-WAITLIST = "no place left empty while a waitlisted booking of a tier with room waits"
+WAITLIST = "no place left empty while a waitlisted booking of a tier with room waits, before start + grace"
 RESCHEDULE = "every reschedule leaves the patient exactly one place"
 LEAVE = "closed slots took no booking after leave"
 SMS = "every booking with a phone got at most one BookingCreated SMS"
 EVENTS = "events: every booking's BookingCreated/BookingWaitlisted present exactly once"
+SWEEPER = "the sweeper promotes nobody, and nothing is promoted from start + grace"
 REPEATS = "repeats get the first answer"
 CONTRACT = "every answer from the contract"
 
@@ -67,8 +73,8 @@ def booked(slot: str, patient: str, token: int | None, status: str = "BOOKED", b
     return Answer(201, body(slot, patient, status, token), busy + 1, busy)
 
 
-def moved(slot: str, patient: str, token: int | None, status: str) -> Answer:
-    return Answer(200, body(slot, patient, status, token))
+def moved(slot: str, patient: str, token: int | None, status: str, **extra: Any) -> Answer:
+    return Answer(200, body(slot, patient, status, token, **extra))
 
 
 def refused(code: str, status: int = 409, **detail: Any) -> Answer:
@@ -79,8 +85,12 @@ def full(tier: str, limit: int, count: int) -> Answer:
     return refused("SLOT_FULL", tier=tier, limit=limit, booked=count)
 
 
-def a_log(paid_source: str = "PAID", paid_token: int = 4, repeat: Answer | None = None) -> DayLog:
-    log = DayLog([S1, S2, S3], {"s1": LIMITS, "s2": LIMITS, "s3": LIMITS})
+# What the sweeper did with r4, still waitlisted at 08:16: as the contract says, or as a broken service would.
+EXPIRED, PROMOTED, LEFT = "expired", "promoted", "left waitlisted"
+
+
+def a_log(paid_source: str = "PAID", paid_token: int = 4, repeat: Answer | None = None, r4: str = EXPIRED) -> DayLog:
+    log = DayLog([S1, S2, S3, S4], {"s1": LIMITS, "s2": LIMITS, "s3": LIMITS, "s4": LIMITS})
     log.booked("rush", "s1", "p1", "ONLINE", booked("s1", "p1", 1), key="k1")
     log.booked("rush", "s1", "p2", "ONLINE", booked("s1", "p2", 2, busy=2))
     log.booked("rush", "s1", "p3", "ONLINE", full("STANDARD", 2, 2))
@@ -103,7 +113,29 @@ def a_log(paid_source: str = "PAID", paid_token: int = 4, repeat: Answer | None 
     log.became("leave", "s3.q1", "leave-cancel", moved("s3", "q1", 1, "CANCELLED"))
     log.booked("leave", "s3", "q2", "ONLINE", refused("SLOT_CLOSED"))
     log.leaves.append(Leave("dr-b", "2026-11-22", after, 1, ("s3.q1",), 0, ("s3",), True, {"s3.q1": "BOOKED"}))
+    swept_s4(log, r4)
     return log
+
+
+def swept_s4(log: DayLog, r4: str) -> None:
+    """s4's morning, then the sweeper at 08:16, and the same run again (which marks nothing)."""
+    log.booked("rush", "s4", "r1", "ONLINE", booked("s4", "r1", 1))
+    log.booked("rush", "s4", "r2", "ONLINE", booked("s4", "r2", 2))
+    log.booked("waitlist", "s4", "r3", "ONLINE", booked("s4", "r3", None, "WAITLISTED"), waitlist=True)
+    log.booked("waitlist", "s4", "r4", "ONLINE", booked("s4", "r4", None, "WAITLISTED"), waitlist=True)
+    log.became("room", "s4.r1", "check-in", moved("s4", "r1", 1, "CHECKED_IN"))
+    log.became("room", "s4.r1", "cancel", moved("s4", "r1", 1, "CANCELLED", cancelReason="STAFF"))  # r1 left
+    log.became("room", "s4.r3", "promoted", moved("s4", "r3", 3, "BOOKED"))
+    waiting = tuple(b for slot in log.slots for b in log.in_status(slot.slot_id, "WAITLISTED"))
+    log.became("sweeper", "s4.r2", "swept", moved("s4", "r2", 2, "NO_SHOW"))
+    log.became("sweeper", "s4.r3", "swept", moved("s4", "r3", 3, "NO_SHOW"))
+    if r4 == EXPIRED:
+        log.became("sweeper", "s4.r4", "expired", moved("s4", "r4", None, "CANCELLED", cancelReason="WAITLIST_EXPIRED"))
+    elif r4 == PROMOTED:  # the v2 sweeper: the no-shows' places went to the waitlist
+        log.became("sweeper", "s4.r4", "promoted", moved("s4", "r4", 4, "BOOKED"))
+    else:
+        log.became("sweeper", "s4.r4", "read", moved("s4", "r4", None, "WAITLISTED"))
+    log.sweeps.append(Sweep(SWEPT_AT, 2, 2, waiting, repeat_marked=0))
 
 
 def patient_list(patient: str) -> dict[str, dict[str, Any]]:
@@ -125,7 +157,32 @@ def read(slot: str, patient: str, token: int | None, *history: str, **extra: Any
     return body(slot, patient, history[-1], token, history=line(*history), **extra)
 
 
-def finals_of(paid_token: int = 4, booked_count: int = 3, store_count: int = 3) -> dict[str, FinalView]:
+def s4_line(*statuses: str, swept: int = 0) -> list[dict[str, Any]]:
+    """s4's history lines: before its start, but the last `swept` written by the sweeper at 08:16."""
+    kept = len(statuses) - swept
+    return [
+        {"status": s, "at": (S4.start - timedelta(minutes=30 - n)).isoformat(), "by": "x"}
+        if n < kept
+        else {"status": s, "at": SWEPT_AT.isoformat(), "by": "system"}
+        for n, s in enumerate(statuses)
+    ]
+
+
+def s4_read(patient: str, token: int | None, *history: str, swept: int = 0, **extra: Any) -> dict[str, Any]:
+    return body("s4", patient, history[-1], token, history=s4_line(*history, swept=swept), **extra)
+
+
+def r4_read(r4: str) -> dict[str, Any]:
+    if r4 == EXPIRED:
+        return s4_read("r4", None, "WAITLISTED", "CANCELLED", swept=1, cancelReason="WAITLIST_EXPIRED")
+    if r4 == PROMOTED:
+        return s4_read("r4", 4, "WAITLISTED", "BOOKED", swept=1)
+    return s4_read("r4", None, "WAITLISTED", waitlistPosition=1)
+
+
+def finals_of(
+    paid_token: int = 4, booked_count: int = 3, store_count: int = 3, r4: str = EXPIRED
+) -> dict[str, FinalView]:
     """What a correct service answers after `a_log()`, written out by hand."""
     s1 = {
         "s1.p1": read("s1", "p1", 1, "BOOKED", "CANCELLED", cancelReason="PATIENT"),
@@ -136,11 +193,17 @@ def finals_of(paid_token: int = 4, booked_count: int = 3, store_count: int = 3) 
     }
     s2 = {"s2.p2": read("s2", "p2", 1, "BOOKED", rescheduledFrom="s1.p2")}
     s3 = {"s3.q1": read("s3", "q1", 1, "BOOKED", "CANCELLED", cancelReason="DOCTOR_UNAVAILABLE")}
+    s4 = {
+        "s4.r1": s4_read("r1", 1, "BOOKED", "CHECKED_IN", "CANCELLED", cancelReason="STAFF"),
+        "s4.r2": s4_read("r2", 2, "BOOKED", "NO_SHOW", swept=1),
+        "s4.r3": s4_read("r3", 3, "WAITLISTED", "BOOKED", "NO_SHOW", swept=1),
+        "s4.r4": r4_read(r4),
+    }
 
     def view(slot_id: str, bookings: dict[str, dict[str, Any]], queue: list[str], count: int, **slot: Any) -> FinalView:
-        fields = {"slotId": slot_id, "booked": count, "limits": LIMITS, "delayed": False, "closed": False} | slot
+        fields = {"slotId": slot_id, "booked": count, "limits": LIMITS, "delayed": False, "closed": False}
         store = {"_id": slot_id, "booked": count, "bookings": list(bookings.values())}
-        return FinalView(fields | {"waitlisted": 0}, [bookings[b] for b in queue], bookings, store, [])
+        return FinalView(fields | {"waitlisted": 0} | slot, [bookings[b] for b in queue], bookings, store, [])
 
     return {
         "s1": replace(
@@ -149,6 +212,9 @@ def finals_of(paid_token: int = 4, booked_count: int = 3, store_count: int = 3) 
         ),
         "s2": view("s2", s2, ["s2.p2"], 1),
         "s3": view("s3", s3, [], 0, closed=True),
+        "s4": view("s4", s4, ["s4.r4"] if r4 == PROMOTED else [], int(r4 == PROMOTED))
+        if r4 != LEFT
+        else replace(view("s4", s4, [], 0, waitlisted=1), waitlist=[s4["s4.r4"]]),
     }
 
 
@@ -169,7 +235,40 @@ def event(kind: str, slot: str, version: int, seq: int, booked: int, booking: di
     return {"detail-type": kind, "source": "opd", "detail": detail}
 
 
-def bus_of() -> list[dict[str, Any]]:
+def bus_of(r4: str = EXPIRED) -> list[dict[str, Any]]:
+    return [*bus_of_s1_to_s3(), *bus_of_s4(r4)]
+
+
+def bus_of_s4(r4: str) -> list[dict[str, Any]]:
+    """s4's changes: the sweeper's (v7) written at 08:16 as its bookings' history says (the writer's clock, in
+    occurredAt, may be another: the local stack's sweeper is told the clinic's time, the writer keeps its own)."""
+    b = body
+    swept = 1 if r4 == PROMOTED else 0  # places held after the sweep
+    last = []  # r4's event in the sweeper's change
+    if r4 == EXPIRED:
+        ended = {"cancelReason": "WAITLIST_EXPIRED", "history": s4_line("WAITLISTED", "CANCELLED", swept=1)}
+        last = [("BookingCancelled", b("s4", "r4", "CANCELLED", None, **ended))]
+    elif r4 == PROMOTED:
+        last = [("BookingPromoted", b("s4", "r4", "BOOKED", 4, history=s4_line("WAITLISTED", "BOOKED", swept=1)))]
+    sweep = [
+        ("BookingNoShow", b("s4", "r2", "NO_SHOW", 2, history=s4_line("BOOKED", "NO_SHOW", swept=1))),
+        ("BookingNoShow", b("s4", "r3", "NO_SHOW", 3, history=s4_line("WAITLISTED", "BOOKED", "NO_SHOW", swept=1))),
+        *last,
+    ]
+    return [
+        event("SlotCreated", "s4", 0, 0, 0),
+        event("BookingCreated", "s4", 1, 0, 1, b("s4", "r1", "BOOKED", 1)),
+        event("BookingCreated", "s4", 2, 0, 2, b("s4", "r2", "BOOKED", 2)),
+        event("BookingWaitlisted", "s4", 3, 0, 2, b("s4", "r3", "WAITLISTED", None)),
+        event("BookingWaitlisted", "s4", 4, 0, 2, b("s4", "r4", "WAITLISTED", None)),
+        event("BookingCheckedIn", "s4", 5, 0, 2, b("s4", "r1", "CHECKED_IN", 1)),
+        event("BookingCancelled", "s4", 6, 0, 2, b("s4", "r1", "CANCELLED", 1, cancelReason="STAFF")),
+        event("BookingPromoted", "s4", 6, 1, 2, b("s4", "r3", "BOOKED", 3)),
+        *(event(kind, "s4", 7, seq, swept, booking) for seq, (kind, booking) in enumerate(sweep)),
+    ]
+
+
+def bus_of_s1_to_s3() -> list[dict[str, Any]]:
     b = body
     return [
         event("SlotCreated", "s1", 0, 0, 0),
@@ -212,6 +311,12 @@ def a_day(**log_changes: Any) -> Day:
     return Day(a_log(**log_changes), finals_of(), bus_of(), sms_of())
 
 
+def a_day_whose_sweeper(r4: str) -> Day:
+    """The day, with the sweeper doing `r4` to the booking still waitlisted at 08:16: answers, read-back and bus
+    agree with each other, so only the rule it breaks can fail."""
+    return Day(a_log(r4=r4), finals_of(r4=r4), bus_of(r4), sms_of())
+
+
 # -- a sound day ---------------------------------------------------------------------------------
 
 
@@ -231,8 +336,14 @@ def test_a_sound_day_passes_every_check() -> None:
         EVENTS,
         REPEATS,
         CONTRACT,
+        SWEEPER,
     ]
     assert all(c.ok for c in checks), [c.problems for c in checks]
+    sweeper = checks[-1]
+    assert sweeper.checked == (
+        "1 sweeps (1 run again at the same time), 1 slots past start + grace, 1 waitlisted bookings expired; "
+        "2 promotions on the bus, 2 in histories, all before start + grace"
+    )
 
 
 def test_a_redelivered_event_is_not_a_second_event() -> None:
@@ -401,7 +512,7 @@ def test_a_booking_read_back_in_another_status_fails() -> None:
 
 def test_a_sweep_that_marked_other_bookings_than_were_found_fails() -> None:
     day = a_day()
-    day.log.sweeps.append((3, 2))
+    day.log.sweeps.append(Sweep(SWEPT_AT, 3, 2))
 
     assert list(day.failing()) == [COUNTS]
 
@@ -443,6 +554,87 @@ def test_a_promotion_missing_from_the_history_fails() -> None:
     day.finals["s1"].bookings["s1.p3"]["history"] = line("BOOKED")
 
     assert any("promoted s1.p3" in p for p in day.failing()[WAITLIST])
+
+
+# -- the waitlist's end: start + grace and the sweeper (v3) ---------------------------------------
+
+
+def test_a_promotion_by_the_sweeper_fails() -> None:
+    # The v2 sweeper gave the no-shows' places to the waitlist: r4 BOOKED at 08:16, its waitlist over at 08:15.
+    problems = a_day_whose_sweeper(PROMOTED).failing()
+
+    assert list(problems) == [SWEEPER]
+    assert problems[SWEEPER] == [
+        "dr-c 08:00 v7: BookingPromoted of s4.r4 at 08:16, its waitlist was over at 08:15",
+        "dr-c 08:00: s4.r4 promoted at 08:16 (history), its waitlist was over at 08:15",
+        "dr-c 08:00: the sweeper promoted s4.r4 (token 4)",
+        "dr-c 08:00: s4.r4 waited when the sweeper ran at 08:16, reads BOOKED None, not CANCELLED WAITLIST_EXPIRED",
+    ]
+
+
+def test_a_promotion_from_start_plus_grace_fails_whoever_made_it() -> None:
+    # r1 left at 08:15, not before: the waitlist was over, so r3 must not have had the place.
+    day = a_day()
+    for e in day.bus:
+        if e["detail"]["eventId"] in ("s4:6:0", "s4:6:1"):
+            e["detail"]["occurredAt"] = (S4.start + GRACE).isoformat()
+
+    problems = day.failing()
+    assert list(problems) == [SWEEPER]
+    assert problems[SWEEPER] == ["dr-c 08:00 v6: BookingPromoted of s4.r3 at 08:15, its waitlist was over at 08:15"]
+
+
+def test_a_waitlisted_booking_left_waitlisted_after_the_sweep_fails() -> None:
+    # The sweeper ran past s4's start + grace and left r4 WAITLISTED beside two free places. A free place beside
+    # the waitlist is no failure from start + grace on: only the sweeper's part fails.
+    problems = a_day_whose_sweeper(LEFT).failing()
+
+    assert list(problems) == [SWEEPER]
+    assert problems[SWEEPER] == [
+        "dr-c 08:00: s4.r4 waited when the sweeper ran at 08:16, reads WAITLISTED None, not CANCELLED WAITLIST_EXPIRED"
+    ]
+
+
+def test_before_start_plus_grace_the_waitlist_must_take_a_free_place() -> None:
+    # The same day with a 2-hour grace: at 08:16 s4's waitlist was not over, so r4 waiting beside free places fails
+    # as before, and the sweeper owed r4 nothing.
+    day = a_day_whose_sweeper(LEFT)
+    day.log.grace = timedelta(hours=2)
+
+    problems = day.failing()
+    assert list(problems) == [WAITLIST]
+    assert problems[WAITLIST] == [
+        "dr-c 08:00 v7: s4.r4 (STANDARD) still waits with 0 held, limit 2",
+        "dr-c 08:00: at the end s4.r4 (STANDARD) waits beside a free place",
+    ]
+
+
+def test_a_second_sweep_that_changes_something_fails() -> None:
+    day = a_day()
+    changed = ("dr-c 08:00: GET /slots read booked 0, waitlisted 0, then booked 0, waitlisted 1",)
+    day.log.sweeps[0] = replace(day.log.sweeps[0], repeat_marked=1, repeat_changed=changed)
+
+    problems = day.failing()
+    assert list(problems) == [SWEEPER]
+    assert problems[SWEEPER] == [
+        "the sweeper run again at 08:16 marked 1, not 0",
+        "the sweeper run again at 08:16 changed dr-c 08:00: GET /slots read booked 0, waitlisted 0, then booked 0, "
+        "waitlisted 1",
+    ]
+
+
+def test_a_second_change_written_at_the_sweeps_time_fails() -> None:
+    # The bus shows what the second run wrote even when its answer and the counts hide it.
+    day = a_day()
+    again = event(
+        "BookingNoShow", "s4", 8, 0, 0, body("s4", "r2", "NO_SHOW", 2, history=s4_line("BOOKED", "NO_SHOW", swept=1))
+    )
+    day.bus.append(again)
+
+    assert (
+        "dr-c 08:00: 2 changes written at the sweeper's time 08:16 (v7, v8): run again, it changed the slot"
+        in (day.failing()[SWEEPER])
+    )
 
 
 # -- reschedules ---------------------------------------------------------------------------------
@@ -613,13 +805,15 @@ def test_the_report_counts_per_slot() -> None:
     assert (first["refused"], first["busy429"], first["sms"]) == ({"SLOT_FULL": 2}, 2, 2)
     assert first["events"]["BookingCreated"] == 4
     assert rows[2]["state"] == "closed"
+    assert rows[3]["waitlist"] == {"joined": 2, "promoted": 1, "expired": 1, "waiting": 0}
+    assert rows[3]["cancelReasons"] == {"STAFF": 1, "WAITLIST_EXPIRED": 1}
     figures = day_figures(day.log, day.finals, published)
     assert figures["waitlist"] | {"promotedBy": None} == {
-        "joined": 1,
+        "joined": 3,
         "refused": 0,
-        "promoted": 1,
+        "promoted": 2,
         "promotedBy": None,
-        "expired": 0,
+        "expired": 1,
         "waitingAtTheEnd": 0,
     }
     assert figures["reschedules"][0]["repeatSame"] is True

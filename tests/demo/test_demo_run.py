@@ -34,6 +34,9 @@ def test_a_small_day_keeps_every_invariant(tmp_path: Path, capsys: pytest.Captur
     assert figures["waitlist"]["promoted"] > 0
     assert first_hour["completed"] > 0 and first_hour["noShow"] > 0  # the room and the sweeper worked
     assert figures["scenes"]["skipped"]["status"] == "NO_SHOW"  # called three times, never came in
+    assert figures["scenes"]["left"]["statuses"] == ["CHECKED_IN", "CANCELLED"]  # checked in, then left
+    sweeper = next(c for c in result.checks if c.name.startswith("the sweeper promotes nobody"))
+    assert sweeper.checked.startswith("3 sweeps (3 run again at the same time), 9 slots past start + grace")
     moved = [m for m in figures["reschedules"] if m["to"]]
     assert moved and all(m["repeatSame"] for m in moved)
     (leave,) = figures["leave"]
