@@ -123,6 +123,7 @@ demo: $(VENV)/.installed chromium
 bench: $(VENV)/.installed sam-build
 	$(PY) benchmarks/round_trips.py
 	$(PY) benchmarks/sessions.py
+	$(PY) benchmarks/leave.py
 	$(PY) benchmarks/rush.py --repeats 5
 	$(PY) benchmarks/cold_start.py --built
 	$(PY) benchmarks/cost.py

@@ -63,7 +63,7 @@ const STATUS_WORDS = {
 const ACTIONS = {
   WAITLISTED: ["cancel"],
   BOOKED: ["check-in", "reschedule", "no-show", "cancel"],
-  CHECKED_IN: ["complete"],
+  CHECKED_IN: ["complete", "cancel"],
   CALLED: ["complete", "skip"],
 };
 const ACTION_LABEL = {

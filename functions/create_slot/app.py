@@ -1,4 +1,4 @@
-"""POST /slots (admin): open a doctor's time slot with its capacity."""
+"""POST /slots (admin): open a doctor's time slot with its capacity; at most 100 a doctor on one date (DAY_FULL)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from opd.api.models import CreateSlotRequest
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler, window
 from opd.contract import SlotOut
-from opd.errors import DependencyUnavailable, Forbidden, SlotExists, Unauthorized, ValidationFailed
+from opd.errors import DayFull, DependencyUnavailable, Forbidden, SlotExists, Unauthorized, ValidationFailed
 
 app = make_app()
 
@@ -21,7 +21,7 @@ app = make_app()
     security=BEARER,
     responses={
         201: {"description": "Created: the new slot"},
-        **error_responses(ValidationFailed, Unauthorized, Forbidden, SlotExists, DependencyUnavailable),
+        **error_responses(ValidationFailed, Unauthorized, Forbidden, SlotExists, DayFull, DependencyUnavailable),
     },
 )
 def create_slot(request: CreateSlotRequest) -> Response[SlotOut]:

@@ -2,8 +2,9 @@
 
 From `from` to `to` on the chosen weekdays, one slot per `slotMinutes` from `start` to `end`, read in
 the clinic's time zone (CLINIC_TIME_ZONE): 09:00 stays 09:00 local on either side of a daylight-saving
-change, and a start the clock skips has no slot. At most 500 slots a request. A slot whose doctor and
-start exist is left as it is and listed in `existing`, so a repeat creates nothing more.
+change, and a start the clock skips has no slot. At most 500 slots a request, and at most 100 a doctor on
+one clinic date, those that exist counted: more is 409 DAY_FULL and nothing is made, on any date. A slot
+whose doctor and start exist is left as it is and listed in `existing`, so a repeat creates nothing more.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from opd.api.auth import Role
 from opd.api.models import DoctorIdPath, OpenSessionsRequest, SessionsOut
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler, window
-from opd.errors import DependencyUnavailable, Forbidden, Unauthorized, ValidationFailed
+from opd.errors import DayFull, DependencyUnavailable, Forbidden, Unauthorized, ValidationFailed
 
 app = make_app()
 
@@ -29,7 +30,7 @@ app = make_app()
             "description": "Created: the slots made now, by start, and the ids of those that existed (left as they "
             "were); a repeat creates nothing more",
         },
-        **error_responses(ValidationFailed, Unauthorized, Forbidden, DependencyUnavailable),
+        **error_responses(ValidationFailed, Unauthorized, Forbidden, DayFull, DependencyUnavailable),
     },
 )
 def open_sessions(doctorId: DoctorIdPath, request: OpenSessionsRequest) -> Response[SessionsOut]:

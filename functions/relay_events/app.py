@@ -1,8 +1,9 @@
 """Scheduled event relay: every minute, publish what requests left unpublished, and prune the outboxes.
 
-A request publishes its change's events right after writing them (normally within a second); this
-run catches whatever that missed: a process that died between its write and its PutEvents, a bus
-that failed, an event EventBridge refused. See `Allocator.relay_events`.
+A request publishes its change's events once it has written them and let go of the slot (normally
+within a second); this run catches whatever that missed: the event backlog a bus outage left (first,
+oldest first), a process that died between its write and its PutEvents, an event EventBridge
+refused. See `EventRelay.relay_events`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="EventsRelayed", unit=MetricUnit.Count, value=report.published)
     metrics.add_metric(name="EventsPending", unit=MetricUnit.Count, value=report.pending)
     metrics.add_metric(name="OutboxesPruned", unit=MetricUnit.Count, value=report.pruned)
+    metrics.add_metric(name="BacklogRelayed", unit=MetricUnit.Count, value=report.from_backlog)
     result = {
         "published": report.published,
+        "fromBacklog": report.from_backlog,
         "slots": report.slots,
         "pruned": report.pruned,
         "pending": report.pending,

@@ -40,6 +40,19 @@ def near_valid_bodies(draw: st.DrawFn, sample: dict[str, Any], real: dict[str, s
     return as_json(body)
 
 
+def _base64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@st.composite
+def _cursor_texts(draw: st.DrawFn) -> bytes:
+    """Near a `next` (GET /patients/{id}/bookings): a time at the calendar's ends or any offset, and two ids."""
+    start = draw(st.sampled_from(["0001-01-01T00:00:00.000000+00:00", "9999-12-31T23:59:59.999999+00:00"]))
+    start = draw(st.one_of(st.just(start), st.text(max_size=40), st.sampled_from(["0001-01-01T00:00:00.000000+05:30"])))
+    parts = [start, draw(ids), draw(st.one_of(ids, ids.map(lambda i: f"{i}.0a")))]
+    return " ".join(parts).encode("utf-8", "surrogatepass")
+
+
 @st.composite
 def hostile_events(draw: st.DrawFn, name: str, slot: Slot, booking: Booking) -> dict[str, Any]:
     sample = event(name)
@@ -57,7 +70,10 @@ def hostile_events(draw: st.DrawFn, name: str, slot: Slot, booking: Booking) -> 
         query = draw(st.one_of(st.fixed_dictionaries({"date": odd_dates}), st.none()))
     if name == "list_patient_bookings":  # the calendar's ends more often: a day past 9999-12-31 overflows
         days = st.one_of(st.sampled_from(["9999-12-31", "9999-12-01", "0001-01-01"]), odd_dates)
-        query = draw(st.one_of(st.fixed_dictionaries({}, optional={"from": days, "to": days}), st.none()))
+        cursors = st.one_of(st.text(max_size=300), st.binary(max_size=200).map(_base64), _cursor_texts().map(_base64))
+        query = draw(
+            st.one_of(st.fixed_dictionaries({}, optional={"from": days, "to": days, "after": cursors}), st.none())
+        )
     headers: dict[str, str | None] = {
         "Content-Type": draw(st.one_of(st.just(CONTENT_TYPES[0]), st.sampled_from(CONTENT_TYPES)))
     }

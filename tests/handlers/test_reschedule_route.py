@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
+
+from devserver.servers import LocalServer
+from opd.api import resolver
 from opd.domain import Booking, Capacity, Slot, Source, Status
 from opd.service import Allocator
-from tests.handlers.support import PATIENT, Answer, call, event
+from opd.store import SlotStore
+from tests.handlers.support import PATIENT, Answer, call, event, point_runtime_at
 
 
 def reschedule(
@@ -94,3 +100,45 @@ def test_an_idempotency_key_with_another_target_is_a_conflict(
     other = reschedule(booking.booking_id, second.slot_id, key="move-1")
     assert (other.status, other.code) == (409, "IDEMPOTENCY_CONFLICT")
     assert allocator.get_slot(second.slot_id).bookings == ()
+
+
+@pytest.mark.slow
+def test_redis_lost_after_the_first_write_is_503_saying_the_outcome_is_unknown_and_the_repeat_finishes(
+    monkeypatch: pytest.MonkeyPatch, private_servers: tuple[LocalServer, LocalServer], soon: datetime
+) -> None:
+    redis_srv, mongo_srv = private_servers
+    point_runtime_at(monkeypatch, redis_srv.url, mongo_srv.url, "opd")
+    service = resolver.allocator()
+    slot = service.create_slot("dr-outage", soon, soon + timedelta(hours=1))
+    target = later_slot(service, slot)
+    booking = service.book(slot.slot_id, PATIENT, Source.ONLINE)
+    write = SlotStore.replace
+
+    def write_then_lose_redis(store: SlotStore, *args: Any) -> bool:
+        written = write(store, *args)
+        redis_srv.stop()  # right after the mark reached MongoDB
+        monkeypatch.setattr(SlotStore, "replace", write)
+        return written
+
+    monkeypatch.setattr(SlotStore, "replace", write_then_lose_redis)
+    answer = reschedule(booking.booking_id, target.slot_id)
+
+    new_id = service.get_booking(booking.booking_id).rescheduled_to
+    assert new_id is not None and new_id.startswith(f"{target.slot_id}.")
+    assert (answer.status, answer.code) == (503, "DEPENDENCY_UNAVAILABLE"), answer.body
+    assert answer.details == [
+        {"dependency": "redis", "outcome": "UNKNOWN", "bookingId": booking.booking_id, "rescheduledTo": new_id}
+    ]
+    message = answer.body["error"]["message"]
+    assert "outcome is not known yet: repeat the same request to finish it" in message, message
+    for name in ("check_in_booking", "cancel_booking"):  # Redis still away: a refusal needs no lock
+        refused = call(name, event(name, path={"bookingId": booking.booking_id}, role="reception"))
+        assert (refused.status, refused.code) == (409, "INVALID_TRANSITION"), refused.body
+        assert refused.details[0]["rescheduledTo"] == new_id
+        assert f"is being rescheduled to slot {target.slot_id}" in refused.body["error"]["message"]
+
+    redis_srv.start()
+    again = reschedule(booking.booking_id, target.slot_id)
+    assert (again.status, again.body["bookingId"], again.body["rescheduledFrom"]) == (201, new_id, booking.booking_id)
+    old = service.get_booking(booking.booking_id)
+    assert (old.status, old.cancel_reason) == (Status.CANCELLED, "RESCHEDULED")

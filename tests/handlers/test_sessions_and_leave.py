@@ -1,8 +1,9 @@
 """Doctors' sessions and leave through their handlers (contract, "Sessions and leave"; issue 12).
 
 POST /doctors/{doctorId}/sessions: the weekdays chosen, the clinic's time zone across a change of its
-offset, a repeat, the 500-slot limit and every bound. POST /doctors/{doctorId}/leave: what it closes and
-cancels and what it leaves, a repeat, and a request cut off by a busy slot that a repeat finishes.
+offset, a repeat, the 500-slot limit and every bound. At most 100 slots a doctor on one date, by session
+or POST /slots (DAY_FULL). POST /doctors/{doctorId}/leave: what it closes and cancels and what it leaves,
+a repeat, a request cut off by a busy slot that a repeat finishes, and a crowded day in one request.
 
 "Today" is the handlers' own clock, fixed as in test_input_bounds.py, so the window and the dates here
 hold on any day; the slots and bookings set up beside the handlers are made by the same allocator.
@@ -14,16 +15,20 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import pytest
 import redis
 
-from opd import runtime
+from opd import runtime, store
 from opd.api.observability import logger
 from opd.domain import Capacity, Slot, Source, Status
 from opd.service import Allocator
 from tests.handlers.support import SLOT_KEYS, call, close_runtime, event
+from tests.support.crowded import crowded_day
+from tests.support.events import RecordingPublisher
+from tests.support.roundtrips import CountingRedis, MongoCommandCounter, Trail
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)  # the window: 2026-11-20 to 2031-11-21, clinic time
 WINDOW_UTC = "must be from 2026-11-20 to 2031-11-21, clinic time (UTC): at most 1 day back and 5 years ahead"
@@ -252,6 +257,116 @@ def test_a_session_needs_its_fields_and_a_doctor_id_in_the_pattern(service: Allo
     assert fields(sessions("dr 1")) == ["doctorId"]
     window = sessions("dr-1", **{"from": "2026-11-19"})
     assert window.details == [{"field": "from", "message": WINDOW_UTC}]
+
+
+# -- at most 100 slots a doctor on one date (DAY_FULL) ------------------------------------------------------
+
+
+def create_slot(doctor_id: str, start: str, minutes: int = 5) -> Any:
+    end = (datetime.fromisoformat(start) + timedelta(minutes=minutes)).isoformat()
+    body = {"doctorId": doctor_id, "start": start, "end": end}
+    return call("create_slot", event("create_slot", body=body, role="admin", user=ADMIN))
+
+
+def slots_on(service: Allocator, doctor_id: str, day: date) -> int:
+    return len(service.doctor_slots(doctor_id, day))
+
+
+def test_the_101st_slot_of_a_date_is_day_full_and_the_next_date_takes_slots(service: Allocator, doctor_id: str) -> None:
+    full = sessions(doctor_id, start="08:00", end="16:20", slotMinutes=5)  # 100 slots of 5 minutes
+    assert (full.status, len(full.body["created"])) == (201, 100)
+
+    refused = create_slot(doctor_id, "2027-01-04T17:00:00+00:00")
+    assert (refused.status, refused.code) == (409, "DAY_FULL"), refused.body
+    assert refused.details == [{"date": "2027-01-04", "existing": 100, "adding": 1, "limit": 100}]
+    assert slots_on(service, doctor_id, MONDAY) == 100  # nothing made
+
+    assert create_slot(doctor_id, "2027-01-05T09:00:00+00:00").status == 201  # the next date is another date
+    assert create_slot(f"{doctor_id}-b", "2027-01-04T17:00:00+00:00").status == 201  # another doctor's date
+    assert create_slot(doctor_id, "2027-01-04T08:00:00+00:00").code == "SLOT_EXISTS"  # not a new slot: no DAY_FULL
+    assert sessions(doctor_id, start="08:00", end="16:20", slotMinutes=5).body["created"] == []  # a repeat: 201
+
+
+def test_a_session_that_would_put_a_date_over_100_makes_nothing_on_any_date(service: Allocator, doctor_id: str) -> None:
+    assert len(sessions(doctor_id, start="08:00", end="15:30", slotMinutes=5).body["created"]) == 90  # the 4th
+    evenings: dict[str, Any] = {
+        "from": "2027-01-03",
+        "to": "2027-01-05",
+        "start": "16:00",
+        "end": "17:00",
+        "slotMinutes": 5,
+    }
+
+    refused = sessions(doctor_id, **evenings)  # 12 a day: the 3rd and the 5th would have room, the 4th 102
+    assert (refused.status, refused.code) == (409, "DAY_FULL"), refused.body
+    assert refused.details == [{"date": "2027-01-04", "existing": 90, "adding": 12, "limit": 100}]
+    assert refused.body["error"]["message"] == (
+        "at most 100 slots a doctor on one date: 2027-01-04 has 90 and would get 12 more"
+    )
+    assert service.store.collection.count_documents({"doctorId": doctor_id}) == 90
+
+    ten_more = sessions(doctor_id, **evenings | {"end": "16:50"})
+    assert (ten_more.status, len(ten_more.body["created"])) == (201, 3 * 10)  # the 4th: exactly 100
+    assert [slots_on(service, doctor_id, MONDAY + timedelta(days=d)) for d in (-1, 0, 1)] == [10, 100, 10]
+
+
+@pytest.fixture
+def counted(
+    monkeypatch: pytest.MonkeyPatch, handler_runtime: None, redis_url: str, mongo_uri: str, bus: RecordingPublisher
+) -> tuple[Allocator, MongoCommandCounter, CountingRedis]:
+    """The handlers' runtime with clients that count every command and `bus` as the event bus, on the fixed clock.
+
+    With the template's metrics namespace: a leave's 100 lock waits fill Powertools' metric set, which it
+    then writes out in the middle of the request (as in AWS), and that needs the namespace."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OPD")
+    mongo_counter = MongoCommandCounter()
+    counting_redis = CountingRedis.from_url(redis_url)
+    assert isinstance(counting_redis, CountingRedis)
+    counting_redis.trail = Trail()
+    client = store.connect(mongo_uri, event_listeners=[mongo_counter])
+    monkeypatch.setattr(runtime, "mongo_client", cache(lambda: client))
+    monkeypatch.setattr(runtime, "redis_client", cache(lambda: counting_redis))
+    monkeypatch.setattr(runtime, "event_publisher", cache(lambda: bus))
+    runtime.reset()
+    service = runtime.allocator()
+    monkeypatch.setattr(service, "clock", lambda: NOW)
+    return service, mongo_counter, counting_redis
+
+
+def test_a_crowded_days_leave_finishes_in_one_request(
+    counted: tuple[Allocator, MongoCommandCounter, CountingRedis], doctor_id: str, bus: RecordingPublisher
+) -> None:
+    """The red team's day: the most a date may hold, 100 slots, each with 15 places taken and a full waitlist.
+
+    One request closes it all. What keeps it inside the function's timeout is counted, not timed: the day
+    is read once, each slot costs its lock, its one conditional write and its release (no read of its
+    own), and the events of all 100 are published together with one script for their relay markers."""
+    service, mongo_counter, counting_redis = counted
+    service.store.insert_all(crowded_day(doctor_id, MONDAY, NOW, service.settings.waitlist_limit))
+    mongo_counter.commands.clear()
+    counting_redis.commands.clear()
+
+    answer = leave(doctor_id, "2027-01-04", reason="called away")
+    assert answer.status == 200, answer.body
+    assert (answer.body["slots"], len(answer.body["cancelled"])) == (100, 100 * 25)
+    assert {(b["status"], b["cancelReason"]) for b in answer.body["cancelled"]} == {("CANCELLED", "DOCTOR_UNAVAILABLE")}
+    assert dict(mongo_counter.commands) == {"mongo find": 1, "mongo update": 100}
+    assert counting_redis.trail is not None
+    assert sorted(set(counting_redis.trail)) == ["redis eval (lock)", "redis eval (marker)", "redis eval (release)"]
+    assert [counting_redis.trail.count(f"redis eval ({s})") for s in ("lock", "release", "marker")] == [100, 100, 1]
+    day = service.doctor_slots(doctor_id, MONDAY)
+    assert all(s.closed for s in day) and {b.status for s in day for b in s.bookings} == {Status.CANCELLED}
+    ids = [entry.event_id for entry in bus.entries]
+    assert len(ids) == len(set(ids)) == 100 * 26  # each slot's SlotClosed and 25 BookingCancelled, once each
+    assert bus.types.count("SlotClosed") == 100
+    assert service.lock.published_marks([s.slot_id for s in day]) == {s.slot_id: s.version for s in day}
+
+    body = {"slotId": day[-1].slot_id, "patientId": "p-late", "source": "EMERGENCY"}
+    assert call("create_booking", event("create_booking", body=body, role="reception")).code == "SLOT_CLOSED"
+    mongo_counter.commands.clear()
+    counting_redis.commands.clear()
+    assert leave(doctor_id, "2027-01-04").body == {"slots": 100, "cancelled": []}
+    assert (dict(mongo_counter.commands), dict(counting_redis.commands)) == ({"mongo find": 1}, {})
 
 
 # -- leave -------------------------------------------------------------------------------------------------

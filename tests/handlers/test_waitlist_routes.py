@@ -7,6 +7,7 @@ GET /patients/{id}/bookings: every state by slot start, its days and their bound
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from devserver import openapi
 from opd import runtime
 from opd.api import idempotency
 from opd.domain import CancelReason, Capacity, Slot, Source
-from opd.service import Allocator
+from opd.service import Allocator, reads
 from tests.handlers.support import PATIENT, Answer, call, close_runtime, event, handler_module
 from tests.handlers.test_room_routes import counted_runtime  # noqa: F401 (a fixture)
 from tests.support.roundtrips import CountingRedis, MongoCommandCounter
@@ -323,7 +324,7 @@ def test_a_patient_lists_their_bookings_in_every_state_by_slot_start(
 
     answer = listing(me)
     assert answer.status == 200, answer.body
-    assert set(answer.body) == {"bookings"}
+    assert set(answer.body) == {"bookings", "next"} and answer.body["next"] is None
     rows = [(b["bookingId"], b["status"], b["position"], b["waitlistPosition"]) for b in answer.body["bookings"]]
     assert rows == [
         (first_try.booking_id, "CANCELLED", None, None),
@@ -391,11 +392,83 @@ def test_from_and_to_are_days_in_the_window_at_most_92_apart(
 ) -> None:
     answer = listing("pat-bounds", query)
     if fields is None:
-        assert (answer.status, answer.body) == (200, {"bookings": []})
+        assert (answer.status, answer.body) == (200, {"bookings": [], "next": None})
         return
     assert (answer.status, answer.code) == (400, "VALIDATION_ERROR"), answer.body
     assert [d["field"] for d in answer.details] == fields
     assert all(d["message"].startswith(message or "") for d in answer.details), answer.details
+
+
+def pages_of(patient_id: str, query: dict[str, str] | None = None, role: str = "reception") -> list[dict[str, Any]]:
+    """Every page of the listing, following `next` (at most 10 pages)."""
+    pages: list[dict[str, Any]] = []
+    after: str | None = None
+    while len(pages) < 10 and (not pages or after is not None):
+        answer = listing(patient_id, (query or {}) | ({"after": after} if after else {}), role=role, user=f"{role}-1")
+        assert answer.status == 200, answer.body
+        pages.append(answer.body)
+        after = answer.body["next"]
+    return pages
+
+
+def test_505_bookings_come_in_pages_of_at_most_100_each_once_in_order(
+    allocator: Allocator, doctor_id: str, fixed_now: datetime
+) -> None:
+    """169 slots of two doctors, each pair starting together, with 3 of the patient's bookings each (two of them
+    cancelled) but the last with 1, made latest first: the first page ends inside a slot."""
+    me, made = "pat-paged", {}
+    for n in reversed(range(169)):
+        doctor, start = f"{doctor_id}-{'ba'[n % 2]}", fixed_now + timedelta(hours=1 + n // 2)
+        opened = slot_at(allocator, doctor, start)
+        theirs = [allocator.book(opened.slot_id, me, Source.ONLINE)]
+        for _ in range(2 if n < 168 else 0):
+            allocator.cancel(theirs[-1].booking_id, by=me, reason=CancelReason.PATIENT)
+            theirs.append(allocator.book(opened.slot_id, me, Source.ONLINE))
+        if n % 10 == 0:
+            allocator.book(opened.slot_id, "p-someone-else", Source.WALKIN)
+        made[(start, doctor)] = [b.booking_id for b in theirs]
+    expected = [booking_id for key in sorted(made) for booking_id in made[key]]
+    assert len(expected) == len(set(expected)) == 505
+
+    pages = pages_of(me, {"to": "2030-01-14"})
+    assert [(len(p["bookings"]), p["next"] is None) for p in pages] == [(100, False)] * 5 + [(5, True)]
+    assert [b["bookingId"] for p in pages for b in p["bookings"]] == expected  # each once, none skipped
+    assert {b["patientId"] for p in pages for b in p["bookings"]} == {me}
+    assert pages[0]["bookings"][99]["slotId"] == pages[1]["bookings"][0]["slotId"]  # a slot across two pages
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "",  # no cursor at all: the value's pattern
+        "not base64!",
+        "A" * 257,  # longer than any cursor
+        "bm90IGEgY3Vyc29y",  # "not a cursor", in base64
+        base64.urlsafe_b64encode(b"2030-01-07T10:00:00.000000+00:00 dr-x s-1.0123")
+        .decode()
+        .rstrip("="),  # none of theirs
+    ],
+)
+def test_a_bad_cursor_is_400_naming_after(
+    allocator: Allocator, doctor_id: str, fixed_now: datetime, after: str
+) -> None:
+    opened = slot_at(allocator, "dr-x", fixed_now + timedelta(hours=1))
+    allocator.book(opened.slot_id, "pat-cursor", Source.ONLINE)
+    answer = listing("pat-cursor", {"after": after})
+    assert (answer.status, answer.code, [d["field"] for d in answer.details]) == (400, "VALIDATION_ERROR", ["after"])
+
+
+def test_a_tampered_cursor_is_400_naming_after(allocator: Allocator, fixed_now: datetime) -> None:
+    for hour in range(1, 103):
+        opened = slot_at(allocator, "dr-tampered", fixed_now + timedelta(hours=hour))
+        allocator.book(opened.slot_id, "pat-tampered", Source.ONLINE)
+    cursor = listing("pat-tampered").body["next"]
+    assert listing("pat-tampered", {"after": cursor}).status == 200
+    text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    for changed in (text.replace(".000000+00:00", ".000001+00:00"), text[:-1] + ("0" if text[-1] != "0" else "1")):
+        tampered = base64.urlsafe_b64encode(changed.encode()).decode().rstrip("=")
+        answer = listing("pat-tampered", {"after": tampered})
+        assert (answer.status, [d["field"] for d in answer.details]) == (400, ["after"]), changed
 
 
 def test_a_badly_named_patient_is_400() -> None:
@@ -404,6 +477,7 @@ def test_a_badly_named_patient_is_400() -> None:
 
 
 def test_a_patients_bookings_are_one_indexed_query_and_take_no_lock(
+    monkeypatch: pytest.MonkeyPatch,
     allocator: Allocator,
     doctor_id: str,
     soon: datetime,
@@ -419,6 +493,17 @@ def test_a_patients_bookings_are_one_indexed_query_and_take_no_lock(
 
     assert len(listed("pat-counted")) == 3
     assert (dict(mongo_counter.commands), dict(counting_redis.commands)) == ({"mongo find": 1}, {})
+
+    # A page is one query too, the one after a cursor as well: here of 2 bookings a page.
+    monkeypatch.setattr(reads, "BOOKINGS_PAGE", 2)
+    monkeypatch.setattr(reads, "BOOKINGS_PAGE_SLOTS", 4)
+    mongo_counter.commands.clear()
+    first = listing("pat-counted").body
+    assert (len(first["bookings"]), dict(mongo_counter.commands)) == (2, {"mongo find": 1})
+    mongo_counter.commands.clear()
+    rest = listing("pat-counted", {"after": first["next"]}).body
+    assert (len(rest["bookings"]), rest["next"], dict(mongo_counter.commands)) == (1, None, {"mongo find": 1})
+    assert dict(counting_redis.commands) == {}
 
 
 def test_post_bookings_documents_waitlist_full() -> None:

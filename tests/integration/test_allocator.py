@@ -94,9 +94,7 @@ def test_booking_lifecycle_and_invalid_transitions(allocator: Allocator, doctor_
         allocator.book(slot.slot_id, "patient-1", Source.PAID)
 
     assert allocator.check_in(booking.booking_id).status is Status.CHECKED_IN
-    with pytest.raises(InvalidTransition):
-        allocator.cancel(booking.booking_id)
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(InvalidTransition):  # (a CHECKED_IN patient who leaves may be cancelled: contract v3)
         allocator.mark_no_show(booking.booking_id)
     assert allocator.complete(booking.booking_id).status is Status.COMPLETED
     assert allocator.get_slot(slot.slot_id).booked == 1  # a finished consultation keeps its place

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from opd.domain import Capacity, SessionPlan, Source, Status
+import pytest
+from pymongo.collection import Collection
+
+from opd.domain import Capacity, SessionPlan, Slot, Source, Status
+from opd.errors import DependencyUnavailable
 from opd.service import Allocator
+from opd.store import Document, SlotStore
+from tests.support.events import RecordingPublisher
 from tests.support.roundtrips import MongoCommandCounter
 
 
@@ -33,10 +39,12 @@ def test_round_trips_of_a_session(allocator: Allocator, doctor_id: str, mongo_ur
     plan = SessionPlan(first, first + timedelta(days=30), every_day, time(8), time(12), 15, Capacity())
     counter.commands.clear()
     assert len(counted.open_sessions(doctor_id, plan).created) == 31 * 16
-    assert sum(counter.commands.values()) == 1  # 496 slots, one insert
+    # 496 slots: one read of the starts the doctor has on those days (DAY_FULL), one insert
+    assert counter.commands == {"mongo find": 1, "mongo insert": 1}
     counter.commands.clear()
     assert len(counted.open_sessions(doctor_id, plan).existing) == 31 * 16
-    assert sum(counter.commands.values()) == 2  # the insert that found them all, and one read of their ids
+    # the starts, the insert that found them all, and one read of their ids
+    assert counter.commands == {"mongo find": 2, "mongo insert": 1}
     client.close()
 
 
@@ -49,3 +57,43 @@ def test_leave_closes_a_day_once(allocator: Allocator, doctor_id: str) -> None:
     assert (taken.slots, len(taken.cancelled)) == (2, 2)
     assert all(allocator.get_booking(b.booking_id).status is Status.CANCELLED for b in booked)
     assert allocator.take_leave(doctor_id, day, by="admin").cancelled == []
+
+
+class StoreLostAtAWrite(SlotStore):
+    """MongoDB unreachable for the `lost_at`-th write (1-based), and only for it: nothing of that write is made."""
+
+    def __init__(self, collection: Collection[Document], lost_at: int) -> None:
+        super().__init__(collection)
+        self.writes, self.lost_at = 0, lost_at
+
+    def replace(self, slot: Slot, read_version: int) -> bool:
+        self.writes += 1
+        if self.writes == self.lost_at:
+            raise DependencyUnavailable("mongo", "MongoDB unreachable: ServerSelectionTimeoutError")
+        return super().replace(slot, read_version)
+
+
+def test_leave_cut_off_by_mongodb_publishes_what_it_wrote_and_a_repeat_finishes(
+    allocator: Allocator, slot_store: SlotStore, bus: RecordingPublisher, doctor_id: str
+) -> None:
+    day = datetime.now(UTC).date() + timedelta(days=2)
+    plan = SessionPlan(day, day, frozenset({day.weekday()}), time(9), time(11), 30, Capacity())
+    slots = allocator.open_sessions(doctor_id, plan).created
+    booked = [allocator.book(s.slot_id, f"p{n}", Source.ONLINE).booking_id for n, s in enumerate(slots)]
+    losing = Allocator(StoreLostAtAWrite(slot_store.collection, 3), allocator.lock, allocator.settings, publisher=bus)
+    bus.entries.clear()
+
+    with pytest.raises(DependencyUnavailable):  # 503: the third slot's write never reached MongoDB
+        losing.take_leave(doctor_id, day, by="admin")
+    assert [allocator.get_slot(s.slot_id).closed for s in slots] == [True, True, False, False]
+    assert [allocator.get_booking(b).status for b in booked] == [Status.CANCELLED] * 2 + [Status.BOOKED] * 2
+    # What was written is published all the same, before the 503, and marked as published.
+    assert sorted((e.event_id, e.detail_type) for e in bus.entries) == sorted(
+        (f"{s.slot_id}:2:{seq}", kind) for s in slots[:2] for seq, kind in enumerate(("SlotClosed", "BookingCancelled"))
+    )
+    marks = allocator.lock.published_marks([s.slot_id for s in slots])
+    assert [marks[s.slot_id] for s in slots] == [2, 2, 1, 1]  # the leave's version; the booking's
+
+    finished = allocator.take_leave(doctor_id, day, by="admin")
+    assert [b.booking_id for b in finished.cancelled] == booked[2:]
+    assert all(allocator.get_slot(s.slot_id).closed for s in slots)

@@ -6,13 +6,14 @@ their own:
 - `FakeSlotStore` (like `opd.store.SlotStore`): `replace` writes only if the stored version is
   still the one read, and bumps it; `insert` refuses a second slot of a doctor at the same instant,
   or a taken id, with `SlotExists`; the sweep's, the relay's and a patient's slots are the real queries' filters
-  and order (and limit). Slots and bookings are frozen dataclasses, so a stored slot cannot be
-  changed behind the store's back and nothing needs copying.
+  and order (and limit; a patient's by start then doctor, from a given slot on). Slots and bookings are
+  frozen dataclasses, so a stored slot cannot be changed behind the store's back and nothing needs copying.
 - `FakeSlotLock` (like `opd.lock.SlotLock`): one holder per slot; `acquire` on a held slot raises
   `SlotBusy` at once (the real lock first waits up to `wait_ms`, but here nothing could let go in
   the meantime); `release` lets go only for the owner. A test makes a slot busy by acquiring its
   lock itself, as another request would, and sees in `taken` which locks were had. Relay markers
   only rise, and come back with the lock, as the real scripts do.
+- `FakeEventBacklog` (like `opd.backlog.EventBacklogStore`): one entry per eventId, oldest first.
 - `RecordingPublisher` (tests/support/events.py) stands in for EventBridge.
 """
 
@@ -21,11 +22,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from opd.domain import Slot
 from opd.errors import SlotBusy, SlotExists
+from opd.eventbridge import Entry
 from opd.ports import Held, KeyClaim, KeyRecord
 
 
@@ -70,13 +72,26 @@ class FakeSlotStore:
         found = (s for s in self.slots.values() if s.doctor_id == doctor_id and start_from <= s.start < start_before)
         return sorted(found, key=lambda s: s.start)
 
-    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+    def slot_starts(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[datetime]:
+        return [s.start for s in self.doctor_slots(doctor_id, start_from, start_before)]
+
+    def patient_slots(
+        self,
+        patient_id: str,
+        start_from: datetime,
+        start_before: datetime,
+        limit: int,
+        from_slot: tuple[datetime, str] | None = None,
+    ) -> list[Slot]:
+        # The real query: the patient's slots in the half-open range, from `from_slot` on in (start, doctor) order.
         found = (
             s
             for s in self.slots.values()
-            if start_from <= s.start < start_before and any(b.patient_id == patient_id for b in s.bookings)
+            if start_from <= s.start < start_before
+            and any(b.patient_id == patient_id for b in s.bookings)
+            and (from_slot is None or (s.start, s.doctor_id) >= from_slot)
         )
-        return sorted(found, key=lambda s: s.start)[:limit]
+        return sorted(found, key=lambda s: (s.start, s.doctor_id))[:limit]
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
         # Like the real cursor, nothing is read until the first id is asked for.
@@ -136,9 +151,7 @@ class FakeSlotLock:
             del self.owners[slot_id]
             return True
 
-    def release_quietly(self, slot_id: str, owner: str, published: int | None = None) -> None:
-        if published is not None:
-            self.record_published({slot_id: published})
+    def release_quietly(self, slot_id: str, owner: str) -> None:
         self.release(slot_id, owner)
 
     def published_marks(self, slot_ids: Sequence[str]) -> dict[str, int]:
@@ -157,3 +170,21 @@ class FakeSlotLock:
                 return seen
             self.records[claim.key] = KeyRecord(claim.slot_id, claim.body, refusal)
             return None
+
+
+class FakeEventBacklog:
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.adds = 0  # calls that kept something: how often requests moved events here
+
+    def add(self, entries: Sequence[Entry]) -> None:
+        self.adds += 1
+        for entry in entries:
+            self.entries.setdefault(entry.event_id, entry)  # the same eventId twice keeps the first
+
+    def oldest(self, limit: int) -> list[Entry]:
+        return sorted(self.entries.values(), key=lambda e: (e.time, e.event_id))[:limit]
+
+    def remove(self, event_ids: Collection[str]) -> None:
+        for event_id in event_ids:
+            self.entries.pop(event_id, None)

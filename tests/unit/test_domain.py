@@ -171,6 +171,7 @@ ALLOWED = {
     (Status.BOOKED, Status.CANCELLED),
     (Status.BOOKED, Status.NO_SHOW),
     (Status.CHECKED_IN, Status.COMPLETED),
+    (Status.CHECKED_IN, Status.CANCELLED),  # v3: the patient left
     (Status.CALLED, Status.COMPLETED),
     (Status.WAITLISTED, Status.CANCELLED),
 }

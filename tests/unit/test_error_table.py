@@ -8,7 +8,7 @@ import pytest
 
 from opd import errors as domain_errors
 from opd.api import errors
-from opd.errors import DependencyUnavailable, OpdError, SlotBusy, SlotFull
+from opd.errors import DependencyUnavailable, OpdError, OutcomeUnknown, SlotBusy, SlotFull
 
 
 def every_error_class() -> list[type[OpdError]]:
@@ -47,6 +47,16 @@ def test_the_derived_views() -> None:
     assert errors.status_of(DependencyUnavailable.code) is HTTPStatus.SERVICE_UNAVAILABLE
     assert errors.status_of(OpdError.code) is HTTPStatus.INTERNAL_SERVER_ERROR
     assert errors.status_of("NO_SUCH_CODE") is HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def test_an_unknown_outcome_is_a_503_whose_details_say_so() -> None:
+    assert errors.status_of(OutcomeUnknown.code) is HTTPStatus.SERVICE_UNAVAILABLE
+    assert OutcomeUnknown("mongo", "m").details == [{"dependency": "mongo", "outcome": "UNKNOWN"}]
+    known = OutcomeUnknown("redis", "m", {"rescheduledTo": "slot-b.x"})
+    assert (known.dependency, known.details) == (
+        "redis",
+        [{"dependency": "redis", "outcome": "UNKNOWN", "rescheduledTo": "slot-b.x"}],
+    )
 
 
 @pytest.mark.parametrize("cls", [cls for cls, kind in domain_errors.ERRORS.items() if not kind.transient])

@@ -14,7 +14,7 @@ import pytest
 from opd import domain, eventbridge, store
 from opd.domain import (
     MAX_EVENTS_PER_CHANGE,
-    MAX_PENDING_EVENTS,
+    SPILL_AT,
     Booking,
     BookingOptions,
     BookingSnapshot,
@@ -26,7 +26,7 @@ from opd.domain import (
     Source,
     Status,
 )
-from opd.errors import EventsBacklog, ValidationFailed
+from opd.errors import ValidationFailed
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -142,9 +142,9 @@ CHANGES: list[tuple[str, Callable[[], Slot], Change, list[EventType]]] = [
     ("leave", lambda: checked_in(clinic([Source.ONLINE, Source.WALKIN], base=2, waitlisted=1), 1),
      lambda s: domain.close_for_leave(s, LATER, DESK)[0] or s,
      [EventType.SLOT_CLOSED, EventType.BOOKING_CANCELLED, EventType.BOOKING_CANCELLED, EventType.BOOKING_CANCELLED]),
-    ("the sweep", lambda: clinic([Source.ONLINE], base=1, waitlisted=1),
+    ("the sweep (the waitlist is over: nobody promoted)", lambda: clinic([Source.ONLINE], base=1, waitlisted=1),
      lambda s: domain.mark_no_shows(s, START + timedelta(minutes=20), 15)[0],
-     [EventType.BOOKING_NO_SHOW, EventType.BOOKING_PROMOTED]),
+     [EventType.BOOKING_NO_SHOW, EventType.BOOKING_CANCELLED]),
     ("the sweep's expiry", lambda: checked_in(clinic([Source.ONLINE], base=1, waitlisted=2), 0),
      lambda s: domain.mark_no_shows(s, START + timedelta(minutes=20), 15)[0],
      [EventType.BOOKING_CANCELLED, EventType.BOOKING_CANCELLED]),
@@ -221,20 +221,13 @@ def backlog(slot: Slot, count: int) -> Slot:
     return replace(slot, outbox=pending, version=count)
 
 
-def test_a_change_is_refused_while_too_many_events_wait_and_none_is_dropped() -> None:
-    slot = backlog(clinic([Source.ONLINE]), MAX_PENDING_EVENTS)
+def test_no_change_is_refused_however_many_events_wait_and_none_is_dropped() -> None:
+    slot = backlog(clinic([Source.ONLINE]), 3 * SPILL_AT)
     booking = domain.book(slot, "slot-1.n", "pn", Source.ONLINE, LATER, 20)[0]
-    with pytest.raises(EventsBacklog) as refused:
-        domain.with_events(slot, booking, LATER)
-    assert refused.value.code == "DEPENDENCY_UNAVAILABLE" and "events backlog" in refused.value.message
-    # one fewer waiting: the change is written with every event kept
-    fewer = backlog(clinic([Source.ONLINE]), MAX_PENDING_EVENTS - 1)
-    written = domain.with_events(fewer, domain.book(fewer, "slot-1.n", "pn", Source.ONLINE, LATER, 20)[0], LATER)
-    assert len(written.outbox) == MAX_PENDING_EVENTS
-    # once the relay has published them, the same change goes through
+    written = domain.with_events(slot, booking, LATER)
+    assert len(written.outbox) == 3 * SPILL_AT + 1 and written.outbox[: 3 * SPILL_AT] == slot.outbox
+    # once they are published (or moved to the backlog), the next write drops them
     assert len(domain.with_events(slot, booking, LATER, slot.version).outbox) == 1
-    # a write with no events of its own is never refused (it only prunes)
-    assert domain.with_events(slot, domain.begin_reschedule(slot, nth(slot, 0), "slot-2.x"), LATER).outbox
 
 
 def test_published_through_is_the_last_version_whose_events_all_went_out() -> None:
@@ -330,7 +323,7 @@ def test_the_outbox_goes_through_the_store_and_back_unchanged() -> None:
 
 
 def test_the_largest_outbox_on_the_largest_slot_stays_under_256_kib() -> None:
-    """The worst the outbox can hold: MAX_PENDING_EVENTS - 1 waiting (the largest kind: delays naming
+    """The worst the outbox can hold: SPILL_AT - 1 waiting (the largest kind: delays naming
     every queued phone) and then one change's most (every waiting and queued booking moved), on the
     largest slot a client can build (every booking kept, with an Idempotency-Key and a phone)."""
     places = domain.MAX_PLACES
@@ -346,8 +339,7 @@ def test_the_largest_outbox_on_the_largest_slot_stays_under_256_kib() -> None:
     snapshot = domain.slot_snapshot(slot, with_recipients=True)
     assert len(snapshot.recipients) == places
     waiting = [
-        Event(EventType.SLOT_DELAY_CHANGED, LATER, slot.slot_id, 2**30 + v, 0, snapshot)
-        for v in range(MAX_PENDING_EVENTS - 1)
+        Event(EventType.SLOT_DELAY_CHANGED, LATER, slot.slot_id, 2**30 + v, 0, snapshot) for v in range(SPILL_AT - 1)
     ]
     one_change = [
         Event(EventType.BOOKING_RESCHEDULED, LATER, slot.slot_id, 2**31 - 1, seq, domain.slot_snapshot(slot),

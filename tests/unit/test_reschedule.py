@@ -16,16 +16,18 @@ import pytest
 from opd import domain
 from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import (
+    DependencyUnavailable,
     IdempotencyConflict,
     InvalidTransition,
     NotFound,
     OpdError,
+    OutcomeUnknown,
     SlotBusy,
     SlotClosed,
     SlotFull,
     ValidationFailed,
 )
-from opd.ports import Held
+from opd.ports import Held, KeyClaim, KeyRecord
 from opd.service import Allocator, RequestKey, ReschedulesReport, SweepReport
 from opd.settings import Settings
 from tests.unit.fakes import FakeSlotLock, FakeSlotStore
@@ -275,7 +277,8 @@ def test_a_repeat_naming_another_target_while_the_move_is_pending_is_refused(
     before = dict(store.slots)
     with pytest.raises(InvalidTransition) as refused:
         allocator.reschedule(asha.booking_id, other)
-    assert refused.value.message == f"booking {asha.booking_id} is already being rescheduled"
+    assert refused.value.message.startswith(f"booking {asha.booking_id} is already being rescheduled to slot {target}:")
+    assert "repeat that reschedule request to finish it" in refused.value.message
     assert store.slots == before
     assert allocator.reschedule(asha.booking_id, target).slot_id == target
 
@@ -585,3 +588,165 @@ def test_a_closed_target_is_refused_before_anything_is_written(
     with pytest.raises(SlotClosed):
         allocator.reschedule(asha.booking_id, target)
     assert store.slots == before
+
+
+# -- Redis or MongoDB away, or a busy slot, once the mark is written: never "nothing was written" --
+
+
+class AwayStore(ScriptedStore):
+    """MongoDB, while `away`: every read and write fails as the real store's do when no server answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.away = False
+
+    def get(self, slot_id: str) -> Slot | None:
+        if self.away:
+            raise DependencyUnavailable("mongo", "MongoDB unreachable: ServerSelectionTimeoutError")
+        return super().get(slot_id)
+
+    def replace(self, slot: Slot, read_version: int) -> bool:
+        if self.away:
+            raise DependencyUnavailable("mongo", "MongoDB unreachable: ServerSelectionTimeoutError")
+        return super().replace(slot, read_version)
+
+
+class AwayLock(FakeSlotLock):
+    """Redis, while `away`: no lock can be had (releasing is quiet, as the real lock's is)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.away = False
+
+    def acquire(self, slot_id: str, claim: KeyClaim | None = None) -> Held | KeyRecord:
+        if self.away:
+            raise DependencyUnavailable("redis", "Redis unreachable: ConnectionError")
+        return super().acquire(slot_id, claim)
+
+
+type Outage = Allocator[AwayStore, AwayLock]
+
+
+@pytest.fixture
+def outage() -> tuple[Outage, Booking, str]:
+    """An allocator whose MongoDB or Redis a test can take away; asha's booking, and a target with room."""
+    allocator: Outage = Allocator(AwayStore(), AwayLock(), Settings(), clock=lambda: NOW, outcome_wait_s=0.0)
+    old_slot = allocator.create_slot("dr-rao", START, START + HOUR).slot_id
+    target = allocator.create_slot("dr-sen", START + HOUR, START + 2 * HOUR).slot_id
+    return allocator, allocator.book(old_slot, "asha", Source.PAID, by="asha"), target
+
+
+def the_moves_that_wait_for_the_reschedule(allocator: Moving | Outage, booking: Booking, target: str) -> None:
+    """Check-in, cancel and no-show of the booking in between: refused, naming the reschedule and its way out."""
+    new_id = allocator.get_booking(booking.booking_id).rescheduled_to
+    for move, to in (
+        (allocator.check_in, Status.CHECKED_IN),
+        (allocator.cancel, Status.CANCELLED),
+        (allocator.mark_no_show, Status.NO_SHOW),
+    ):
+        with pytest.raises(InvalidTransition) as refused:
+            move(booking.booking_id)
+        assert refused.value.details == [{"from": "BOOKED", "to": to.value, "rescheduledTo": new_id}]
+        message = refused.value.message
+        assert message.startswith(f"booking {booking.booking_id} is being rescheduled to slot {target} and cannot ")
+        assert "repeat the reschedule request to finish it, or wait for the sweeper" in message, message
+
+
+def test_check_in_cancel_and_no_show_of_a_booking_being_rescheduled_name_the_reschedule(
+    allocator: Moving, store: ScriptedStore, slots: tuple[str, str, str], asha: Booking
+) -> None:
+    _, target, _ = slots
+    new_id = died_after_the_mark(allocator, asha, target)
+    before = dict(store.slots)
+    the_moves_that_wait_for_the_reschedule(allocator, asha, target)
+    with pytest.raises(InvalidTransition) as refused:  # a move it could not make anyway says just that
+        allocator.complete(asha.booking_id)
+    assert refused.value.details == [{"from": "BOOKED", "to": "COMPLETED"}]
+    assert store.slots == before
+    assert allocator.reschedule(asha.booking_id, target).booking_id == new_id  # the way out it names
+
+
+@pytest.mark.parametrize("dependency", ["redis", "mongo"])
+def test_a_dependency_lost_after_the_mark_is_an_unknown_outcome_that_the_repeat_finishes(
+    outage: tuple[Outage, Booking, str], dependency: str
+) -> None:
+    allocator, asha, target = outage
+    store, lock = allocator.store, allocator.lock
+    store.arm(after_1=lambda: setattr(store if dependency == "mongo" else lock, "away", True))
+
+    with pytest.raises(DependencyUnavailable) as caught:
+        allocator.reschedule(asha.booking_id, target, by="asha")
+    store.away = False  # back for the reads below (Redis stays away: a refusal needs no lock)
+
+    new_id = allocator.get_booking(asha.booking_id).rescheduled_to
+    assert new_id is not None and new_id.startswith(f"{target}.")
+    unknown = caught.value
+    assert isinstance(unknown, OutcomeUnknown), unknown.message  # 503, and never "nothing was written"
+    assert unknown.details == [
+        {"dependency": dependency, "outcome": "UNKNOWN", "bookingId": asha.booking_id, "rescheduledTo": new_id}
+    ]
+    assert "outcome is not known yet: repeat the same request to finish it" in unknown.message
+    the_moves_that_wait_for_the_reschedule(allocator, asha, target)
+
+    lock.away = False
+    moved = allocator.reschedule(asha.booking_id, target, by="asha")
+    assert (moved.booking_id, moved.status, moved.rescheduled_from) == (new_id, Status.BOOKED, asha.booking_id)
+    old = allocator.get_booking(asha.booking_id)
+    assert (old.status, old.cancel_reason) == (Status.CANCELLED, CancelReason.RESCHEDULED)
+    assert list(store.slots_with_reschedules(100)) == []
+
+
+@pytest.mark.parametrize("dependency", ["redis", "mongo"])
+def test_a_dependency_lost_on_the_repeat_of_a_marked_reschedule_is_an_unknown_outcome_too(
+    outage: tuple[Outage, Booking, str], dependency: str
+) -> None:
+    allocator, asha, target = outage
+    store, lock = allocator.store, allocator.lock
+    store.arm(after_1=crash)
+    with pytest.raises(Crash):
+        allocator.reschedule(asha.booking_id, target)
+    # The repeat finds the mark and reads the target: then the dependency goes away.
+    store.arm_read(target, 1, lambda: setattr(store if dependency == "mongo" else lock, "away", True))
+    with pytest.raises(OutcomeUnknown) as caught:
+        allocator.reschedule(asha.booking_id, target)
+    assert caught.value.details[0]["outcome"] == "UNKNOWN"
+    store.away = lock.away = False
+    assert allocator.reschedule(asha.booking_id, target).slot_id == target
+
+
+@pytest.mark.parametrize("dependency", ["redis", "mongo"])
+def test_a_dependency_away_before_the_mark_still_says_nothing_was_written(
+    outage: tuple[Outage, Booking, str], dependency: str
+) -> None:
+    allocator, asha, target = outage
+    store, lock = allocator.store, allocator.lock
+    before = dict(store.slots)
+    # MongoDB: the target is read, then gone for write 1; Redis: gone before write 1's lock.
+    store.arm_read(target, 1, lambda: setattr(store if dependency == "mongo" else lock, "away", True))
+    with pytest.raises(DependencyUnavailable) as caught:
+        allocator.reschedule(asha.booking_id, target)
+    assert type(caught.value) is DependencyUnavailable and caught.value.details == [{"dependency": dependency}]
+    assert store.slots == before
+
+
+def test_a_busy_slot_after_the_mark_is_429_saying_the_reschedule_is_under_way(
+    allocator: Moving, store: ScriptedStore, lock: FakeSlotLock, slots: tuple[str, str, str], asha: Booking
+) -> None:
+    _, target, _ = slots
+    held: list[Held | KeyRecord] = []
+    store.arm(after_1=lambda: held.append(lock.acquire(target)))  # another request holds the target
+
+    with pytest.raises(SlotBusy) as caught:
+        allocator.reschedule(asha.booking_id, target)
+
+    new_id = allocator.get_booking(asha.booking_id).rescheduled_to
+    busy = caught.value
+    assert busy.details == [{"outcome": "UNKNOWN", "bookingId": asha.booking_id, "rescheduledTo": new_id}]
+    assert f"booking {asha.booking_id} is being rescheduled to slot {target}; the reschedule is under way" in (
+        busy.message
+    )
+    assert "repeat the same request to finish it" in busy.message and busy.retry_after_seconds == 1
+    assert isinstance(held[0], Held)
+    lock.release(target, held[0].owner)
+    assert allocator.reschedule(asha.booking_id, target).booking_id == new_id
+    assert places_of(allocator, "asha") == [new_id]

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from opd import domain
-from opd.domain import Capacity, Slot, Source, Status
+from opd.domain import CancelReason, Capacity, Slot, Source, Status
 from opd.errors import DuplicateBooking, InvalidTransition, NotFound, SlotBusy, SlotExists, SlotFull
 from opd.ports import Held, KeyClaim, KeyRecord, SlotMutex, SlotRepository
 from opd.service import Allocator, RequestKey, SweepReport
@@ -136,7 +136,7 @@ def test_a_booking_moves_along_its_state_machine_only(allocator: FakeAllocator) 
     booking = allocator.book(slot.slot_id, "asha", Source.FOLLOWUP)
     assert allocator.check_in(booking.booking_id).status is Status.CHECKED_IN
     before = allocator.get_slot(slot.slot_id)
-    for refused in (allocator.cancel, allocator.mark_no_show, allocator.check_in):
+    for refused in (allocator.mark_no_show, allocator.check_in):
         with pytest.raises(InvalidTransition):
             refused(booking.booking_id)
     assert allocator.get_slot(slot.slot_id) == before
@@ -144,6 +144,17 @@ def test_a_booking_moves_along_its_state_machine_only(allocator: FakeAllocator) 
     other = allocator.book(slot.slot_id, "bala", Source.ONLINE)
     assert allocator.mark_no_show(other.booking_id).status is Status.NO_SHOW
     assert statuses(allocator, slot.slot_id) == [Status.COMPLETED, Status.NO_SHOW]
+
+
+def test_a_checked_in_patient_who_leaves_gives_the_place_back_to_the_waitlist(allocator: FakeAllocator) -> None:
+    slot = allocator.create_slot("dr-rao", START, END, Capacity(base=1, premium_buffer=0, emergency_buffer=0))
+    arrived = allocator.book(slot.slot_id, "asha", Source.WALKIN)
+    waiting = allocator.book(slot.slot_id, "bala", Source.ONLINE, waitlist=True)
+    assert (allocator.check_in(arrived.booking_id).status, waiting.status) == (Status.CHECKED_IN, Status.WAITLISTED)
+    left = allocator.cancel(arrived.booking_id, by="desk")
+    assert (left.status, left.cancel_reason) == (Status.CANCELLED, CancelReason.STAFF)
+    assert allocator.get_booking(waiting.booking_id).status is Status.BOOKED
+    assert allocator.get_slot(slot.slot_id).booked == 1
 
 
 def test_the_queue_calls_critical_patients_first(allocator: FakeAllocator) -> None:
@@ -350,6 +361,28 @@ def test_a_sweep_marks_only_the_booked_patients_of_slots_past_their_grace(alloca
     assert allocator.get_booking(away.booking_id).updated_at == at
     assert statuses(allocator, in_grace.slot_id) == [Status.BOOKED]
     assert allocator.sweep_no_shows(now=at) == SweepReport(marked=0, slots=0, busy=0, finished=True)
+
+
+def test_the_sweeper_promotes_nobody_and_a_second_run_changes_nothing(allocator: FakeAllocator) -> None:
+    """Red team, v2: sweep 1 marked the holder NO_SHOW and promoted the waitlisted patient (who was sent
+    "a place came free"); sweep 2, with the same `now`, made that patient a NO_SHOW."""
+    slot = allocator.create_slot("dr-rao", START, END, Capacity(base=1, premium_buffer=0, emergency_buffer=0))
+    holder = allocator.book(slot.slot_id, "asha", Source.ONLINE)
+    waiting = allocator.book(slot.slot_id, "bala", Source.ONLINE, waitlist=True, phone="+919876543210")
+    at = START + timedelta(minutes=allocator.settings.no_show_grace_minutes)
+    assert allocator.sweep_no_shows(now=at) == SweepReport(marked=1, slots=1, busy=0, finished=True)
+    after_one = allocator.get_slot(slot.slot_id)
+    assert allocator.sweep_no_shows(now=at) == SweepReport(marked=0, slots=0, busy=0, finished=True)
+    assert allocator.get_slot(slot.slot_id).version == after_one.version  # nothing written
+    assert allocator.get_booking(holder.booking_id).status is Status.NO_SHOW
+    ended = allocator.get_booking(waiting.booking_id)
+    assert (ended.status, ended.cancel_reason, ended.token) == (Status.CANCELLED, CancelReason.WAITLIST_EXPIRED, None)
+    assert not [e for e in after_one.outbox if e.detail_type is domain.EventType.BOOKING_PROMOTED]
+    # The waitlist is over: the free place is for a new booking, and a full tier would refuse a waitlist join.
+    allocator.clock = lambda: at
+    assert allocator.book(slot.slot_id, "chitra", Source.WALKIN, waitlist=True).status is Status.BOOKED
+    with pytest.raises(SlotFull):
+        allocator.book(slot.slot_id, "dev", Source.WALKIN, waitlist=True)
 
 
 def test_a_sweep_stops_before_its_deadline_and_leaves_the_rest(allocator: FakeAllocator, due: list[Slot]) -> None:

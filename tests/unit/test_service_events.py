@@ -1,5 +1,6 @@
-"""Every change the service makes publishes exactly its events, right after its one write; what the
-bus misses waits in the outbox for the relay. On the in-memory fakes: no sockets."""
+"""Every change the service makes publishes exactly its events, after its one write and off the lock;
+what the bus misses waits in the outbox (past SPILL_AT, in the backlog) for the relay. On the in-memory
+fakes: no sockets."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from opd.domain import MAX_PENDING_EVENTS, CancelReason, Capacity, SessionPlan, Slot, Source, Status
-from opd.errors import EventsBacklog, InvalidTransition
+from opd.domain import MAX_EVENTS_PER_CHANGE, SPILL_AT, CancelReason, Capacity, SessionPlan, Slot, Source, Status
+from opd.errors import InvalidTransition
 from opd.service import Allocator
 from opd.settings import Settings
 from tests.support.events import RecordingPublisher
-from tests.unit.fakes import FakeSlotLock, FakeSlotStore
+from tests.unit.fakes import FakeEventBacklog, FakeSlotLock, FakeSlotStore
 
 START = datetime(2030, 1, 7, 3, 30, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -139,27 +140,51 @@ def test_an_event_the_bus_refuses_stays_for_the_relay_with_those_after_it(
     assert len({d["eventId"] for d in bus.details("BookingCheckedIn")}) == 1
 
 
-def test_a_slot_with_too_many_unpublished_events_refuses_changes_until_the_relay_catches_up(
-    allocator: FakeAllocator, bus: RecordingPublisher
+def test_a_bus_down_all_day_refuses_no_change_and_every_event_is_delivered_once_it_is_back(
+    bus: RecordingPublisher,
 ) -> None:
+    """Red team, v2: with PutEvents failing, a 30-place slot took 99 changes and then answered 503
+    "events backlog" to every booking, check-in, cancel and call-next."""
+    backlog = FakeEventBacklog()
+    allocator = Allocator(FakeSlotStore(), FakeSlotLock(), Settings(), lambda: NOW, publisher=bus, backlog=backlog)
     slot = allocator.create_slot("dr-rao", START, END, Capacity(30, 0, 0))
     bus.down = True
-    made = [allocator.book(slot.slot_id, f"p{n}", Source.ONLINE) for n in range(30)]
+    made = [allocator.book(slot.slot_id, f"p{n}", Source.ONLINE, phone=PHONE) for n in range(30)]
     for booking in made:
         allocator.check_in(booking.booking_id)
-    for booking in made[:-1]:
-        allocator.complete(booking.booking_id)
-    for minutes in range(1, MAX_PENDING_EVENTS - 89 + 1):  # 30 + 30 + 29 events so far
-        allocator.set_delay(slot.slot_id, True, minutes)
+    for minutes in range(1, 250):  # 30 + 30 + 249 changes: three times the old refusal's bound
+        allocator.set_delay(slot.slot_id, minutes % 2 == 1, minutes)
+    for _ in made:
+        allocator.call_next(slot.slot_id, "desk")
     stored = allocator.store.slots[slot.slot_id]
-    assert len(stored.outbox) == MAX_PENDING_EVENTS
-    with pytest.raises(EventsBacklog):
-        allocator.complete(made[-1].booking_id)
-    assert allocator.store.slots[slot.slot_id] == stored  # nothing written, no event dropped
-    assert allocator.lock.owners == {}  # and the lock let go
+    changes = stored.version
+    assert changes > 300 and bus.types == ["SlotCreated"]  # published before the bus went down
+    assert len(stored.outbox) < SPILL_AT + MAX_EVENTS_PER_CHANGE  # the document stays bounded
+    assert backlog.entries and backlog.adds < changes / 10  # moved in batches, not one by one
     bus.down = False
-    assert allocator.relay_events().published == MAX_PENDING_EVENTS
-    assert allocator.complete(made[-1].booking_id).status is Status.COMPLETED
+    report = allocator.relay_events()
+    assert report.finished and 0 < report.from_backlog <= report.published == len(bus.entries) - 1
+    ids = [e.event_id for e in bus.entries]
+    expected = {f"{slot.slot_id}:{v}:0" for v in range(changes + 1)}  # every change's first event
+    assert set(ids) >= expected and backlog.entries == {}
+    assert len(ids) == len(set(ids))  # each eventId once: what was moved was dropped from the outbox
+    assert allocator.store.slots[slot.slot_id].outbox == () or allocator.relay_events().published == 0
+
+
+def test_publishing_never_holds_the_slots_lock(allocator: FakeAllocator, bus: RecordingPublisher) -> None:
+    slot = allocator.create_slot("dr-rao", START, END)
+    held_while_publishing: list[bool] = []
+    real_publish = bus.publish
+
+    def watching(entries: object) -> set[str]:
+        held_while_publishing.append(slot.slot_id in allocator.lock.owners)
+        return real_publish(entries)  # type: ignore[arg-type]
+
+    bus.publish = watching  # type: ignore[method-assign]
+    booking = allocator.book(slot.slot_id, "p1", Source.ONLINE)
+    allocator.check_in(booking.booking_id)
+    assert held_while_publishing == [False, False]
+    assert allocator.lock.marks[slot.slot_id] == 2  # what was published is recorded all the same
 
 
 def test_the_relay_never_undoes_a_change_made_while_it_published(

@@ -11,13 +11,15 @@ import pytest
 
 from opd import domain
 from opd.domain import CancelReason, Capacity, SessionPlan, Source, Status
-from opd.errors import SlotBusy, SlotClosed, ValidationFailed
+from opd.errors import DayFull, SlotBusy, SlotClosed, ValidationFailed
 from opd.ports import Held
 from opd.service import Allocator
 from opd.settings import Settings
 from tests.unit.fakes import FakeSlotLock, FakeSlotStore
 
 LONDON = ZoneInfo("Europe/London")
+KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+05:30: 19:00 UTC is half past midnight of the next date there
+UTC_ZONE = ZoneInfo("UTC")
 MON, WED = 0, 2
 
 
@@ -162,3 +164,87 @@ def test_leave_interrupted_halfway_is_finished_by_a_repeat(allocator: Allocator[
     finished = allocator.take_leave("dr-rao", date(2027, 1, 4), by="admin")
     assert sorted(b.patient_id for b in finished.cancelled) == ["p2", "p3"]
     assert all(allocator.get_slot(s.slot_id).closed for s in created)
+
+
+# -- at most 100 slots a doctor on one date (DAY_FULL) -----------------------------------------------
+
+
+def starts(first: datetime, count: int, minutes: int = 5) -> list[datetime]:
+    return [first + timedelta(minutes=minutes * n) for n in range(count)]
+
+
+MONDAY_8 = datetime(2027, 1, 4, 8, tzinfo=UTC)
+EVENING = datetime(2027, 1, 4, 18, tzinfo=UTC)  # after 100 five-minute slots from 08:00 (the last at 16:15)
+
+
+def test_a_date_takes_100_slots_counting_those_that_exist_and_not_one_more() -> None:
+    assert domain.MAX_SLOTS_PER_DAY == 100
+    domain.require_room(starts(MONDAY_8, 99), [EVENING], UTC_ZONE)  # the 100th
+    with pytest.raises(DayFull) as refused:
+        domain.require_room(starts(MONDAY_8, 100), [EVENING], UTC_ZONE)
+    assert refused.value.code == "DAY_FULL"
+    assert refused.value.details == [{"date": "2027-01-04", "existing": 100, "adding": 1, "limit": 100}]
+    assert "2027-01-04 has 100 and would get 1 more" in refused.value.message
+
+
+def test_a_start_that_exists_is_not_a_new_slot_so_a_repeat_passes() -> None:
+    full = starts(MONDAY_8, 100)
+    domain.require_room(full, full, UTC_ZONE)  # a session sent again: nothing new
+    domain.require_room(full, [full[0], full[0]], UTC_ZONE)
+    with pytest.raises(DayFull) as refused:
+        domain.require_room(full, [*full, EVENING], UTC_ZONE)
+    assert refused.value.details[0]["adding"] == 1
+
+
+def test_the_date_is_the_clinics() -> None:
+    half_past_midnight_there = datetime(2027, 1, 4, 19, tzinfo=UTC)  # 5 January in Kolkata, still the 4th in UTC
+    domain.require_room(starts(MONDAY_8, 100), [half_past_midnight_there], KOLKATA)
+    with pytest.raises(DayFull):
+        domain.require_room(starts(MONDAY_8, 100), [half_past_midnight_there], UTC_ZONE)
+    assert domain.clinic_day(half_past_midnight_there, KOLKATA) == date(2027, 1, 5)
+    assert domain.clinic_days(date(2027, 1, 4), date(2027, 1, 5), KOLKATA) == (
+        datetime(2027, 1, 3, 18, 30, tzinfo=UTC),
+        datetime(2027, 1, 5, 18, 30, tzinfo=UTC),
+    )
+
+
+def test_every_date_over_is_named_with_its_counts_and_only_those() -> None:
+    existing = starts(MONDAY_8, 90) + starts(MONDAY_8 + timedelta(days=2), 95)  # the 4th and the 6th
+    evenings = [datetime(2027, 1, day, hour, tzinfo=UTC) for day in (3, 4, 5, 6) for hour in range(17, 24)]
+    planned = evenings + starts(MONDAY_8 + timedelta(hours=10, minutes=30), 5)  # 7 each evening, 5 more on the 4th
+    loads = domain.day_loads(existing, planned, UTC_ZONE)
+    assert [(load.day.day, load.existing, load.adding, load.total) for load in loads] == [
+        (3, 0, 7, 7),
+        (4, 90, 12, 102),
+        (5, 0, 7, 7),
+        (6, 95, 7, 102),
+    ]
+    with pytest.raises(DayFull) as refused:
+        domain.require_room(existing, planned, UTC_ZONE)
+    assert refused.value.details == [
+        {"date": "2027-01-04", "existing": 90, "adding": 12, "limit": 100},
+        {"date": "2027-01-06", "existing": 95, "adding": 7, "limit": 100},
+    ]
+
+
+def test_a_date_over_the_limit_already_refuses_only_a_request_that_adds_to_it() -> None:
+    crowded = starts(MONDAY_8, 120)  # made before the rule, or by two requests at once
+    domain.require_room(crowded, [*crowded[:10], EVENING + timedelta(days=1)], UTC_ZONE)  # the 5th: another date
+    with pytest.raises(DayFull):
+        domain.require_room(crowded, [EVENING], UTC_ZONE)
+
+
+def test_the_service_refuses_the_101st_slot_and_a_session_over_a_full_date_makes_nothing(
+    allocator: Allocator[FakeSlotStore, FakeSlotLock],
+) -> None:
+    london = datetime(2027, 1, 4, 8, tzinfo=LONDON)  # GMT in January: the clinic's date is UTC's
+    for start in starts(london, 100):
+        allocator.create_slot("dr-rao", start, start + timedelta(minutes=5))
+    with pytest.raises(DayFull):
+        allocator.create_slot("dr-rao", EVENING, EVENING + timedelta(minutes=5))
+    allocator.create_slot("dr-rao", EVENING + timedelta(days=1), EVENING + timedelta(days=1, minutes=5))
+    allocator.create_slot("dr-sen", EVENING, EVENING + timedelta(minutes=5))  # another doctor's date
+    evenings = plan(date(2027, 1, 3), date(2027, 1, 5), weekdays=frozenset(range(7)), opens=time(17), closes=time(21))
+    with pytest.raises(DayFull):  # the 3rd and the 5th would have room; the 4th would not
+        allocator.open_sessions("dr-rao", evenings)
+    assert len(allocator.store.slots) == 102

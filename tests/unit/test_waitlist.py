@@ -103,20 +103,37 @@ def test_a_waitlisted_booking_is_promoted_only_if_its_tier_has_room() -> None:
     assert status_of(slot, "p2") == (Status.BOOKED, 4)
 
 
-def test_places_freed_at_once_go_in_join_order_and_the_rest_of_the_waitlist_expires() -> None:
+def test_the_sweep_promotes_nobody_it_marks_no_shows_and_ends_the_waitlist() -> None:
     slot = fill(empty(base=3, premium=0), ["a", "b", "c", "w1", "w2", "w3", "w4"])
     checked_in = slot.booking("s.b")
     assert checked_in is not None
     slot, _ = domain.transition(slot, checked_in, Status.CHECKED_IN, LATER, "desk", PCT)
     at_grace = START + timedelta(minutes=15)
-    swept, marked = domain.mark_no_shows(slot, at_grace, 15, PCT)
+    swept, marked = domain.mark_no_shows(slot, at_grace, 15)
     assert sorted(b.booking_id for b in marked) == ["s.a", "s.c"]
-    assert [status_of(swept, p) for p in ("w1", "w2")] == [(Status.BOOKED, 4), (Status.BOOKED, 5)]
-    for patient in ("w3", "w4"):
+    for patient in ("w1", "w2", "w3", "w4"):
         expired = swept.booking(f"s.{patient}")
         assert expired is not None
-        assert (expired.status, expired.cancel_reason) == (Status.CANCELLED, CancelReason.WAITLIST_EXPIRED)
-    assert swept.waitlist == [] and swept.booked == 3
+        assert (expired.status, expired.cancel_reason, expired.token) == (
+            Status.CANCELLED,
+            CancelReason.WAITLIST_EXPIRED,
+            None,
+        )
+    assert swept.waitlist == [] and swept.booked == 1  # the no-shows' places stay free for new bookings
+    assert domain.mark_no_shows(swept, at_grace, 15) == (swept, [])  # a second run changes nothing
+
+
+def test_from_start_plus_grace_the_waitlist_is_over() -> None:
+    slot = replace(fill(empty(base=1, premium=0), ["a", "w"]), waitlist_ends_at=START + timedelta(minutes=15))
+    over = START + timedelta(minutes=15)
+    a = slot.booking("s.a")
+    assert a is not None and slot.waitlist_open(over - timedelta(seconds=1)) and not slot.waitlist_open(over)
+    with pytest.raises(SlotFull):  # a full tier refuses even a patient who asks to wait
+        domain.book(slot, "s.late", "late", Source.ONLINE, over, PCT, BookingOptions(waitlist=True))
+    cancelled, _ = domain.transition(slot, a, Status.CANCELLED, over, "desk", PCT)
+    assert [b.booking_id for b in cancelled.waitlist] == ["s.w"] and cancelled.booked == 0  # nobody promoted
+    before, _ = domain.transition(slot, a, Status.CANCELLED, over - timedelta(seconds=1), "desk", PCT)
+    assert before.waitlist == [] and before.booked == 1  # a moment earlier, the waitlist got the place
 
 
 def test_the_sweep_expires_a_waitlist_even_where_nobody_is_marked() -> None:
@@ -125,7 +142,7 @@ def test_the_sweep_expires_a_waitlist_even_where_nobody_is_marked() -> None:
     assert a is not None
     slot, _ = domain.transition(slot, a, Status.CHECKED_IN, LATER, "desk", PCT)
     assert slot.awaiting_arrival  # the waitlist alone keeps the slot in the sweeper's index
-    swept, marked = domain.mark_no_shows(slot, START + timedelta(minutes=15), 15, PCT)
+    swept, marked = domain.mark_no_shows(slot, START + timedelta(minutes=15), 15)
     assert marked == [] and swept.waitlist == [] and not swept.awaiting_arrival
 
 

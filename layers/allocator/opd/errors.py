@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+# In an error's details: the request may have changed something already, and its repeat finishes it.
+OUTCOME_UNKNOWN = "UNKNOWN"
+
 
 class OpdError(Exception):
     code = "INTERNAL_ERROR"
@@ -60,6 +63,12 @@ class SlotClosed(OpdError):
     code = "SLOT_CLOSED"
 
 
+class DayFull(OpdError):
+    """The doctor would have more than 100 slots on a clinic date; `details` names each such date."""
+
+    code = "DAY_FULL"
+
+
 class IdempotencyConflict(OpdError):
     code = "IDEMPOTENCY_CONFLICT"
 
@@ -69,13 +78,13 @@ class SlotBusy(OpdError):
 
     code = "SLOT_BUSY"
 
-    def __init__(self, message: str, retry_after_seconds: int = 1) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after_seconds: int = 1, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, details)
         self.retry_after_seconds = retry_after_seconds
 
 
 class DependencyUnavailable(OpdError):
-    """Redis or MongoDB cannot be reached; nothing was written."""
+    """Redis or MongoDB cannot be reached; nothing was written (else it is OutcomeUnknown)."""
 
     code = "DEPENDENCY_UNAVAILABLE"
 
@@ -88,20 +97,18 @@ class WriteNotAcknowledged(DependencyUnavailable):
     """A write was sent and its reply never came: MongoDB may have applied it."""
 
 
-class EventsBacklog(DependencyUnavailable):
-    """The slot holds too many events that EventBridge has not taken yet: the change is refused, so
-    that no event is ever dropped and the slot's document stays bounded. Retry once the relay catches up."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("events", message)
-
-
 class OutcomeUnknown(DependencyUnavailable):
-    """MongoDB went away with a write in flight and stayed away: it may or may not have been applied.
+    """A dependency went away when the request may already have changed something: MongoDB with a
+    write in flight, or Redis or MongoDB between a reschedule's writes (the first one made).
 
-    The one answer that cannot say "nothing was written"; the message tells the client to repeat
-    with the same Idempotency-Key, which returns the booking if it was written.
+    The one answer that cannot say "nothing was written": `details` says so (`"outcome": "UNKNOWN"`,
+    beside the dependency and whatever else the request knows, e.g. `rescheduledTo`), and the message
+    tells the client to repeat the same request, which finishes it or returns what was made.
     """
+
+    def __init__(self, dependency: str, message: str, known: dict[str, Any] | None = None) -> None:
+        super().__init__(dependency, message)
+        self.details = [{"dependency": dependency, "outcome": OUTCOME_UNKNOWN, **(known or {})}]
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,7 @@ ERRORS: dict[type[OpdError], ErrorKind] = {
     SlotExists: ErrorKind(HTTPStatus.CONFLICT),
     IdempotencyConflict: ErrorKind(HTTPStatus.CONFLICT),
     SlotClosed: ErrorKind(HTTPStatus.CONFLICT),
+    DayFull: ErrorKind(HTTPStatus.CONFLICT),
     SlotBusy: ErrorKind(HTTPStatus.TOO_MANY_REQUESTS, transient=True),
     DependencyUnavailable: ErrorKind(HTTPStatus.SERVICE_UNAVAILABLE, transient=True),
     OpdError: ErrorKind(HTTPStatus.INTERNAL_SERVER_ERROR),  # INTERNAL_ERROR: a bug, never worth a retry

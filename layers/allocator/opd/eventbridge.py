@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from opd.contract import BookingOut, SlotOut, iso_utc
-from opd.domain import Event, Slot, booking_as_it_was
+from opd.domain import Event, Slot, SlotSnapshot, booking_as_it_was
 
 SOURCE = "opd"
 MAX_ENTRIES_PER_PUT = 10  # PutEvents takes at most 10 entries a request
@@ -39,8 +39,13 @@ class Entry:
     time: datetime
 
 
-def detail(slot: Slot, event: Event, delay_reduction_percent: int) -> dict[str, Any]:
-    """The event's detail, from the slot as it is now (any later version) and the event's snapshot."""
+def detail(
+    slot: Slot, event: Event, delay_reduction_percent: int, slots_as_left: dict[SlotSnapshot, Any] | None = None
+) -> dict[str, Any]:
+    """The event's detail, from the slot as it is now (any later version) and the event's snapshot.
+
+    `slots_as_left`: the Slot as each snapshot shows it, kept across the events of one slot, so that a
+    change's events (a leave's 26, say, which all leave the slot alike) render it once, not each."""
     body: dict[str, Any] = {
         "eventId": event.event_id,
         "occurredAt": iso_utc(event.occurred_at),
@@ -51,7 +56,12 @@ def detail(slot: Slot, event: Event, delay_reduction_percent: int) -> dict[str, 
         booking = slot.booking(event.booking_id)
         if booking is not None:
             body["booking"] = BookingOut.of(booking_as_it_was(booking, event.booking)).as_json()
-    body["slot"] = SlotOut.of(slot, delay_reduction_percent, as_left=event.slot).as_json()
+    rendered = None if slots_as_left is None else slots_as_left.get(event.slot)
+    if rendered is None:
+        rendered = SlotOut.of(slot, delay_reduction_percent, as_left=event.slot).as_json()
+        if slots_as_left is not None:
+            slots_as_left[event.slot] = rendered
+    body["slot"] = rendered
     if event.slot.recipients:
         body["recipients"] = [
             {"bookingId": b.booking_id, "token": b.token, "phone": b.phone}
@@ -61,14 +71,17 @@ def detail(slot: Slot, event: Event, delay_reduction_percent: int) -> dict[str, 
     return body
 
 
-def entry(slot: Slot, event: Event, delay_reduction_percent: int) -> Entry:
+def entry(
+    slot: Slot, event: Event, delay_reduction_percent: int, slots_as_left: dict[SlotSnapshot, Any] | None = None
+) -> Entry:
     return Entry(
         event_id=event.event_id,
         detail_type=event.detail_type.value,
-        detail=json.dumps(detail(slot, event, delay_reduction_percent), separators=(",", ":")),
+        detail=json.dumps(detail(slot, event, delay_reduction_percent, slots_as_left), separators=(",", ":")),
         time=event.occurred_at,
     )
 
 
 def entries(slot: Slot, outbox: tuple[Event, ...] | list[Event], delay_reduction_percent: int) -> list[Entry]:
-    return [entry(slot, event, delay_reduction_percent) for event in outbox]
+    slots_as_left: dict[SlotSnapshot, Any] = {}
+    return [entry(slot, event, delay_reduction_percent, slots_as_left) for event in outbox]

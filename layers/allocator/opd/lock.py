@@ -13,9 +13,9 @@ waiter at once, and waiting costs no CPU and one command instead of a poll every
 waiting for expires with the lock's TTL; a waiter woken by one that is stale only tries once more.
 
 The relay marker, `relayed:slot:<id>` = a slot version, says every event of the slot's changes up to
-that version is on the bus. The release script raises it after the request has published its
-change's events, and the next writer's acquire script reads it, so its write drops those events
-from the slot's outbox: knowing what was published costs no round trip of its own.
+that version is on the bus (or in the event backlog). A script raises it once the request, after
+letting go of the lock, has published its change's events, and the next writer's acquire script
+reads it, so its write drops those events from the slot's outbox.
 
 The key record, `idempotency:booking:<key hash>` = {slot, body[, refusal]}, holds what the slot
 document cannot: the slot a key was first used with (the same key sent for another slot is a
@@ -70,23 +70,16 @@ redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {'locked', redis.call('get', KEYS[2]) or ''}
 """
 
-# KEYS[1] the lock, KEYS[2] the relay marker, KEYS[3] the lock's wake-up list. ARGV: owner, the
-# version published through ('' if none), the marker's ttl_s, the lock's ttl_ms. Raise the marker to
-# the version published, whoever holds the lock. Delete the lock only while it still holds our owner
-# token (never release someone else's), and then wake the longest waiter: one token, kept at most
-# the lock's TTL, so a release nobody waited for leaves nothing behind for long.
+# KEYS[1] the lock, KEYS[2] the lock's wake-up list. ARGV: owner, the lock's ttl_ms. Delete the lock
+# only while it still holds our owner token (never release someone else's), and then wake the
+# longest waiter: one token, kept at most the lock's TTL, so a release nobody waited for leaves
+# nothing behind for long.
 RELEASE_IF_OWNER = """
-if ARGV[2] ~= '' then
-  local known = tonumber(redis.call('get', KEYS[2]) or '-1')
-  if tonumber(ARGV[2]) > known then
-    redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3])
-  end
-end
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('del', KEYS[1])
-  redis.call('rpush', KEYS[3], '1')
-  redis.call('ltrim', KEYS[3], -1, -1)
-  redis.call('pexpire', KEYS[3], ARGV[4])
+  redis.call('rpush', KEYS[2], '1')
+  redis.call('ltrim', KEYS[2], -1, -1)
+  redis.call('pexpire', KEYS[2], ARGV[2])
   return 1
 end
 return 0
@@ -198,16 +191,14 @@ class SlotLock:
             # BLPOP's timeout 0 means forever: never less than a millisecond.
             self.client.blpop([self.free_key(slot_id)], timeout=max(seconds, 0.001))
 
-    def release(self, slot_id: str, owner: str, published: int | None = None) -> bool:
-        args: list[str | int] = [owner, "" if published is None else published, MARKER_TTL_S, self.ttl_ms]
-        keys = [self.key(slot_id), self.marker_key(slot_id), self.free_key(slot_id)]
-        return bool(self._script(RELEASE_IF_OWNER, keys, args))
+    def release(self, slot_id: str, owner: str) -> bool:
+        keys = [self.key(slot_id), self.free_key(slot_id)]
+        return bool(self._script(RELEASE_IF_OWNER, keys, [owner, self.ttl_ms]))
 
-    def release_quietly(self, slot_id: str, owner: str, published: int | None = None) -> None:
-        """Release on the way out of a request, whatever happened in it, and record what it published
-        (the relay marker); never fails the request."""
+    def release_quietly(self, slot_id: str, owner: str) -> None:
+        """Release on the way out of a request, whatever happened in it; never fails the request."""
         try:
-            self.release(slot_id, owner, published)
+            self.release(slot_id, owner)
         except DependencyUnavailable as exc:
             # The work is done (or refused) already; the lock expires by its TTL.
             log.warning("lock not released, it expires by its TTL: %s (slot %s)", exc.message, slot_id)

@@ -8,7 +8,7 @@ having written nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -44,9 +44,21 @@ class SlotRepository(Protocol):
     def doctor_slots(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[Slot]:
         """The doctor's slots starting at or after `start_from` and before `start_before`, by start."""
 
-    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+    def slot_starts(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[datetime]:
+        """The start instants of the doctor's slots starting at or after `start_from` and before
+        `start_before`, in any order: one indexed query, reading no slot's body."""
+
+    def patient_slots(
+        self,
+        patient_id: str,
+        start_from: datetime,
+        start_before: datetime,
+        limit: int,
+        from_slot: tuple[datetime, str] | None = None,
+    ) -> list[Slot]:
         """The slots holding a booking of the patient, in any state, starting at or after `start_from` and
-        before `start_before`, by start: the first `limit` of them."""
+        before `start_before`, by (start, doctor id): the first `limit` of them. With `from_slot`, a start and a
+        doctor id, only the slot at that start of that doctor and those after it in that order."""
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int) -> Iterable[str]:
         """Ids of the slots that started at or before `started_by` and still hold a BOOKED booking,
@@ -109,9 +121,8 @@ class SlotMutex(Protocol):
         record is claimed at the same time; a record that decides the answer (another slot or body,
         a remembered refusal) is returned instead, and no lock is taken."""
 
-    def release_quietly(self, slot_id: str, owner: str, published: int | None = None) -> None:
-        """Let go of the lock if `owner` still holds it, and raise the slot's relay marker to `published`
-        (whoever holds the lock: the events were published); never fails the request."""
+    def release_quietly(self, slot_id: str, owner: str) -> None:
+        """Let go of the lock if `owner` still holds it; never fails the request."""
 
     def published_marks(self, slot_ids: Sequence[str]) -> dict[str, int]:
         """The relay markers of these slots, in one round trip; slots without one are left out."""
@@ -129,3 +140,16 @@ class EventPublisher(Protocol):
     def publish(self, entries: Sequence[Entry]) -> set[str]:
         """Put the entries on the bus, 10 to a request; returns the ids of those it took. Entries it did
         not take stay pending: the relay tries again. May raise when the bus cannot be reached at all."""
+
+
+class EventBacklog(Protocol):
+    """Events the bus could not take, kept outside the slots' documents until the relay publishes them."""
+
+    def add(self, entries: Sequence[Entry]) -> None:
+        """Keep the entries, each once by its eventId (adding one again changes nothing)."""
+
+    def oldest(self, limit: int) -> list[Entry]:
+        """The oldest entries kept, at most `limit`."""
+
+    def remove(self, event_ids: Collection[str]) -> None:
+        """Forget these entries: the bus took them."""

@@ -14,6 +14,7 @@ import redis
 from pymongo import MongoClient
 
 from opd import redisconn, store
+from opd.backlog import EventBacklogStore
 from opd.lock import SlotLock
 from opd.ports import EventPublisher
 from opd.service import Allocator
@@ -58,6 +59,14 @@ def slot_store() -> SlotStore:
     return slots
 
 
+@cache
+def event_backlog() -> EventBacklogStore:
+    """Where events wait while the bus is away (`opd.backlog`); its index is made at first use."""
+    backlog = EventBacklogStore(mongo_client()[settings().mongodb_database]["event_backlog"])
+    backlog.ensure_indexes()
+    return backlog
+
+
 def record_lock_wait(waited_ms: float) -> None:
     """EMF metric LockWaitMs, flushed with the rest of the invocation's metrics."""
     from aws_lambda_powertools import Metrics
@@ -84,12 +93,12 @@ def allocator() -> Allocator:
     slot_lock = SlotLock(
         redis_client(), ttl_ms=config.lock_ttl_ms, wait_ms=config.lock_wait_ms, observe_wait=record_lock_wait
     )
-    return Allocator(slot_store(), slot_lock, config, publisher=event_publisher())
+    return Allocator(slot_store(), slot_lock, config, publisher=event_publisher(), backlog=event_backlog())
 
 
 def reset() -> None:
     """Forget the settings and every cached client and secret, as a new execution environment would."""
-    for cached in (current_settings, redis_client, mongo_client, slot_store, event_publisher, allocator):
+    for cached in (current_settings, redis_client, mongo_client, slot_store, event_backlog, event_publisher, allocator):
         cached.cache_clear()
     if parameters := sys.modules.get("aws_lambda_powertools.utilities.parameters"):  # loaded only if secrets were read
         parameters.clear_caches()

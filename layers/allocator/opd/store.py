@@ -40,6 +40,8 @@ from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
 
 Document = dict[str, Any]
 DUPLICATE_KEY = 11000  # MongoDB's error code for a unique index violation
+# A session's days (at most 93) of at most 100 slots each (domain.MAX_SLOTS_PER_DAY) in one reply.
+STARTS_PER_REPLY = 10_000
 
 
 @contextmanager
@@ -111,7 +113,7 @@ def booking_to_doc(b: Booking) -> Document:
     return doc
 
 
-# -- the outbox, kept compact: a slot may hold MAX_PENDING_EVENTS + MAX_EVENTS_PER_CHANGE events --
+# -- the outbox, kept compact: a slot holds fewer than SPILL_AT + MAX_EVENTS_PER_CHANGE events -----
 # An event is its detail-type, version and time; a booking event names its booking by its index in
 # `bookings` (which only grows) with the snapshot's numbers; a slot event has the slot's changing
 # numbers, and a delay's recipients as a bit set over the bookings' indexes. Its seq is its place
@@ -214,6 +216,7 @@ def slot_to_doc(slot: Slot) -> Document:
         "delayed": slot.delayed,
         "delayMinutes": slot.delay_minutes,
         "closed": slot.closed,
+        "waitlistEndsAt": _utc_or_none(slot.waitlist_ends_at),
         "nextToken": slot.next_token,
         "bookings": [booking_to_doc(b) for b in slot.bookings],
         "refusedMoves": [
@@ -244,6 +247,7 @@ def slot_from_doc(doc: Document) -> Slot:
         delayed=doc["delayed"],
         delay_minutes=doc["delayMinutes"],
         closed=doc.get("closed", False),
+        waitlist_ends_at=_utc_or_none(doc.get("waitlistEndsAt")),
         next_token=doc["nextToken"],
         bookings=tuple(
             Booking(
@@ -290,9 +294,13 @@ class SlotStore:
             # first; and slots with a reschedule under way, which a request may have left unfinished.
             self.collection.create_index([("awaitingArrival", ASCENDING), ("start", ASCENDING)])
             self.collection.create_index([("movesPending", ASCENDING)])
-            # A patient's bookings: the slots holding one of theirs, by start (see patient_slots). Multikey:
-            # one key per distinct patientId in a slot's bookings, so a slot is indexed under each of its patients.
-            self.collection.create_index([("bookings.patientId", ASCENDING), ("start", ASCENDING)])
+            # A patient's bookings: the slots holding one of theirs, by start and doctor (see patient_slots).
+            # Multikey: one key per distinct patientId in a slot's bookings, so a slot is indexed under each of
+            # its patients. doctorId, unique with start, orders slots that start together (not _id: nx-27017
+            # refuses every insert once `_id` is in a compound index).
+            self.collection.create_index(
+                [("bookings.patientId", ASCENDING), ("start", ASCENDING), ("doctorId", ASCENDING)]
+            )
             # The event relay's query: slots whose outbox holds events. An index on the boolean, not
             # on the array (nx-27017 answers nothing to equality on an indexed array field).
             self.collection.create_index([("outboxPending", ASCENDING)])
@@ -349,24 +357,45 @@ class SlotStore:
         with mongo_errors():
             return [slot_from_doc(d) for d in self.collection.find(query).sort("start", ASCENDING)]
 
-    def patient_slots(self, patient_id: str, start_from: datetime, start_before: datetime, limit: int) -> list[Slot]:
+    def slot_starts(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[datetime]:
+        """The start instants of the doctor's slots in [start_from, start_before): one query on the unique index
+        (doctorId, start), which holds all it answers (nothing else of a slot is read), normally in one reply."""
+        query = {"doctorId": doctor_id, "start": {"$gte": _utc(start_from), "$lt": _utc(start_before)}}
+        with mongo_errors():
+            found = self.collection.find(query, {"_id": 0, "start": 1}).batch_size(STARTS_PER_REPLY)
+            return [_utc(doc["start"]) for doc in found]
+
+    def patient_slots(
+        self,
+        patient_id: str,
+        start_from: datetime,
+        start_before: datetime,
+        limit: int,
+        from_slot: tuple[datetime, str] | None = None,
+    ) -> list[Slot]:
         """The slots holding a booking of the patient (in any state), starting in [start_from, start_before), by
-        start, at most `limit` of them: one query on the index of ensure_indexes.
+        (start, doctorId), at most `limit` of them; with `from_slot` (a start and a doctor id) only that slot and
+        those after it in that order: one query on the index of ensure_indexes.
 
         `$elemMatch` with the one condition is, on an array of subdocuments, the same match as
-        `{"bookings.patientId": p}`: MongoDB plans both on the multikey index (bookings.patientId, start) with the
-        bounds [p, p] and [start_from, start_before) (`start` is no array, so its bounds join the first's), and
-        the index gives the order by start, so nothing is sorted in memory and `limit` stops the scan. It is the
-        form written here because nx-27017, the local MongoDB, answers the dotted equality alone with nothing
-        once a single-field index on `bookings.patientId` exists (measured; with this compound index it answered
-        right), while it answers `$elemMatch` right with either index or none.
+        `{"bookings.patientId": p}`: MongoDB plans both on the multikey index (bookings.patientId, start, doctorId)
+        with the bounds [p, p] and [start_from, start_before) (`start` is no array, so its bounds join the first's),
+        and the index gives the order by (start, doctorId), so nothing is sorted in memory and `limit` stops the
+        scan. `from_slot` raises the start bound to its start, and the `$or` leaves out the slots of that start
+        whose doctor comes before (a doctor has one slot per start: the unique index). It is the form written
+        here because nx-27017, the local MongoDB, answers the dotted equality alone with nothing once a
+        single-field index on `bookings.patientId` exists (measured; with the compound index it answered right),
+        while it answers `$elemMatch` right with either index or none.
         """
-        query = {
-            "bookings": {"$elemMatch": {"patientId": patient_id}},
-            "start": {"$gte": _utc(start_from), "$lt": _utc(start_before)},
-        }
+        lowest = _utc(start_from)
+        query: Document = {"bookings": {"$elemMatch": {"patientId": patient_id}}}
+        if from_slot is not None:
+            start, doctor_id = _utc(from_slot[0]), from_slot[1]
+            lowest = max(lowest, start)
+            query["$or"] = [{"start": {"$gt": start}}, {"doctorId": {"$gte": doctor_id}}]
+        query["start"] = {"$gte": lowest, "$lt": _utc(start_before)}
         with mongo_errors():
-            found = self.collection.find(query).sort("start", ASCENDING).limit(limit)
+            found = self.collection.find(query).sort([("start", ASCENDING), ("doctorId", ASCENDING)]).limit(limit)
             return [slot_from_doc(d) for d in found]
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:

@@ -244,9 +244,13 @@ class WaitlistOut(ResponseModel):
 
 
 class PatientBookingsOut(ResponseModel):
-    """GET /patients/{patientId}/bookings: the patient's bookings in every state, by slot start."""
+    """GET /patients/{patientId}/bookings: a page of the patient's bookings in every state, by slot start."""
 
-    bookings: list[BookingOut]
+    bookings: list[BookingOut] = Field(description="at most 100, by slot start (then doctor, then booking order)")
+    next: str | None = Field(
+        description="an opaque cursor: send it back as `after` (with the same `from` and `to`) for the bookings "
+        "that follow; null on the last page"
+    )
 
 
 class CallNextOut(ResponseModel):

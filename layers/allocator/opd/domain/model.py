@@ -229,6 +229,9 @@ class Slot:
     next_token: int = 1  # tokens are never reused, so the counter lives beside the bookings
     bookings: tuple[Booking, ...] = ()
     refused_reschedules: tuple[RefusedReschedule, ...] = ()  # oldest first
+    # From then on the waitlist is over (start + the no-show grace, fixed when the slot is made): nobody
+    # joins it or is promoted from it, and the sweeper ends it. None: it never closes (slots made before v3).
+    waitlist_ends_at: datetime | None = None
     version: int = 0  # the store's fencing value: every write is conditional on it
     # Events of the slot's changes not yet known to be published, oldest first: written by the same
     # conditional write as the change they describe (see `with_events`). Delivery's bookkeeping, not
@@ -244,6 +247,10 @@ class Slot:
     def called(self) -> Booking | None:
         """The patient called into the room, if any (call-next keeps it to one)."""
         return next((b for b in self.bookings if b.status is Status.CALLED), None)
+
+    def waitlist_open(self, now: datetime) -> bool:
+        """Whether patients may still join the waitlist, and be promoted from it, at `now`."""
+        return self.waitlist_ends_at is None or now < self.waitlist_ends_at
 
     @property
     def waitlist(self) -> list[Booking]:

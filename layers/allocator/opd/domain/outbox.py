@@ -16,13 +16,13 @@ from itertools import groupby, pairwise
 from opd.domain.model import MAX_PLACES, Booking, BookingSnapshot, Event, Slot, SlotSnapshot, Standing
 from opd.domain.queue import standings
 from opd.domain.states import HOLDS_PLACE, TOLD_OF_DELAY, EventType, Status, event_types, is_skip
-from opd.errors import EventsBacklog
 
-# Unpublished events a slot may hold before its changes are refused (503 DEPENDENCY_UNAVAILABLE,
-# "events backlog"): with the most one change can add (`MAX_EVENTS_PER_CHANGE`), what keeps the
-# document under 256 KiB while EventBridge is away. Never reached while the relay runs: the request
-# publishes its own events, and every write prunes what is known to be published.
-MAX_PENDING_EVENTS = 100
+# Unpublished events a slot keeps in its own document. Past them, the request that wrote the slot
+# moves them to the event backlog (a collection of their own, `opd.backlog`) and the next write drops
+# them, so with the most one change adds (`MAX_EVENTS_PER_CHANGE`) the document stays under 256 KiB
+# however long EventBridge is away. Never reached while the bus takes events: the request publishes
+# its own, and every write drops what is known to be published (or moved).
+SPILL_AT = 50
 MAX_WAITLIST_LIMIT = 100  # the WAITLIST_LIMIT setting's upper bound
 # One change moves each of the slot's waiting or queued bookings at most once (a 3rd skip is two
 # events for one booking, and it moves no one else), plus one slot event.
@@ -103,19 +103,13 @@ def with_events(before: Slot | None, after: Slot, now: datetime, published_throu
     """`after` as it must be written: its outbox is what `before` held, less what is known to be published
     (every event of a version up to `published_through`), and the events of this change.
 
-    So a change and its events are one write: neither can exist without the other. A change that
-    has events to add while `MAX_PENDING_EVENTS` still wait is refused (EventsBacklog): an event is
-    never dropped, and the document stays bounded.
+    So a change and its events are one write: neither can exist without the other. Events never
+    refuse a change: past `SPILL_AT` the writer moves them out of the document (`published_through`
+    then covers them too).
     """
     held = before.outbox if before is not None else ()
     kept = tuple(e for e in held if published_through is None or e.slot_version > published_through)
-    new = events_between(before, after, now)
-    if new and len(kept) >= MAX_PENDING_EVENTS:
-        raise EventsBacklog(
-            f"events backlog: slot {after.slot_id} holds {len(kept)} events EventBridge has not taken yet; "
-            "try again in a minute"
-        )
-    return replace(after, outbox=(*kept, *new))
+    return replace(after, outbox=(*kept, *events_between(before, after, now)))
 
 
 def published_through(outbox: Sequence[Event], published: set[str] | frozenset[str]) -> int | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from opd.domain.model import Booking, RefusedReschedule, Slot
+from opd.domain.model import Booking, RefusedReschedule, Slot, slot_id_of_booking
 from opd.domain.rules import ASKED_PLAINLY, BookingOptions, book, promote_waitlist, refuse_transition
 from opd.domain.states import CancelReason, Status
 from opd.errors import InvalidTransition, refusal
@@ -34,7 +34,10 @@ def begin_reschedule(slot: Slot, booking: Booking, new_booking_id: str) -> Slot:
         return slot
     if booking.rescheduled_to is not None:
         raise InvalidTransition(
-            f"booking {booking.booking_id} is already being rescheduled", [{"rescheduledTo": booking.rescheduled_to}]
+            f"booking {booking.booking_id} is already being rescheduled to slot "
+            f"{slot_id_of_booking(booking.rescheduled_to)}: repeat that reschedule request to finish it, or wait "
+            "for the sweeper, which finishes it within minutes",
+            [{"rescheduledTo": booking.rescheduled_to}],
         )
     return slot.with_booking(replace(booking, rescheduled_to=new_booking_id))
 

@@ -22,6 +22,7 @@ from opd.domain.model import (
     Source,
     require_aware,
     require_id,
+    slot_id_of_booking,
 )
 from opd.domain.states import HOLDS_OR_WAITS, TRANSITIONS, CancelReason, Status
 from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull, ValidationFailed, WaitlistFull
@@ -29,7 +30,16 @@ from opd.errors import DuplicateBooking, InvalidTransition, SlotClosed, SlotFull
 WAITLIST_LIMIT = 10  # the default of the WAITLIST_LIMIT setting: waitlisted bookings per slot
 
 
-def new_slot(slot_id: str, doctor_id: str, start: datetime, end: datetime, capacity: Capacity, now: datetime) -> Slot:
+def new_slot(
+    slot_id: str,
+    doctor_id: str,
+    start: datetime,
+    end: datetime,
+    capacity: Capacity,
+    now: datetime,
+    grace_minutes: int | None = None,
+) -> Slot:
+    """A slot with no bookings; with `grace_minutes` (the no-show grace), its waitlist ends at start + grace."""
     require_id("doctorId", doctor_id)
     require_aware("start", start)
     require_aware("end", end)
@@ -37,7 +47,8 @@ def new_slot(slot_id: str, doctor_id: str, start: datetime, end: datetime, capac
         raise ValidationFailed.field("end", "must be after start")
     if end <= now:
         raise ValidationFailed.field("end", "has already passed")
-    return Slot(slot_id=slot_id, doctor_id=doctor_id, start=start, end=end, capacity=capacity)
+    ends = None if grace_minutes is None else start + timedelta(minutes=grace_minutes)
+    return Slot(slot_id=slot_id, doctor_id=doctor_id, start=start, end=end, capacity=capacity, waitlist_ends_at=ends)
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ def book(
     limit = slot.limits(delay_reduction_percent)[tier]
     booked = slot.booked
     full = booked >= limit
-    if full and not options.waitlist:
+    if full and not (options.waitlist and slot.waitlist_open(now)):
         raise SlotFull(
             f"no {tier.value} capacity left in slot {slot.slot_id}",
             [{"tier": tier.value, "limit": limit, "booked": booked}],
@@ -130,9 +141,12 @@ def book(
 def promote_waitlist(slot: Slot, now: datetime, delay_reduction_percent: int) -> tuple[Slot, list[Booking]]:
     """Give free places to waitlisted bookings in the order they joined, each only if its tier has room.
 
-    Called by every change that can give a place back (cancel, no-show, the sweep, a delay
-    cleared, the 3rd skip), so the promotion is part of the same single write.
+    Called by every change that can give a place back (cancel, no-show, a delay cleared, the 3rd
+    skip), so the promotion is part of the same single write. Once the slot's waitlist is over
+    (start + grace), nobody is promoted: a place given back then stays free for a new booking.
     """
+    if not slot.waitlist_open(now):
+        return slot, []
     limits = slot.limits(delay_reduction_percent)
     promoted: list[Booking] = []
     for waiting in slot.waitlist:
@@ -150,6 +164,18 @@ def refuse_transition(booking: Booking, to: Status) -> InvalidTransition:
     )
 
 
+def refuse_while_rescheduling(booking: Booking, to: Status) -> InvalidTransition:
+    """A move the booking could make, but not while a reschedule of it is unfinished (`Booking.rescheduling`):
+    the reschedule decides first whether the booking stays (its target refused) or is CANCELLED (moved)."""
+    heading = booking.rescheduled_to or ""
+    return InvalidTransition(
+        f"booking {booking.booking_id} is being rescheduled to slot {slot_id_of_booking(heading)} and cannot "
+        f"become {to.value} until that reschedule is finished: repeat the reschedule request to finish it, "
+        "or wait for the sweeper, which finishes it within minutes",
+        [{"from": booking.status.value, "to": to.value, "rescheduledTo": heading}],
+    )
+
+
 def transition(
     slot: Slot,
     booking: Booking,
@@ -161,8 +187,10 @@ def transition(
 ) -> tuple[Slot, Booking]:
     """Move one booking along the state machine; CANCELLED and NO_SHOW give its place back at once,
     to the waitlist first. A cancel says why (`reason`, default STAFF)."""
-    if to not in TRANSITIONS[booking.status] or booking.rescheduling:
+    if to not in TRANSITIONS[booking.status]:
         raise refuse_transition(booking, to)
+    if booking.rescheduling:
+        raise refuse_while_rescheduling(booking, to)
     moved = booking.became(to, now, by)
     if to is Status.COMPLETED:
         moved = replace(moved, completed_at=now)
@@ -192,11 +220,10 @@ def no_show_cutoff(now: datetime, grace_minutes: int) -> datetime:
     return now - timedelta(minutes=grace_minutes)
 
 
-def mark_no_shows(
-    slot: Slot, now: datetime, grace_minutes: int, delay_reduction_percent: int = 20
-) -> tuple[Slot, list[Booking]]:
-    """At start + grace: every BOOKED booking becomes NO_SHOW (CHECKED_IN and CALLED stay), the
-    places they give back go to the waitlist in join order, and the rest of the waitlist expires.
+def mark_no_shows(slot: Slot, now: datetime, grace_minutes: int) -> tuple[Slot, list[Booking]]:
+    """At start + grace: every BOOKED booking becomes NO_SHOW (CHECKED_IN and CALLED stay), and the
+    waitlist is over: its bookings expire (WAITLIST_EXPIRED), and the places the no-shows give back
+    stay free for new bookings. Nobody is promoted, so running it again changes nothing.
 
     Returns the slot and the bookings marked NO_SHOW. A booking being rescheduled is left to the
     reschedule that holds it (its new place is in another slot).
@@ -206,11 +233,11 @@ def mark_no_shows(
     marked = [
         b.became(Status.NO_SHOW, now, SYSTEM) for b in slot.bookings if b.status is Status.BOOKED and not b.rescheduling
     ]
+    expired = [
+        replace(b.became(Status.CANCELLED, now, SYSTEM), cancel_reason=CancelReason.WAITLIST_EXPIRED)
+        for b in slot.waitlist
+    ]
     swept = slot
-    for booking in marked:
+    for booking in (*marked, *expired):
         swept = swept.with_booking(booking)
-    swept, _ = promote_waitlist(swept, now, delay_reduction_percent)
-    for waiting in swept.waitlist:
-        expired = waiting.became(Status.CANCELLED, now, SYSTEM)
-        swept = swept.with_booking(replace(expired, cancel_reason=CancelReason.WAITLIST_EXPIRED))
     return swept, marked

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from opd.domain.model import Booking, Capacity, Slot
 from opd.domain.states import LEAVE_CANCELS, CancelReason, Status
-from opd.errors import ValidationFailed
+from opd.errors import DayFull, ValidationFailed
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # date.weekday() order
 MAX_SESSION_DAYS = 92  # `from` to `to`, inclusive ends, at most this many days apart
 MAX_SESSION_SLOTS = 500  # slots one request may create
 SLOT_MINUTES = (5, 240)
+# A doctor's slots on one clinic date, those that exist counted (POST /slots and sessions: 409 DAY_FULL beyond).
+# It bounds what one request must do for a day: a leave closes at most this many slots.
+MAX_SLOTS_PER_DAY = 100
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,59 @@ def _exists(local: datetime) -> bool:
     return local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) == local.replace(tzinfo=None)
 
 
+def clinic_day(instant: datetime, zone: ZoneInfo) -> date:
+    """The clinic's date of an instant: the local date in `zone`."""
+    return instant.astimezone(zone).date()
+
+
+def clinic_days(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants that start the clinic date `first` and end `last`: local midnight to the next midnight."""
+    return datetime.combine(first, time(), tzinfo=zone), datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
+
+
+@dataclass(frozen=True)
+class DayLoad:
+    """A doctor's clinic date as a request would leave it: the slots it has and those the request adds."""
+
+    day: date
+    existing: int
+    adding: int  # planned starts the date does not have yet (one that exists is left as it is, not added)
+
+    @property
+    def total(self) -> int:
+        return self.existing + self.adding
+
+
+def day_loads(existing: Iterable[datetime], planned: Iterable[datetime], zone: ZoneInfo) -> list[DayLoad]:
+    """Each clinic date with a planned start, by date: the doctor's slots there (`existing`: the starts the
+    doctor has, on those dates or around them) and the planned starts that are new. A start is one slot
+    however often it is named, as the store's unique (doctor, start) keeps it."""
+    have = set(existing)
+    adding = Counter(clinic_day(start, zone) for start in set(planned) - have)
+    named = {clinic_day(start, zone) for start in planned}
+    there = Counter(day for day in (clinic_day(start, zone) for start in have) if day in named)
+    return [DayLoad(day, there[day], adding[day]) for day in sorted(named)]
+
+
+def require_room(
+    existing: Iterable[datetime], planned: Iterable[datetime], zone: ZoneInfo, limit: int = MAX_SLOTS_PER_DAY
+) -> None:
+    """Refuse (DAY_FULL) a request that would leave the doctor more than `limit` slots on any clinic date;
+    `details` names each such date with the slots it has, those the request would add, and the limit."""
+    # A date the request adds nothing to is no concern of this request, however many slots it has.
+    over = [load for load in day_loads(existing, planned, zone) if load.adding and load.total > limit]
+    if not over:
+        return
+    said = ", ".join(f"{load.day.isoformat()} has {load.existing} and would get {load.adding} more" for load in over)
+    raise DayFull(
+        f"at most {limit} slots a doctor on one date: {said}",
+        [
+            {"date": load.day.isoformat(), "existing": load.existing, "adding": load.adding, "limit": limit}
+            for load in over
+        ],
+    )
+
+
 def close_for_leave(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, list[Booking]]:
     """The doctor is away: the slot takes no new bookings and its waiting patients are cancelled
     (DOCTOR_UNAVAILABLE). The patient in the room and finished ones are left as they are. Returns
@@ -87,7 +145,6 @@ def close_for_leave(slot: Slot, now: datetime, by: str) -> tuple[Slot | None, li
     ]
     if slot.closed and not cancelled:
         return None, []
-    closed = replace(slot, closed=True)
-    for booking in cancelled:
-        closed = closed.with_booking(booking)
-    return closed, cancelled
+    now_cancelled = {b.booking_id: b for b in cancelled}  # in one pass: a full slot has 25 or more
+    bookings = tuple(now_cancelled.get(b.booking_id, b) for b in slot.bookings)
+    return replace(slot, closed=True, bookings=bookings), cancelled

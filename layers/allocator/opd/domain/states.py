@@ -64,7 +64,7 @@ LEAVE_CANCELS = frozenset({Status.WAITLISTED, Status.BOOKED, Status.CHECKED_IN})
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.WAITLISTED: frozenset({Status.CANCELLED}),
     Status.BOOKED: frozenset({Status.CHECKED_IN, Status.CANCELLED, Status.NO_SHOW}),
-    Status.CHECKED_IN: frozenset({Status.COMPLETED}),
+    Status.CHECKED_IN: frozenset({Status.COMPLETED, Status.CANCELLED}),  # cancelled: the patient left (v3)
     Status.CALLED: frozenset({Status.COMPLETED}),
     Status.COMPLETED: frozenset(),
     Status.CANCELLED: frozenset(),
@@ -83,7 +83,7 @@ EVENTS: dict[tuple[Status | None, Status], tuple[EventType, ...]] = {
     (Status.BOOKED, Status.NO_SHOW): (EventType.BOOKING_NO_SHOW,),
     (Status.CHECKED_IN, Status.CALLED): (EventType.BOOKING_CALLED,),  # call-next
     (Status.CHECKED_IN, Status.COMPLETED): (EventType.BOOKING_COMPLETED,),
-    (Status.CHECKED_IN, Status.CANCELLED): (EventType.BOOKING_CANCELLED,),  # the doctor's leave
+    (Status.CHECKED_IN, Status.CANCELLED): (EventType.BOOKING_CANCELLED,),  # the patient left, or leave
     (Status.CALLED, Status.COMPLETED): (EventType.BOOKING_COMPLETED,),
     (Status.CALLED, Status.CHECKED_IN): (EventType.BOOKING_SKIPPED,),  # to the end of the group
     (Status.CALLED, Status.NO_SHOW): (EventType.BOOKING_SKIPPED, EventType.BOOKING_NO_SHOW),  # the last skip

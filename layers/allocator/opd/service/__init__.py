@@ -20,6 +20,7 @@ from opd.service.ids import new_booking_id, new_slot_id, utc_now
 from opd.service.relay import PUBLISH_PAUSE_S
 from opd.service.reports import (
     Booked,
+    BookingsPage,
     CallNext,
     LeaveTaken,
     RelayReport,
@@ -35,6 +36,7 @@ __all__ = [
     "PUBLISH_PAUSE_S",
     "Allocator",
     "Booked",
+    "BookingsPage",
     "CallNext",
     "Decision",
     "LeaveTaken",

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 from opd import domain
 from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import NotFound
-from opd.ports import EventPublisher, KeyClaim, SlotMutex, SlotRepository
+from opd.ports import EventBacklog, EventPublisher, KeyClaim, SlotMutex, SlotRepository
 from opd.service import reads
 from opd.service.ids import new_booking_id, new_slot_id, utc_now
 from opd.service.relay import EventRelay
 from opd.service.reports import (
     Booked,
+    BookingsPage,
     CallNext,
     LeaveTaken,
     RelayReport,
@@ -59,12 +60,13 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         clock: Callable[[], datetime] = utc_now,
         outcome_wait_s: float = OUTCOME_WAIT_S,
         publisher: EventPublisher | None = None,
+        backlog: EventBacklog | None = None,
     ) -> None:
         self._store = store
         self._lock = lock
         self._settings = settings or Settings()
         self._clock = clock
-        self.relay = EventRelay(store, lock, publisher, self._settings)
+        self.relay = EventRelay(store, lock, publisher, self._settings, backlog)
         self.writer = SlotWriter(store, lock, self._settings, clock, self.relay, outcome_wait_s)
         self.rescheduler = Rescheduler(store, self.writer, self._settings, clock)
         self.sweeper = NoShowSweeper(store, self.writer, self.rescheduler, self._settings)
@@ -106,7 +108,9 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
 
     def create_slot(self, doctor_id: str, start: datetime, end: datetime, capacity: Capacity | None = None) -> Slot:
         now = self.clock()
-        slot = domain.new_slot(new_slot_id(), doctor_id, start, end, capacity or Capacity(), now)
+        grace = self.settings.no_show_grace_minutes
+        slot = domain.new_slot(new_slot_id(), doctor_id, start, end, capacity or Capacity(), now, grace)
+        self._require_room(doctor_id, [slot.start])
         slot = domain.with_events(None, slot, now)  # SlotCreated, inserted with the slot
         self.store.insert(slot)
         self.relay.publish_new([slot])
@@ -120,11 +124,15 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         """
         domain.require_id("doctorId", doctor_id)
         now = self.clock()
+        grace = self.settings.no_show_grace_minutes
         planned = [
-            domain.with_events(None, domain.new_slot(new_slot_id(), doctor_id, start, end, plan.capacity, now), now)
+            domain.with_events(
+                None, domain.new_slot(new_slot_id(), doctor_id, start, end, plan.capacity, now, grace), now
+            )
             for start, end in domain.session_times(plan, self.settings.clinic_zone)
             if end > now  # a slot already over cannot be opened
         ]
+        self._require_room(doctor_id, [slot.start for slot in planned])  # DAY_FULL: nothing is made on any day
         existing = self.store.insert_all(planned)
         created = [s for s in planned if s.start not in existing]
         self.relay.publish_new(created)
@@ -133,20 +141,51 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             existing=[existing[s.start] for s in planned if s.start in existing],  # in the session's order
         )
 
+    def _require_room(self, doctor_id: str, starts: list[datetime]) -> None:
+        """409 DAY_FULL, before anything is written, if slots starting at `starts` would leave the doctor
+        more than domain.MAX_SLOTS_PER_DAY on a clinic date (a start the doctor has is not a new slot).
+
+        One query, whatever the request: the starts the doctor has from the first date's midnight to the
+        end of the last date, on the unique index (doctorId, start), grouped by clinic date in pure code.
+
+        Not exact under concurrency, and not made so: two requests for one doctor at the same moment may
+        each count before the other's insert lands, and both pass. What bounds it: each request passes only
+        if the date, as it counted it, stays within 100 with what it adds, so k requests racing on one date
+        leave it at most k x 100 slots (POST /slots adds one each: at most 99 + k), and the next request
+        counts them all and is refused. Only admins make slots, and two opening one doctor's same date in
+        the same few milliseconds is rare; a leave of such a day still closes every slot, one write each,
+        in proportionally more time (benchmarks/leave.py).
+        """
+        if not starts:
+            return
+        zone = self.settings.clinic_zone
+        days = sorted({domain.clinic_day(start, zone) for start in starts})
+        existing = self.store.slot_starts(doctor_id, *domain.clinic_days(days[0], days[-1], zone))
+        domain.require_room(existing, starts, zone)
+
     def take_leave(self, doctor_id: str, day: date, by: str) -> LeaveTaken:
         """Close every slot of the doctor's day and cancel its waiting patients, one slot's write at a time.
 
         A failure halfway leaves some slots done and the rest untouched; a repeat finishes the job
         and changes nothing more where it was done.
+
+        A day holds at most 100 slots (domain.MAX_SLOTS_PER_DAY) and this stays well inside the function's
+        timeout with every one full (benchmarks/leave.py): the day is read in one query and each slot is
+        written from that read (3 round trips: lock, conditional write, release; a slot written since is
+        read again and decided again, as any change); each slot's events are published in the background
+        while the next is written, several slots' at once, and one script raises all their relay markers.
         """
         slots = self.doctor_slots(doctor_id, day)
         cancelled: list[Booking] = []
-        for slot in slots:
 
-            def decide(current: Slot) -> Decision[list[Booking]]:
-                return domain.close_for_leave(current, self.clock(), by)
+        def decide(current: Slot) -> Decision[list[Booking]]:
+            return domain.close_for_leave(current, self.clock(), by)
 
-            cancelled.extend(self.writer.change(slot.slot_id, decide))
+        # Each slot's events go to the bus while the next slot is written; all are waited for before the
+        # answer, also when a slot stops the request (429, 503): the slots before it are written.
+        with self.relay.publishing() as publish:
+            for slot in slots:
+                cancelled.extend(self.writer.change(slot.slot_id, decide, read=slot, publish=publish))
         return LeaveTaken(slots=len(slots), cancelled=cancelled)
 
     def get_slot(self, slot_id: str) -> Slot:
@@ -244,10 +283,11 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         return domain.answered(slot, booking, self.clock())
 
     def patient_bookings(
-        self, patient_id: str, first_day: date | None = None, last_day: date | None = None
-    ) -> list[Booking]:
-        """The patient's bookings, in every state, from `first_day` to `last_day` (see `reads.patient_bookings`)."""
-        return reads.patient_bookings(self.store, self.settings, self.clock, patient_id, first_day, last_day)
+        self, patient_id: str, first_day: date | None = None, last_day: date | None = None, after: str | None = None
+    ) -> BookingsPage:
+        """A page of the patient's bookings, in every state, from `first_day` to `last_day`, after the cursor
+        `after`, and the cursor of the next page (see `reads.patient_bookings`)."""
+        return reads.patient_bookings(self.store, self.settings, self.clock, patient_id, first_day, last_day, after)
 
     def cancel(self, booking_id: str, by: str = domain.SYSTEM, reason: CancelReason = CancelReason.STAFF) -> Booking:
         return self._transition(booking_id, Status.CANCELLED, by, reason)

@@ -6,25 +6,80 @@ the write path, the rescheduler and the `Allocator`'s own reads.
 
 from __future__ import annotations
 
-import logging
+import base64
+import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
 from opd import domain
 from opd.domain import Booking, Slot
 from opd.errors import NotFound, ValidationFailed
 from opd.ports import SlotRepository
+from opd.service.reports import BookingsPage
 from opd.settings import Settings
-
-log = logging.getLogger(__name__)
 
 # A patient's bookings (GET /patients/{id}/bookings): from `from` to `to`, both clinic days included.
 BOOKINGS_DEFAULT_DAYS = 30  # `to` left out: this many days after `from` (itself today when left out)
 BOOKINGS_MAX_DAYS = 92  # `to` at most this many days after `from`
-# Slots one listing reads at most, earliest first. A patient is in a handful of slots in 92 days; the cap
-# bounds what one request can cost, e.g. for a shared placeholder id that a desk books every walk-in under.
-BOOKINGS_MAX_SLOTS = 500
+BOOKINGS_PAGE = 100  # bookings in one answer at most; its `next` continues after the last of them
+# Slots one page reads at most. Each holds a booking of the patient, and all but the first one more than the
+# cursor already gave (the first may be the slot the previous page stopped in, with none of theirs left), so
+# reading fewer than this many means the page saw everything there is, and reading this many means it has
+# more bookings than it can answer: either way it knows whether there is a next page, with no second query.
+BOOKINGS_PAGE_SLOTS = BOOKINGS_PAGE + 2
+# A cursor (`next`, sent back as `after=`): url-safe base64, no padding, of the last booking answered as
+# "<slot start in UTC> <doctor id> <booking id>"; 32 + 64 + 64 characters and two spaces at most, so 216.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+CURSOR_MAX_LENGTH = 256
+NOT_A_CURSOR = "must be the `next` of an earlier answer, as it was given"
+
+
+@dataclass(frozen=True)
+class ListingPosition:
+    """Where a page of a patient's bookings stopped: at this booking, in the slot of this doctor and start.
+
+    The listing's order is (slot start, doctor id, the booking's place in its slot): a doctor has one slot per
+    start instant, and a slot's bookings only ever grow at the end, so the order is total and never changes.
+    """
+
+    start: datetime
+    doctor_id: str
+    booking_id: str
+
+    @classmethod
+    def of(cls, slot: Slot, booking: Booking) -> ListingPosition:
+        return cls(slot.start.astimezone(UTC), slot.doctor_id, booking.booking_id)
+
+    def cursor(self) -> str:
+        text = f"{self.start.astimezone(UTC).isoformat(timespec='microseconds')} {self.doctor_id} {self.booking_id}"
+        return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii").rstrip("=")
+
+    @classmethod
+    def of_cursor(cls, cursor: str) -> ListingPosition:
+        """The position a cursor of `cursor()` names; anything else (cut, changed, made up) is a 400 naming `after`."""
+        position = None
+        if len(cursor) <= CURSOR_MAX_LENGTH and re.fullmatch(CURSOR_PATTERN, cursor):
+            position = _decoded(cursor)
+        if position is None or position.cursor() != cursor:  # only the text `cursor()` writes, byte for byte
+            raise ValidationFailed.field("after", NOT_A_CURSOR)
+        return position
+
+    def is_in(self, slot: Slot) -> bool:
+        return slot.start == self.start and slot.doctor_id == self.doctor_id
+
+
+def _decoded(cursor: str) -> ListingPosition | None:
+    try:
+        start, doctor_id, booking_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(" ")
+        position = ListingPosition(datetime.fromisoformat(start), doctor_id, booking_id)
+    except ValueError:  # not base64, not UTF-8, not three parts, not a time
+        return None
+    ids_valid = all(domain.ID_PATTERN.fullmatch(i) for i in (doctor_id, booking_id))
+    named = domain.slot_id_of_booking(booking_id) is not None
+    in_utc = position.start.utcoffset() == timedelta(0)  # as written; another offset could not even be converted
+    return position if ids_valid and named and in_utc else None
 
 
 def get_slot(store: SlotRepository, slot_id: str) -> Slot:
@@ -59,15 +114,41 @@ def patient_bookings(
     patient_id: str,
     first_day: date | None = None,
     last_day: date | None = None,
-) -> list[Booking]:
-    """The patient's bookings, in every state, in the slots starting from `first_day` to `last_day` (clinic
-    days, both included; default today and 30 days on), by slot start, each answered with its standing.
+    after: str | None = None,
+) -> BookingsPage:
+    """A page of the patient's bookings, in every state, in the slots starting from `first_day` to `last_day`
+    (clinic days, both included; default today and 30 days on), each answered with its standing: at most
+    BOOKINGS_PAGE of them, in the order of ListingPosition, the first after the cursor `after` if given.
 
-    One indexed query (SlotStore.patient_slots), at most BOOKINGS_MAX_SLOTS slots, and no lock.
+    One indexed query (SlotStore.patient_slots) of at most BOOKINGS_PAGE_SLOTS slots, and no lock. A cursor is
+    a position in the order, whatever days it was given with: used with other days, the listing goes on after
+    that position within those days (a position before them lists from their start, one after them nothing).
+    A position inside the days must be one of the patient's bookings, in its slot, or the cursor is refused.
     """
     domain.require_id("patientId", patient_id)
-    zone = settings.clinic_zone
     now = clock()
+    opens, closes = _listing_window(settings, now, first_day, last_day)
+    position = ListingPosition.of_cursor(after) if after is not None else None
+    if position is not None and position.start >= closes:
+        return BookingsPage([], None)
+    if position is not None and position.start < opens:
+        position = None  # the whole window comes after it
+    from_slot = (position.start, position.doctor_id) if position else None
+    slots = store.patient_slots(patient_id, opens, closes, BOOKINGS_PAGE_SLOTS, from_slot)
+    theirs = _after(position, [(slot, b) for slot in slots for b in slot.bookings if b.patient_id == patient_id])
+    page = theirs[:BOOKINGS_PAGE]
+    following = ListingPosition.of(*page[-1]).cursor() if len(theirs) > len(page) else None
+    answered = [
+        booking for slot in slots for booking in domain.answered_all(slot, [b for s, b in page if s is slot], now)
+    ]
+    return BookingsPage(answered, following)
+
+
+def _listing_window(
+    settings: Settings, now: datetime, first_day: date | None, last_day: date | None
+) -> tuple[datetime, datetime]:
+    """The instants the listing's days open and close, [opens, closes), once `to` is checked against `from`."""
+    zone = settings.clinic_zone
     first = first_day or now.astimezone(zone).date()
     last = last_day or first + timedelta(days=BOOKINGS_DEFAULT_DAYS)
     if last < first:
@@ -75,14 +156,21 @@ def patient_bookings(
     if (last - first).days > BOOKINGS_MAX_DAYS:
         raise ValidationFailed.field("to", f"must be at most {BOOKINGS_MAX_DAYS} days after from ({first})")
     opens = datetime.combine(first, clock_time(), tzinfo=zone)
-    closes = datetime.combine(last + timedelta(days=1), clock_time(), tzinfo=zone)
-    slots = store.patient_slots(patient_id, opens, closes, BOOKINGS_MAX_SLOTS)
-    if len(slots) == BOOKINGS_MAX_SLOTS:
-        log.warning(
-            "a patient's bookings from %s to %s: listed from their first %d slots only", first, last, len(slots)
-        )
-    return [
-        booking
-        for slot in slots
-        for booking in domain.answered_all(slot, [b for b in slot.bookings if b.patient_id == patient_id], now)
-    ]
+    return opens, datetime.combine(last + timedelta(days=1), clock_time(), tzinfo=zone)
+
+
+def _after(position: ListingPosition | None, theirs: list[tuple[Slot, Booking]]) -> list[tuple[Slot, Booking]]:
+    """The patient's bookings (in listing order, from the slot of `position` on) that come after `position`.
+
+    `position` is inside the listing's days here, so its slot was read, first, and holds its booking among the
+    patient's (their bookings stay in their slot for good): anything else is a cursor this listing did not give.
+    """
+    if position is None:
+        return theirs
+    if theirs and position.is_in(theirs[0][0]):
+        for n, (slot, booking) in enumerate(theirs):
+            if slot is not theirs[0][0]:
+                break
+            if booking.booking_id == position.booking_id:
+                return theirs[n + 1 :]
+    raise ValidationFailed.field("after", NOT_A_CURSOR)

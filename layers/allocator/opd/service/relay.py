@@ -1,22 +1,27 @@
-"""Events: published right after the write, and by the relay for whatever that missed.
+"""Events: published after the write, off the lock, and by the relay for whatever that missed.
 
-Every change carries its events in the slot's outbox (`domain.with_events`), written with it. The
-writer hands the written slot to `EventRelay.publish_written` right after its write, still under the
-lock, and the lock's release script records what was published (the slot's relay marker). The
-scheduled relay (`relay_events`) publishes whatever a request left behind: a bus that failed, a
-request that stopped between its write and its publication.
+Every change carries its events in the slot's outbox (`domain.with_events`), written with it. Once
+the write is made and the slot's lock let go, the writer hands the written slot to
+`EventRelay.publish_written`: publishing never holds a slot. What the bus took is recorded in the
+slot's relay marker (one Redis script), and the next writer's lock brings the marker back, so its
+write drops those events from the outbox. A bus that fails never refuses a change: past
+`domain.SPILL_AT` unpublished events, the request moves them to the event backlog (`opd.backlog`)
+and marks them as it would published ones, so the slot's document stays bounded however long the
+bus is away. The scheduled relay (`relay_events`) publishes the backlog and whatever requests left
+in the outboxes: a bus that failed, a request that stopped between its write and its publication.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from opd import domain, eventbridge
 from opd.domain import Event, Slot
 from opd.errors import DependencyUnavailable
-from opd.ports import EventPublisher, SlotMutex, SlotRepository
+from opd.ports import EventBacklog, EventPublisher, SlotMutex, SlotRepository
 from opd.service.reports import RelayReport
 from opd.settings import Settings
 
@@ -25,44 +30,117 @@ log = logging.getLogger(__name__)
 # After the bus failed a request, this environment's requests leave their events to the relay for
 # this long instead of each waiting out the bus's timeouts.
 PUBLISH_PAUSE_S = 30.0
+# A request that writes many slots (a leave) publishes this many slots' events at once, while it writes the
+# next: PutEvents waits on the network (10-30 ms in-region), 3 of them for a full slot's 26 events.
+PUBLISH_THREADS = 8
 
 
 class EventRelay:
     """Puts slots' outbox events on the bus: a request's right after its write, and the relay's batches.
 
-    Without a publisher, events wait in the outbox for the relay (and a slot refuses changes at the
-    backlog's bound).
+    Without a publisher, events wait for the relay: in the outbox, and past SPILL_AT in the backlog.
+    Without a backlog (some tests), they all wait in the outbox.
     """
 
     def __init__(
-        self, store: SlotRepository, lock: SlotMutex, publisher: EventPublisher | None, settings: Settings
+        self,
+        store: SlotRepository,
+        lock: SlotMutex,
+        publisher: EventPublisher | None,
+        settings: Settings,
+        backlog: EventBacklog | None = None,
     ) -> None:
         self.store = store
         self.lock = lock
         self.publisher = publisher
         self.settings = settings
+        self.backlog = backlog
         self._paused_until = 0.0  # time.monotonic() until which requests leave publishing to the relay
 
-    def publish_written(self, written: Slot) -> int | None:
-        """Put the written slot's pending events on the bus; the version they are published through.
+    def publish_written(self, written: Slot) -> None:
+        """After the write, with the lock let go: put the slot's pending events on the bus, or past
+        SPILL_AT move them to the backlog, and raise the slot's relay marker over what is done.
 
-        Never fails the change, which is written: what is not published now stays in the outbox for
-        the relay. After a failure of the bus, this environment leaves publishing to the relay for
-        PUBLISH_PAUSE_S instead of making every request wait for the bus's timeouts."""
+        Never fails the change, which is written: what is neither published nor moved now stays in
+        the outbox for the relay. After a failure of the bus, this environment leaves publishing to
+        the relay for PUBLISH_PAUSE_S instead of making every request wait for the bus's timeouts."""
+        through = None
+        if time.monotonic() >= self._paused_until:
+            marks, _ = self._publish({written.slot_id: (written, list(written.outbox))}, quietly=True)
+            through = marks.get(written.slot_id)
+        left = [e for e in written.outbox if through is None or e.slot_version > through]
+        if len(left) >= domain.SPILL_AT and (moved := self._spill(written, left)) is not None:
+            through = moved
+        if through is not None:
+            self._record({written.slot_id: through})
+
+    @contextmanager
+    def publishing(self) -> Iterator[Callable[[Slot], None]]:
+        """`publish_written` for a request that writes many slots (a leave's day), given to its writes.
+
+        Each slot as written is published at once in the background, PUBLISH_THREADS slots at a time
+        (each slot's events in order), while the request writes the next; on leaving, whatever happened,
+        the publications are waited for, events past SPILL_AT are moved to the backlog, and every relay
+        marker is raised in one script. The first slot is published on the request's thread: it makes the
+        bus's client (boto3 makes none safely in two threads at once), and a bus that fails it pauses
+        publishing before the others try. Never fails: what is not published stays for the relay."""
+        from concurrent.futures import Future, ThreadPoolExecutor  # only a request that writes many slots
+
+        written: list[Slot] = []
+        marks: dict[str, int] = {}
+        pending: list[Future[dict[str, int]]] = []
+        pool = ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="publish")
+
+        def publish(slot: Slot) -> None:
+            if written:
+                pending.append(pool.submit(self._publish_slot, slot))
+            else:
+                marks.update(self._publish_slot(slot))
+            written.append(slot)
+
+        try:
+            yield publish
+        finally:
+            pool.shutdown(wait=True)
+            for done in pending:
+                marks.update(done.result())
+            for slot in written:
+                through = marks.get(slot.slot_id)
+                left = [e for e in slot.outbox if through is None or e.slot_version > through]
+                if len(left) >= domain.SPILL_AT and (moved := self._spill(slot, left)) is not None:
+                    marks[slot.slot_id] = moved
+            self._record(marks)
+
+    def _publish_slot(self, slot: Slot) -> dict[str, int]:
+        """One written slot's pending events, unless the bus failed lately: {slot id: version published through}."""
         if time.monotonic() < self._paused_until:
+            return {}
+        return self._publish({slot.slot_id: (slot, list(slot.outbox))}, quietly=True)[0]
+
+    def _spill(self, slot: Slot, events: list[Event]) -> int | None:
+        """Move `events` (the slot's unpublished ones, oldest first) to the backlog; the version they
+        reach, or None if they could not be moved (they stay in the outbox, and are moved again)."""
+        if self.backlog is None:
             return None
-        marks, _ = self._publish({written.slot_id: (written, list(written.outbox))}, quietly=True)
-        return marks.get(written.slot_id)
+        try:
+            self.backlog.add(eventbridge.entries(slot, events, self.settings.delay_reduction_percent))
+        except DependencyUnavailable as exc:
+            log.warning("events of slot %s not moved to the backlog: %s", slot.slot_id, exc.message)
+            return None
+        return events[-1].slot_version
+
+    def _record(self, marks: dict[str, int]) -> None:
+        try:
+            self.lock.record_published(marks)
+        except DependencyUnavailable as exc:  # only costs a second publication by the relay
+            log.warning("relay markers not recorded: %s", exc.message)
 
     def publish_new(self, slots: list[Slot]) -> None:
         """New slots' events (SlotCreated), published together after their insert; their relay markers in one script."""
         if time.monotonic() < self._paused_until:
             return
         marks, _ = self._publish({slot.slot_id: (slot, list(slot.outbox)) for slot in slots}, quietly=True)
-        try:
-            self.lock.record_published(marks)
-        except DependencyUnavailable as exc:  # only costs a second publication by the relay
-            log.warning("relay markers not recorded: %s", exc.message)
+        self._record(marks)
 
     def _publish(
         self, pending: dict[str, tuple[Slot, list[Event]]], quietly: bool = False
@@ -104,22 +182,50 @@ class EventRelay:
         and each slot's outbox is pruned by an update conditional on its version, which it leaves as
         it is, so it never undoes a concurrent change (whose writer prunes by the marker instead).
         At least once: a lost marker, or a request publishing the same slot at that moment, sends
-        an event twice, with the same eventId.
+        an event twice, with the same eventId. The event backlog goes first, oldest first.
         """
         if self.publisher is None:
             raise DependencyUnavailable("events", "no event bus is configured (EVENT_BUS_NAME)")
-        totals = [0, 0, 0, 0]  # published, slots, pruned, left pending
+
+        def out_of_time() -> bool:
+            return time_left is not None and time_left() < reserve_s
+
+        from_backlog, drained = self._drain_backlog(out_of_time, batch_size)
+        totals = [from_backlog, 0, 0, 0]  # published, slots, pruned, left pending
         batch: list[Slot] = []
+
+        def report(finished: bool) -> RelayReport:
+            return RelayReport(totals[0], totals[1], totals[2], totals[3], finished, from_backlog)
+
+        if not drained:
+            return report(finished=False)
         for slot in self.store.slots_with_events(batch_size):
-            if not batch and time_left is not None and time_left() < reserve_s:
-                return RelayReport(totals[0], totals[1], totals[2], totals[3], finished=False)
+            if not batch and out_of_time():
+                return report(finished=False)
             batch.append(slot)
             if len(batch) == batch_size:
                 totals = [a + b for a, b in zip(totals, self._relay_batch(batch), strict=True)]
                 batch = []
         if batch:
             totals = [a + b for a, b in zip(totals, self._relay_batch(batch), strict=True)]
-        return RelayReport(totals[0], totals[1], totals[2], totals[3], finished=True)
+        return report(finished=True)
+
+    def _drain_backlog(self, out_of_time: Callable[[], bool], batch_size: int) -> tuple[int, bool]:
+        """Publish the backlog, oldest first, a batch at a time, forgetting what the bus took. Returns
+        how many it published, and whether the backlog is empty (False: out of time, or the bus
+        refused a whole batch). Raises when the bus cannot be reached, as the outboxes' relay does."""
+        if self.backlog is None or self.publisher is None:
+            return 0, True
+        published = 0
+        while entries := self.backlog.oldest(batch_size):
+            if out_of_time():
+                return published, False
+            done = self.publisher.publish(entries)
+            self.backlog.remove(done)
+            published += len(done)
+            if not done:
+                return published, False
+        return published, True
 
     def _relay_batch(self, batch: list[Slot]) -> tuple[int, int, int, int]:
         try:

@@ -14,6 +14,12 @@ class Booked:
 
 
 @dataclass(frozen=True)
+class BookingsPage:
+    bookings: list[Booking]  # a page of a patient's bookings, each answered with its standing
+    next: str | None  # the cursor that continues after the last of them; None when there are no more
+
+
+@dataclass(frozen=True)
 class SessionsOpened:
     created: list[Slot]
     existing: list[str]  # ids of slots that were there already, left as they were
@@ -46,6 +52,7 @@ class RelayReport:
     pruned: int  # slots whose published events it dropped from their outbox
     pending: int  # events still unpublished when it finished (the bus refused them)
     finished: bool  # False when it stopped early to respect the caller's deadline
+    from_backlog: int = 0  # of `published`, those that waited in the event backlog
 
 
 @dataclass(frozen=True)

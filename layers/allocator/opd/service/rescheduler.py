@@ -12,7 +12,15 @@ from datetime import datetime
 
 from opd import domain
 from opd.domain import Booking, CancelReason, Slot, Status
-from opd.errors import DependencyUnavailable, NotFound, OpdError, SlotBusy, ValidationFailed
+from opd.errors import (
+    OUTCOME_UNKNOWN,
+    DependencyUnavailable,
+    NotFound,
+    OpdError,
+    OutcomeUnknown,
+    SlotBusy,
+    ValidationFailed,
+)
 from opd.ports import KeyClaim, SlotRepository
 from opd.service.ids import new_booking_id
 from opd.service.reads import find_booking, get_slot
@@ -68,6 +76,12 @@ class Rescheduler:
         answered. A full target is refused before anything is written (read first); only a target
         that fills up between that check and write 2 costs a mark and its clearing.
 
+        Once the mark is there (written now, or found), a dependency that goes away or a slot that stays
+        busy stops the request with the reschedule under way, not undone: it answers OutcomeUnknown
+        (503) or SlotBusy (429), each saying so in its message and `details` (`_under_way`); the
+        same request repeated finishes it, as the sweeper would. Before the mark, such errors are
+        answered as they are: nothing was written.
+
         With an Idempotency-Key: the key is claimed (in Redis, as for a booking) by write 1 and
         kept in the new booking, so the same key with another booking or target is a conflict, and
         a refusal is remembered as the key's first answer. `key.body` need not cover the booking id:
@@ -82,7 +96,10 @@ class Rescheduler:
         if (done := _rescheduled_into(old, target_slot_id)) is not None:
             return self._first_answer_of_reschedule(done, key, ask.now)
         new_id, target = self._marked(ask, old_slot_id, old_slot, old)
-        settled = self._settle_reschedule(old, new_id, ask.now, by, key, target)
+        try:
+            settled = self._settle_reschedule(old, new_id, ask.now, by, key, target)
+        except (SlotBusy, DependencyUnavailable) as stopped:  # the mark is written: never "nothing was written"
+            raise _under_way(stopped, booking_id, new_id) from stopped
         if isinstance(settled, OpdError):
             raise self._answer_to(claim, settled)
         return settled
@@ -261,6 +278,32 @@ def _mark(slot: Slot, booking_id: str, target_slot_id: str, candidate: str) -> D
     assert heading is not None
     changed = domain.begin_reschedule(slot, booking, heading)
     return (None if changed is slot else changed), heading
+
+
+# How a reschedule stopped after its mark tells why, by the dependency that went away.
+_WENT_AWAY = {"redis": "Redis could not be reached", "mongo": "MongoDB could not be reached"}
+
+
+def _under_way(stopped: SlotBusy | DependencyUnavailable, booking_id: str, new_id: str) -> OpdError:
+    """What a reschedule answers when a dependency or a busy slot stops it after its mark is written.
+
+    Never "nothing was written": the booking is marked, so the move is under way, and its outcome is not
+    known yet (the target may still refuse it). A dependency away is 503 OutcomeUnknown; a busy slot stays
+    429 SLOT_BUSY with its Retry-After, the contract's way of saying "repeat later", which is what finishes
+    it, and unlike a 503 tells the client when. Both carry `"outcome": "UNKNOWN"` and `rescheduledTo`.
+    """
+    known = {"bookingId": booking_id, "rescheduledTo": new_id}
+    under_way = (
+        f"booking {booking_id} is being rescheduled to slot {domain.slot_id_of_booking(new_id)}; the reschedule "
+        "is under way and its outcome is not known yet: repeat the same request to finish it (the sweeper "
+        "also finishes it within minutes)"
+    )
+    log.warning("reschedule %s -> %s stopped after its mark: %s", booking_id, new_id, stopped.message)
+    if isinstance(stopped, SlotBusy):
+        details = [{"outcome": OUTCOME_UNKNOWN, **known}]
+        return SlotBusy(f"a slot is busy, and {under_way}", stopped.retry_after_seconds, details)
+    went_away = _WENT_AWAY.get(stopped.dependency, stopped.message)
+    return OutcomeUnknown(stopped.dependency, f"{went_away}, and {under_way}", known)
 
 
 def _transient(error: OpdError) -> bool:

@@ -49,7 +49,7 @@ class NoShowSweeper:
                 return report(finished=False)
 
             def decide(slot: Slot) -> Decision[int]:
-                swept, newly = domain.mark_no_shows(slot, at, grace, self.settings.delay_reduction_percent)
+                swept, newly = domain.mark_no_shows(slot, at, grace)
                 return (swept if swept != slot else None), len(newly)  # expiries alone are a change too
 
             try:

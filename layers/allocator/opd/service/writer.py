@@ -50,7 +50,7 @@ class RequestKey:
 
 
 class SlotWriter:
-    """Writes slots, fenced by their version, under their lock; publishes each write right after it."""
+    """Writes slots, fenced by their version, under their lock; publishes each write once the lock is let go."""
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class SlotWriter:
         decide: Callable[[Slot], Decision[T]],
         claim: KeyClaim | None = None,
         read: Slot | None = None,
+        publish: Callable[[Slot], None] | None = None,
     ) -> T:
         """Read, decide in pure code, and only if something changes: lock, write, release.
 
@@ -88,9 +89,10 @@ class SlotWriter:
         - a repeat of a keyed booking: find = 1; a refusal: find = 1 (keyed: + EVAL to remember it).
 
         Events: the write carries the change's events in the slot's outbox (`domain.with_events`),
-        less those the relay marker (read by the locking script) says are published. Right after the
-        write, still under the lock, they are put on the bus: one PutEvents per 10 pending events,
-        a booking's 1 normally; the release script records what was published.
+        less those the relay marker (read by the locking script) says are published. Once the lock is
+        let go, they are put on the bus (one PutEvents per 10 pending events, a booking's 1 normally)
+        and one more EVAL records what was published: the lock is held for the lock, the write and
+        the release, and for nothing else (`EventRelay.publish_written`).
 
         Taking the lock first (the old order) costs the same 4 for a change, but 3 for a repeat or a
         refusal (lock, find, release), and a keyed repeat could not be answered while Redis is down.
@@ -99,6 +101,8 @@ class SlotWriter:
         only a write would be wasted. The lock keeps a slot's writers in single file so they rarely lose.
         A request whose wait for the lock runs out reads once more before answering 429 (see below).
         `read` is the slot as the caller has just read it, which saves reading it again.
+        `publish`: what publishes the slot as written, for a request that writes many slots (a leave:
+        `EventRelay.publishing`); by default the relay's `publish_written`, here and now.
         """
         slot = read or get_slot(self.store, slot_id)
         # A refusal (raised by `decide`), or an answer that changes nothing (a keyed repeat), is given
@@ -121,20 +125,19 @@ class SlotWriter:
             raise
         if isinstance(held, KeyRecord):
             raise self._recorded_answer(held, claim)
-        published = None
         try:
             answer, written = self._write_decided(slot_id, held, slot, changed, answer, decide)
-            if written is not None:
-                published = self.relay.publish_written(written)
-            return answer
         except OpdError as refused:
             if claim is None or isinstance(refused, DependencyUnavailable | SlotBusy):
                 raise
             raise self.first_answer(claim, refused) from None
         finally:
             # Also when the request fails: a lock left behind would hold the slot for its whole TTL.
-            # The same script records what was published: the next writer's lock brings it back.
-            self.lock.release_quietly(slot_id, held.owner, published)
+            self.lock.release_quietly(slot_id, held.owner)
+        if written is not None:
+            # Off the lock: the next writer need not wait for the bus.
+            (publish or self.relay.publish_written)(written)
+        return answer
 
     def _decided(self, slot: Slot, decide: Callable[[Slot], Decision[T]], claim: KeyClaim | None) -> Decision[T]:
         """`decide(slot)`; a refusal of a keyed request is answered as its key's first answer."""
