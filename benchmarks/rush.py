@@ -1,10 +1,15 @@
 """Rush: K slots × N clients per slot book at the same moment, each retrying 429 after its Retry-After.
 
 The local API runner runs in a child process (`python -m devserver.runner`), so the clients' threads do
-not share an interpreter with the gateway; `--url` uses one that is already running instead.
+not share an interpreter with the gateway; `--url` uses one that is already running instead (on this
+machine: the CPU figures read its processes' /proc).
 Sources are mixed (online patients with their own token, the rest through the reception desk).
 Per client: attempts, final status, time to the final answer. Per case: the share decided on the
-first try, settle time, p50/p99 time to a final answer, 429s, and overbooked slots (must be 0).
+first try, settle time, p50/p99 time to a final answer, 429s, and overbooked slots (must be 0); and the
+CPU each process of the stack spent (utime + stime from /proc/<pid>/stat, read just before the clients
+are released and right after the last answer, then again once the bus has caught up), in seconds and
+per booking request: the gateway, the route environments, the notifier, the relay, the bus, moto,
+nx-27017, redis-server (`GET /_local/processes` names them), and the clients themselves.
 Figures, not a timed test. Targets: 1 slot × 20 clients → at least 99 % decided on the first try; the hot
 slot, 1 slot × 200 clients (15 places: nearly all of them are refused) → settled in under 0.375 s with
 p50 under 240 ms, half of what it took before issue 14 (0.75 s, 480 ms on the development machine).
@@ -91,26 +96,154 @@ def overbooked(runs: list[ClientRun], slot: dict[str, Any]) -> list[str]:
     return problems
 
 
-def rush_case(api: OpdClient, admin: str, desk: str, slots: int, clients: int, seed: int) -> dict[str, Any]:
-    """Create the slots, sign the online patients in, then release every client at once."""
+# -- the stack's processes, from /proc ---------------------------------------------------------------
+
+ROLES = ("gateway", "routes", "notifier", "relay", "bus", "moto", "nx-27017", "redis-server")
+CLIENTS = "clients (rush.py)"
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (its threads included), from /proc/<pid>/stat; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after "(comm)": state is fields[0], utime [11], stime [12]
+    return (int(fields[11]) + int(fields[12])) / _TICKS_PER_S
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB (/proc/<pid>/statm); None once it is gone."""
+    try:
+        resident = int(Path(f"/proc/{pid}/statm").read_text(encoding="ascii").split()[1])
+    except OSError:
+        return None
+    return resident * _PAGE_BYTES / 1e6
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text(encoding="ascii").rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        tree.setdefault(parent, []).append(int(stat.parent.name))
+    return tree
+
+
+def _by_command_line(root: int) -> dict[str, list[int]]:
+    """A runner without `GET /_local/processes` (before issue 18): its process tree, by command line; its
+    environments are one pool there, and moto and the bus run in the gateway's process."""
+    tree, roles, waiting = _children(), {"gateway": [root]}, [root]
+    kinds = (("devserver.lambdas", "environments"), ("nx_27017", "nx-27017"), ("redis-server", "redis-server"))
+    while waiting:
+        for pid in tree.get(waiting.pop(), []):
+            waiting.append(pid)
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            role = next((name for marker, name in kinds if marker in command), "other")
+            roles.setdefault(role, []).append(pid)
+    return roles
+
+
+def stack_processes(api: OpdClient, root: int | None = None) -> dict[str, list[int]]:
+    """The local stack's process ids by role (`GET /_local/processes`), or `root`'s tree; {} if neither is known."""
+    answer = api.send("GET", "/_local/processes")
+    if answer.status == 200 and isinstance(answer.body.get("processes"), dict):
+        return {str(role): [int(pid) for pid in pids] for role, pids in answer.body["processes"].items()}
+    return _by_command_line(root) if root is not None else {}
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds by role of the stack's processes (and of this process, the clients), between samples."""
+
+    api: OpdClient
+    root: int | None = None  # the runner's pid, when this script started it
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        found: dict[str, dict[int, float]] = {CLIENTS: {os.getpid(): _own_cpu()}}
+        for role, pids in stack_processes(self.api, self.root).items():
+            found[role] = {pid: cpu for pid in pids if (cpu := cpu_seconds(pid)) is not None}
+        return found
+
+    @staticmethod
+    def spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+        """Seconds by role; a process started in between counts from its start (a cold start is the rush's)."""
+        return {
+            role: sum(cpu - before.get(role, {}).get(pid, 0.0) for pid, cpu in pids.items())
+            for role, pids in after.items()
+        }
+
+    def quiet(self, within_s: float = 15.0) -> dict[str, dict[int, float]]:
+        """A sample once the stack has stopped working (the bus delivering what the rush sent): no role but
+        the clients spends more than 20 ms in half a second, or `within_s` has passed."""
+        last = self.sample()
+        give_up = time.monotonic() + within_s
+        while time.monotonic() < give_up:
+            time.sleep(0.5)
+            now = self.sample()
+            busy = [role for role, s in self.spent(last, now).items() if role != CLIENTS and s > 0.02]
+            last = now
+            if not busy:
+                break
+        return last
+
+
+def phone_of(n: int) -> str:
+    return f"+9197{n:08d}"
+
+
+def rush_case(
+    api: OpdClient,
+    admin: str,
+    desk: str,
+    slots: int,
+    clients: int,
+    seed: int,
+    *,
+    meter: CpuMeter | None = None,
+    phones: bool = False,
+    patients: str | None = None,
+    tokens: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Create the slots, sign the online patients in, then release every client at once.
+
+    `meter`: the CPU each process spent, in the row's "cpu". `phones`: every booking gives a phone (an SMS
+    each). `patients`: the patients' names start with this instead of the rush's new doctor, so that rush
+    after rush books the same patients (a soak), their tokens kept in `tokens` between rushes.
+    """
     doctor = f"rush-{uuid.uuid4().hex[:12]}"
     day = datetime.combine((datetime.now(UTC) + timedelta(days=1)).date(), datetime.min.time(), UTC)
     slot_ids = []
-    for hour in range(slots):
-        start = day + timedelta(hours=hour)
-        slot_ids.append(expect(api.create_slot(admin, doctor, start, start + timedelta(hours=1)), "slot")["slotId"])
+    length = timedelta(hours=1) if slots <= 24 else timedelta(minutes=20)  # one day's slots, 72 at most
+    for n in range(slots):
+        start = day + n * length
+        slot_ids.append(expect(api.create_slot(admin, doctor, start, start + length), "slot")["slotId"])
     rng = random.Random(seed)
     plan = [
-        (slot_id, f"{doctor}-{i}-{n}", source)
+        (slot_id, f"{patients or doctor}-{i}-{n}", source)
         for i, slot_id in enumerate(slot_ids)
         for n, source in enumerate(rng.choices(list(SOURCE_MIX), list(SOURCE_MIX.values()), k=clients))
     ]
-    online = [patient for _, patient, source in plan if source == "ONLINE"]
-    tokens = dict(zip(online, in_parallel([partial(api.token, "patient", p) for p in online], 4), strict=True))
+    tokens = {} if tokens is None else tokens
+    online = [patient for _, patient, source in plan if source == "ONLINE" and patient not in tokens]
+    tokens |= dict(zip(online, in_parallel([partial(api.token, "patient", p) for p in online], 4), strict=True))
+    phone = {patient: phone_of(n) for n, (_, patient, _) in enumerate(plan)} if phones else {}
 
     def client(slot_id: str, patient: str, source: str) -> ClientRun:
         began = time.perf_counter()
-        answer = api.book(tokens.get(patient, desk), slot_id, patient, source)
+        answer = api.book(tokens.get(patient, desk), slot_id, patient, source, phone=phone.get(patient))
         return ClientRun(
             slot_id,
             source,
@@ -123,9 +256,15 @@ def rush_case(api: OpdClient, admin: str, desk: str, slots: int, clients: int, s
             time.perf_counter() - began,
         )
 
+    before = meter.sample() if meter else {}
     runs = at_once([partial(client, *row) for row in plan])
+    during = meter.sample() if meter else {}
     final = {slot_id: expect(api.get_slot(slot_id), "slot") for slot_id in slot_ids}
     problems = {s: overbooked([r for r in runs if r.slot_id == s], final[s]) for s in slot_ids}
+    cpu = {}
+    if meter:
+        after = meter.spent(during, meter.quiet())
+        cpu = {"rush": meter.spent(before, during), "after": {role: after.get(role, 0.0) for role in during}}
     return {
         "slots": slots,
         "clientsPerSlot": clients,
@@ -136,6 +275,8 @@ def rush_case(api: OpdClient, admin: str, desk: str, slots: int, clients: int, s
         "startSpreadSeconds": max(r.began for r in runs) - min(r.began for r in runs),
         "overbookedSlots": sum(1 for p in problems.values() if p),
         "overbooking": {s: p for s, p in problems.items() if p},
+        "requests": sum(r.attempts for r in runs),
+        "cpu": cpu,
         "runs": [asdict(r) for r in runs],
     }
 
@@ -165,21 +306,34 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "settleSeconds": max(row["settleSeconds"] for row in rows),
         "startSpreadSeconds": max(row["startSpreadSeconds"] for row in rows),
         "overbookedSlots": sum(row["overbookedSlots"] for row in rows),
+        "requests": sum(row["requests"] for row in rows),
+        "cpu": {
+            phase: {role: sum(row["cpu"][phase].get(role, 0.0) for row in rows) for role in rows[-1]["cpu"][phase]}
+            for phase in rows[-1]["cpu"]
+        },
     }
 
 
+@dataclass(frozen=True)
+class Stack:
+    url: str
+    pid: int | None  # the runner's, when this script started it
+
+
 @contextmanager
-def runner(environments: int) -> Iterator[str]:
+def runner(environments: int, environ: dict[str, str] | None = None) -> Iterator[Stack]:
     """`python -m devserver.runner` in a child process on a free port and a throwaway data directory."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="opd-rush-") as data:
         command = [sys.executable, "-m", "devserver.runner", "--port", str(port), "--data-dir", data]
         command += ["--concurrency", str(environments)]
-        child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        child = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(environ or {})}
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             wait_for_health(OpdClient(url, timeout_s=5, max_attempts=1), child)
-            yield url
+            yield Stack(url, child.pid)
         finally:
             child.send_signal(signal.SIGINT)
             try:
@@ -217,9 +371,32 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(row: dict[str, Any]) -> str:
+    """Where the CPU went in one case (pooled over its runs): by role, during the rush and after its last
+    answer until the stack was quiet again (the bus delivering to the notifier), and per booking request."""
+    rush, after, requests = row["cpu"]["rush"], row["cpu"]["after"], row["requests"]
+    roles = [role for role in (*ROLES, "environments", "other", CLIENTS) if role in rush]
+    total_rush, total_after = sum(rush.values()), sum(after.values())
+    header = f"  {'process':<20}{'rush s':>8}{'after s':>9}{'ms/request':>12}{'share':>7}"
+    lines = [
+        f"CPU by process, {row['slots']} × {row['clientsPerSlot']} ({requests} booking requests; "
+        "after: from the last answer until the stack is quiet):",
+        header,
+    ]
+    for role in [*roles, "all"]:
+        spent_rush = total_rush if role == "all" else rush.get(role, 0.0)
+        spent_after = total_after if role == "all" else after.get(role, 0.0)
+        spent = spent_rush + spent_after
+        share = spent / (total_rush + total_after) if total_rush + total_after else 0.0
+        lines.append(
+            f"  {role:<20}{spent_rush:>8.2f}{spent_after:>9.2f}{1000 * spent / max(1, requests):>12.2f}{share:>7.0%}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-k", "--slots", type=int, help="slots in the rush (with -n; default: 1×20 and 5×40)")
+    parser.add_argument("-k", "--slots", type=int, help="slots in the rush, 1..72 (with -n; default: 1×20 and 5×40)")
     parser.add_argument("-n", "--clients", type=int, help="clients per slot")
     parser.add_argument("--hot", action="store_true", help="only the hot slot, 1 slot × 200 clients")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each case (default 1)")
@@ -230,25 +407,28 @@ def main(argv: list[str] | None = None) -> int:
         help="the runner's Lambda environments (default 20: one per client of 1×20)",
     )
     parser.add_argument("--url", help="a running API (e.g. `make serve`) instead of starting one")
+    parser.add_argument("--phones", action="store_true", help="every booking gives a phone: an SMS each")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--out", type=Path, default=RESULTS / "rush.json")
     args = parser.parse_args(argv)
     if (args.slots is None) != (args.clients is None):
         parser.error("give both -k and -n, or neither")
     cases = [(args.slots, args.clients)] if args.slots else [HOT_SLOT] if args.hot else list(DEFAULT_CASES)
-    if any(not 1 <= k <= 24 or n < 1 for k, n in cases):
-        parser.error("-k is 1..24 (hourly slots of one day), -n at least 1")
+    if any(not 1 <= k <= 72 or n < 1 for k, n in cases):
+        parser.error("-k is 1..72 (one day's slots: hourly up to 24, of 20 minutes beyond), -n at least 1")
 
     rows = []
-    with runner(args.environments) if args.url is None else _given(args.url) as url:
-        api = OpdClient(url)
+    with runner(args.environments) if args.url is None else given(args.url) as stack:
+        api = OpdClient(stack.url)
+        meter = CpuMeter(OpdClient(stack.url, timeout_s=5, max_attempts=1), stack.pid)
         admin, desk = api.token("admin", "rush-admin"), api.token("reception", "rush-desk")
         # Start every Lambda environment before the first rush, so cold starts are not in the figures.
         at_once([api.health for _ in range(2 * args.environments)])
         for k, n in cases:
             runs = []
             for repeat in range(1, args.repeats + 1):
-                runs.append(rush_case(api, admin, desk, k, n, args.seed + repeat) | {"run": str(repeat)})
+                run = rush_case(api, admin, desk, k, n, args.seed + repeat, meter=meter, phones=args.phones)
+                runs.append(run | {"run": str(repeat)})
                 print(f"  {k} × {n}, run {repeat}: settled in {runs[-1]['settleSeconds']:.2f} s", flush=True)
             rows += [*runs, pooled(runs)] if args.repeats > 1 else runs
 
@@ -258,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server: {where}, LOCK_WAIT_MS {lock_wait}; clients retry 429 after Retry-After")
     print("start s: how long the clients took to start after their barrier (one interpreter): settle can't be less")
     print(table(rows))
+    for case in [r for r in rows if r["run"] == "all" or args.repeats == 1]:
+        print(cpu_table(case))
     one_slot = [r for r in rows if (r["slots"], r["clientsPerSlot"]) == (1, 20)]
     if one_slot:
         decided = one_slot[-1]["firstTryDecided"]  # the pooled row, when there were repeats
@@ -281,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         "environments": args.environments if args.url is None else None,
         "lockWaitMs": os.environ.get("LOCK_WAIT_MS", "300 (default)"),
         "url": args.url,
+        "phones": args.phones,
         "sourceMix": SOURCE_MIX,
         "targetFirstTry": TARGET_FIRST_TRY,
         "cases": rows,
@@ -292,8 +475,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextmanager
-def _given(url: str) -> Iterator[str]:
-    yield url
+def given(url: str) -> Iterator[Stack]:
+    yield Stack(url, None)
 
 
 if __name__ == "__main__":

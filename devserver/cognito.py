@@ -1,26 +1,27 @@
-"""A local Cognito user pool (moto's server in a thread): the issuer of every token the runner accepts.
+"""A local Cognito user pool (moto's server, in a process of its own): the issuer of every token the runner accepts.
 
-Only this process talks to it (boto3 for users and tokens, the JWT verifier for its keys), never a
-browser: moto's server answers any origin's CORS request and checks no signature, so a web page that
-found its port could otherwise make itself an admin token. `_NoBrowsers` refuses every request that
-carries an Origin or names another host, and lets no CORS header out.
+Only the runner talks to it (boto3 for users and tokens, the JWT verifier for its keys; the Lambda
+environments and the local bus for EventBridge, SQS and SNS, on the same server), never a browser:
+moto's server answers any origin's CORS request and checks no signature, so a web page that found its
+port could otherwise make itself an admin token. `devserver.motoserver._NoBrowsers` refuses every
+request that carries an Origin or names another host, and lets no CORS header out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
-from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from typing import Any, Protocol
 
 import boto3  # type: ignore[import-untyped]
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from devserver.auth import JwtVerifier
+from devserver.motoserver import MotoProcess, moto_app
 from opd.api.auth import Role
 
 ROLES = tuple(role.value for role in Role)  # the Cognito groups: the layer's roles
@@ -28,41 +29,32 @@ REGION = "us-east-1"
 _PASSWORD = "Local-only-password-1"  # every local user's; tokens come from /_local/token, never a login
 
 
-class _NoBrowsers:
-    """WSGI middleware: 403 for a request with an Origin header or a Host other than ours; no CORS headers out."""
+class _MotoServer(Protocol):
+    """Where moto's server runs: a process of its own (the runner) or a thread of this one (tests)."""
 
-    def __init__(self, app: WSGIApplication) -> None:
-        self.app = app
+    @property
+    def pid(self) -> int: ...
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        port = environ.get("SERVER_PORT")
-        ours = {f"127.0.0.1:{port}", f"localhost:{port}"}
-        if "HTTP_ORIGIN" in environ or environ.get("HTTP_HOST", f"127.0.0.1:{port}").lower() not in ours:
-            start_response(
-                "403 Forbidden", [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
-            )
-            return [b'{"message":"the local Cognito answers the local runner only, not browsers"}']
-
-        def without_cors(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            kept = [(name, value) for name, value in headers if not name.lower().startswith("access-control-")]
-            return start_response(status, kept, exc_info)
-
-        return self.app(environ, without_cors)
+    def stop(self) -> None: ...
 
 
 class CognitoServer:
-    """moto's server app behind `_NoBrowsers`, on a free port it binds itself, in a thread."""
+    """moto's server app (`devserver.motoserver.moto_app`), on a free port it binds itself, in a thread of this
+    process: for tests that need moto's APIs without a stack. The runner starts `MotoProcess` instead."""
 
     def __init__(self) -> None:
-        app = _NoBrowsers(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+            "127.0.0.1", 0, moto_app(), threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-cognito", daemon=True)
 
     @property
     def port(self) -> int:
         return int(self._server.server_port)
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
 
     def start(self) -> None:
         self._thread.start()
@@ -75,7 +67,7 @@ class CognitoServer:
 
 @dataclass
 class LocalCognito:
-    server: CognitoServer
+    server: _MotoServer
     endpoint: str
     client: Any  # boto3 cognito-idp client
     pool_id: str
@@ -128,11 +120,11 @@ class LocalCognito:
         self.server.stop()
 
 
-def start_cognito() -> LocalCognito:
+def start_cognito(port: int = 0) -> LocalCognito:
+    """moto's server in a process of its own (`devserver.motoserver`), with the user pool, its client and groups."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server would log every call
-    server = CognitoServer()
-    server.start()
-    endpoint = f"http://127.0.0.1:{server.port}"
+    server = MotoProcess(port).start()
+    endpoint = server.endpoint
     try:
         client = boto3.client(
             "cognito-idp",

@@ -2,14 +2,14 @@
 
 Routing and auth come from template.yaml; the function runs in a local Lambda environment.
 The local-only endpoints (`/_local/token`, `/_local/sweep`, `/_local/events`, `/_local/sms`,
-`/_local/relay`, `/docs`, `/openapi.json`) live here too.
+`/_local/relay`, `/_local/processes`, `/docs`, `/openapi.json`) live here too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from devserver.apigw import HttpAnswer, HttpRequest, answer_from_result, http_api_event, json_answer
 from devserver.auth import InvalidToken, JwtVerifier
-from devserver.bus import LocalBus
+from devserver.busprocess import BusProcess
 from devserver.cognito import ROLES, LocalCognito
 from devserver.lambdas import EnvironmentPool, FunctionFailed
 from devserver.static import static_file
-from devserver.template import Cors, Function, RouteTable
+from devserver.template import Cors, Function, RouteTable, scheduled_input
 from opd.api import bounds
 from opd.api.errors import envelope, status_of
 from opd.domain import require_id
@@ -110,7 +110,8 @@ class Gateway:
     cors: Cors | None = None
     own_url: str = "http://127.0.0.1:3000"  # where this runner listens (the runner passes its real port)
     web_root: Path | None = None  # the pages (web/), served at this origin as CloudFront serves them in AWS
-    bus: LocalBus | None = None  # the local EventBridge and SNS (moto)
+    bus: BusProcess | None = None  # the local EventBridge and SNS (moto), and the bus's own process
+    processes: Callable[[], dict[str, list[int]]] | None = None  # the stack's process ids, by role
 
     def handle(self, request: HttpRequest) -> HttpAnswer:
         try:
@@ -201,6 +202,10 @@ class Gateway:
             return json_answer(200, {"messages": self.bus.sms()})
         if endpoint == ("POST", "/_local/relay") and self.bus is not None:
             return self._relay()
+        if endpoint == ("GET", "/_local/processes") and self.processes is not None:
+            # For the benchmarks' CPU and memory figures (/proc/<pid>/stat): this machine's process ids by
+            # role: gateway, routes, notifier, relay, bus, moto, nx-27017, redis-server (our own servers only).
+            return json_answer(200, {"processes": self.processes()})
         if endpoint == ("GET", "/openapi.json"):
             return self._openapi(request)
         if endpoint in (("GET", "/docs"), ("GET", "/docs/")):
@@ -272,17 +277,3 @@ class Gateway:
 
     def _asset(self, name: str, content_type: str) -> HttpAnswer:
         return HttpAnswer(200, [("content-type", content_type)], (_swagger_assets() / name).read_bytes())
-
-
-def scheduled_input(template_input: dict[str, Any]) -> dict[str, Any]:
-    """The sweeper's event: the schedule's Input with EventBridge Scheduler's placeholders filled in."""
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    values = {
-        "<aws.scheduler.schedule-arn>": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/opd-local-sweep",
-        "<aws.scheduler.scheduled-time>": now,
-        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
-        "<aws.scheduler.attempt-number>": "1",
-    }
-    return {
-        name: values.get(value, value) if isinstance(value, str) else value for name, value in template_input.items()
-    }

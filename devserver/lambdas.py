@@ -156,6 +156,11 @@ class EnvironmentPool:
         self._changed = threading.Condition()
         self._closed = False
 
+    def pids(self) -> list[int]:
+        """The process ids of the environments alive now (for `GET /_local/processes`)."""
+        with self._changed:
+            return sorted(worker.process.pid for worker in self._workers)
+
     def warm(self, count: int) -> None:
         """Start `count` workers now, so the first requests find them (nearly) ready."""
         with self._changed:

@@ -1,10 +1,11 @@
 """The local API runner: `make serve` serves the OPD API on http://127.0.0.1:$PORT, as API Gateway would.
 
 It starts what it needs and stops it again: its own redis-server and nx-27017 (data kept under
-.local/data between runs; `make reset` wipes it) unless REDIS_URL / MONGODB_URI are set, a local
-Cognito (moto) that issues the tokens it checks, moto's EventBridge and SNS on the same server (the
-bus, the SMS notifier's delivery, the relay every minute: devserver/bus.py), and the Lambda
-environments the functions run in.
+.local/data between runs; `make reset` wipes it) unless REDIS_URL / MONGODB_URI are set, moto's server
+in a process of its own (devserver/motoserver.py): the local Cognito that issues the tokens it checks,
+and EventBridge, SQS and SNS; the bus in a process of its own with the notifier's and the relay's Lambda
+environments (the SMS notifier's delivery, the relay every minute: devserver/bus.py, busprocess.py),
+and the Lambda environments the routes run in. `GET /_local/processes` names each process's id.
 
 In-process use (tests, the demo): `with start_stack(port=0, data_dir=tmp) as stack: stack.url ...`.
 """
@@ -21,6 +22,7 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -32,10 +34,11 @@ from devserver import REPO_ROOT, make_importable
 from devserver import bus as local_bus
 from devserver import template as templates
 from devserver.apigw import HttpAnswer, HttpRequest, json_answer
+from devserver.busprocess import BusConfig, BusProcess
 from devserver.cognito import LocalCognito, start_cognito
-from devserver.gateway import Gateway, scheduled_input
+from devserver.gateway import Gateway
 from devserver.lambdas import LOCAL_DEFAULTS, EnvironmentPool
-from devserver.servers import LocalServer, mongo_server, redis_server
+from devserver.servers import LocalServer, free_port, mongo_server, redis_server
 
 DATA_DIR = REPO_ROOT / ".local" / "data"
 
@@ -175,7 +178,8 @@ class LocalStack:
     database: str
     auth: bool
     cognito: LocalCognito
-    bus: local_bus.LocalBus
+    bus: BusProcess
+    processes: Callable[[], dict[str, list[int]]]  # process ids by role, as `GET /_local/processes` answers
     _resources: contextlib.ExitStack
 
     def token(self, role: str, user: str) -> str:
@@ -205,48 +209,65 @@ def start_stack(
     concurrency: int = 8,
     repo_root: Path = REPO_ROOT,
     relay_every_s: float = 60.0,
+    notifiers: int = 4,
 ) -> LocalStack:
     """Start servers, local Cognito, Lambda environments and the HTTP API; port 0 picks a free port.
 
     REDIS_URL / MONGODB_URI in the environment are used instead of starting servers. `auth=None`
     follows OPD_AUTH (on unless "off"). `database` defaults to MONGODB_DATABASE or the template's.
-    `relay_every_s`: the event relay's schedule (every minute, as in AWS).
+    `relay_every_s`: the event relay's schedule (every minute, as in AWS). `notifiers`: the SMS notifier's
+    Lambda environments at most (its concurrency), in the bus's process.
     """
     auth = _auth_default() if auth is None else auth
     make_importable(repo_root)
     with contextlib.ExitStack() as resources:
-        redis_url = os.environ.get("REDIS_URL") or _start(resources, redis_server(data_dir / "redis", persist=persist))
-        mongodb_uri = os.environ.get("MONGODB_URI") or _start(
-            resources, mongo_server(data_dir / "mongo", persist=persist)
+        own: dict[str, list[int]] = {}  # the servers' process ids, by role
+        redis_url = os.environ.get("REDIS_URL") or _start(
+            resources, redis_server(data_dir / "redis", persist=persist), own, "redis-server"
         )
-        cognito = start_cognito()
-        resources.callback(cognito.stop)
-
+        mongodb_uri = os.environ.get("MONGODB_URI") or _start(
+            resources, mongo_server(data_dir / "mongo", persist=persist), own, "nx-27017"
+        )
         template = templates.load_template(repo_root / "template.yaml")
         routes = templates.routes(template, repo_root)
         sweeper = templates.function_named(template, "sweep_no_shows", repo_root)
         relay = templates.function_named(template, "relay_events", repo_root)
         notifier = templates.function_named(template, "notify_sms", repo_root)
-        relay_input = templates.schedule_input(template, relay)
+        # moto's server (Cognito, the bus, SQS, SNS) gets its port now, so the route environments can start
+        # while it comes up.
+        moto_endpoint = f"http://127.0.0.1:{free_port()}"
+        bus_name = local_bus.new_name()
         environ = {**templates.plain_environment(template), **LOCAL_DEFAULTS, **os.environ}
         environ |= {"REDIS_URL": redis_url, "MONGODB_URI": mongodb_uri, "OPD_AUTH": "on" if auth else "off"}
-        events = local_bus.LocalBus(
-            endpoint=cognito.endpoint,
-            deliver=lambda event: pool.invoke(notifier, event),
-            relay=lambda: dict(pool.invoke(relay, scheduled_input(relay_input))),
-            relay_every_s=relay_every_s,
-        )
-        # the bus and SNS are moto's, on Cognito's server
-        environ |= local_bus.environment(cognito.endpoint, events.name)
+        environ |= local_bus.environment(moto_endpoint, bus_name)
         if database:
             environ["MONGODB_DATABASE"] = database
         modules = sorted({route.function.module for route in routes.routes} | {sweeper.module})
         pool = EnvironmentPool(environ, size=concurrency, preload=modules)
         resources.callback(pool.close)
         pool.warm(min(2, concurrency))
-        events.set_up(templates.event_rule_pattern(template, notifier))
+
+        cognito = start_cognito(port=int(moto_endpoint.rpartition(":")[2]))
+        resources.callback(cognito.stop)
+        own["moto"] = [cognito.server.pid]
+        events = BusProcess(
+            BusConfig(
+                endpoint=cognito.endpoint,
+                name=bus_name,
+                environ=environ,
+                notifier=notifier,
+                relay=relay,
+                relay_input=templates.schedule_input(template, relay),
+                notify_pattern=templates.event_rule_pattern(template, notifier),
+                relay_every_s=relay_every_s,
+                notifiers=notifiers,
+            )
+        )
+        resources.callback(events.stop)  # also a bus process that failed to start
         events.start()
-        resources.callback(events.stop)
+
+        def processes() -> dict[str, list[int]]:
+            return {"gateway": [os.getpid()], "routes": pool.pids(), **events.pids(), **own}
 
         server = _Server(("127.0.0.1", port), _Connection)
         server.gateway = Gateway(
@@ -261,6 +282,7 @@ def start_stack(
             own_url=f"http://127.0.0.1:{server.server_address[1]}",
             web_root=repo_root / "web",
             bus=events,
+            processes=processes,
         )
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="opd-api", daemon=True
@@ -277,14 +299,17 @@ def start_stack(
             auth=auth,
             cognito=cognito,
             bus=events,
+            processes=processes,
             _resources=resources.pop_all(),
         )
     return stack
 
 
-def _start(resources: contextlib.ExitStack, server: LocalServer) -> str:
+def _start(resources: contextlib.ExitStack, server: LocalServer, pids: dict[str, list[int]], role: str) -> str:
     server.start()
     resources.callback(server.stop)
+    assert server.process is not None
+    pids[role] = [server.process.pid]
     return server.url
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -254,3 +256,18 @@ def event_rule_pattern(template: dict[str, Any], function: Function) -> dict[str
             pattern: dict[str, Any] = event["Properties"]["Pattern"]
             return pattern
     raise ValueError(f"{function.logical_id} has no EventBridgeRule event")
+
+
+def scheduled_input(template_input: dict[str, Any]) -> dict[str, Any]:
+    """A scheduled function's event (the sweeper's, the relay's): the schedule's Input, EventBridge Scheduler's
+    placeholders filled in."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    values = {
+        "<aws.scheduler.schedule-arn>": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/opd-local-sweep",
+        "<aws.scheduler.scheduled-time>": now,
+        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+        "<aws.scheduler.attempt-number>": "1",
+    }
+    return {
+        name: values.get(value, value) if isinstance(value, str) else value for name, value in template_input.items()
+    }

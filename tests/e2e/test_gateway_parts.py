@@ -10,7 +10,6 @@ import pytest
 
 from devserver import template as templates
 from devserver.apigw import HttpRequest, answer_from_result, http_api_event, jwt_claims_as_api_gateway_passes_them
-from devserver.gateway import scheduled_input
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = {"GET /health", "GET /slots/{slotId}", "GET /doctors/{doctorId}/slots", "GET /boards/{doctorId}"}
@@ -41,7 +40,7 @@ def test_the_template_routes_each_contract_endpoint_to_its_function(template: di
 def test_the_sweeper_gets_its_schedules_input(template: dict[str, object]) -> None:
     sweeper = templates.function_named(template, "sweep_no_shows", REPO_ROOT)
     assert sweeper.module == "functions.sweep_no_shows.app"
-    event = scheduled_input(templates.schedule_input(template, sweeper))
+    event = templates.scheduled_input(templates.schedule_input(template, sweeper))
     assert event["attemptNumber"] == "1"
     assert not any(str(value).startswith("<aws.scheduler") for value in event.values())
 
