@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import socket
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +18,6 @@ import redis
 from pymongo import MongoClient
 
 from devserver import bus as local_bus
-from devserver.cognito import CognitoServer
 from opd.backlog import EventBacklogStore
 from opd.domain import MAX_EVENTS_PER_CHANGE, SPILL_AT, Capacity, Source
 from opd.lock import SlotLock
@@ -30,18 +28,6 @@ from opd.sms import RedisSmsLedger, SmsNotifier
 from opd.store import Document, SlotStore
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def moto_bus() -> Iterator[local_bus.LocalBus]:
-    server = CognitoServer()
-    server.start()
-    bus = local_bus.LocalBus(endpoint=f"http://127.0.0.1:{server.port}", deliver=lambda event: None, relay=lambda: {})
-    bus.set_up({"source": ["opd"], "detail-type": ["never-delivered"]})
-    try:
-        yield bus
-    finally:
-        server.stop()
 
 
 def unreachable_bus() -> EventBridgePublisher:

@@ -10,14 +10,12 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from devserver import bus as local_bus
-from devserver.cognito import CognitoServer
 from opd import redisconn
 from opd import store as store_module
 from opd.domain import Slot, Source
@@ -28,19 +26,6 @@ from opd.settings import Settings
 from opd.store import SlotStore
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def moto_bus() -> Iterator[local_bus.LocalBus]:
-    """moto's server (as the runner starts it), with the local bus and its logging rule set up."""
-    server = CognitoServer()
-    server.start()
-    bus = local_bus.LocalBus(endpoint=f"http://127.0.0.1:{server.port}", deliver=lambda event: None, relay=lambda: {})
-    bus.set_up({"source": ["opd"], "detail-type": ["never-delivered"]})
-    try:
-        yield bus
-    finally:
-        server.stop()
 
 
 def publisher(bus: local_bus.LocalBus) -> EventBridgePublisher:
