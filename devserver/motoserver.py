@@ -1,4 +1,4 @@
-"""moto's server in a process of its own: the local Cognito, EventBridge, SQS, SNS (and CloudWatch Logs).
+"""moto's server in a process of its own: the local Cognito, EventBridge, SQS and SNS.
 
 `make serve` runs it as `python -m devserver.motoserver --port N`, beside the gateway rather than in it:
 every PutEvents of every route, every SQS poll and every SMS is parsed, matched and answered by moto,
@@ -16,7 +16,7 @@ What this process adds to moto's own server:
   /_local/sms` knows which event sent which text;
 - every few seconds (`_housekeeping`), what moto keeps of every event forever is dropped: every model
   object it ever made, for its dashboard (each SQS message, and each copy of it that a receive answered
-  with: the runner grew by ~20 MB per 2000 events), and the receipt handle of every SQS message ever
+  with: moto grew by ~22 MB per 2,000 events), and the receipt handle of every SQS message ever
   deleted (only there to accept a second delete of it);
 - where moto spends its time on every call, it spends less (`speed_up`), with the same answers: it
   builds a JSONPath parser (a new yacc parser) eight times per rule target and event for the default input
@@ -189,7 +189,7 @@ def forget_the_past() -> None:
     from moto.core.model_instances import reset_model_data
     from moto.sqs.models import sqs_backends
 
-    reset_model_data()  # the dashboard's list of every model object ever made (/moto-api/, not served to us)
+    reset_model_data()  # the list of every model object ever made, for the dashboard at /moto-api/ (unused here)
     for queue in list(sqs_backends[ACCOUNT][REGION].queues.values()):
         queue.deleted_messages.clear()  # only there to let a message be deleted twice without an error
 
