@@ -80,6 +80,13 @@ def _event_order(event: dict[str, Any]) -> tuple[str, int, int]:
     return (str(detail.get("occurredAt", "")), int(detail.get("slotVersion", 0)), int(seq or 0))
 
 
+def moto_client(endpoint: str, service: str) -> Any:
+    """A boto3 client of moto's `service` at `endpoint`, with the local stack's region and dummy keys."""
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
+    )
+
+
 @dataclass
 class LocalBus:
     endpoint: str
@@ -100,13 +107,7 @@ class LocalBus:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(
-                service,
-                endpoint_url=self.endpoint,
-                region_name=REGION,
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
-            )
+            self._clients[service] = moto_client(self.endpoint, service)
         return self._clients[service]
 
     @property

@@ -34,7 +34,7 @@ from typing import Any
 
 from devserver import bus as local_bus
 from devserver.lambdas import EnvironmentPool, FunctionFailed
-from devserver.motoserver import REGION, sender_endpoint
+from devserver.motoserver import sender_endpoint
 from devserver.template import Function, scheduled_input
 
 _START_UP_S = 60  # boto3's import, the bus's queues and rules, on a busy machine
@@ -157,15 +157,7 @@ class BusProcess:
     def client(self, service: str) -> Any:
         """A boto3 client of moto's `service`, in this process (tests put messages on the queue with it)."""
         if service not in self._clients:
-            import boto3  # type: ignore[import-untyped]
-
-            self._clients[service] = boto3.client(
-                service,
-                endpoint_url=self.endpoint,
-                region_name=REGION,
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
-            )
+            self._clients[service] = local_bus.moto_client(self.endpoint, service)
         return self._clients[service]
 
     def stop(self) -> None:
