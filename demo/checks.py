@@ -26,7 +26,8 @@ class FinalView:
     slot: dict[str, Any]  # GET /slots/{id}
     queue: list[dict[str, Any]]  # GET /slots/{id}/queue, its "queue"
     bookings: dict[str, dict[str, Any]]  # GET /bookings/{id} of every booking the day made there
-    store: dict[str, Any] | None = None  # the slots collection's document, when the store was read
+    # The slots collection's document, when the store was read, with its bookings that went to the archive.
+    store: dict[str, Any] | None = None
     waitlist: list[dict[str, Any]] = field(default_factory=list)  # GET /slots/{id}/waitlist, its "waitlist"
 
 

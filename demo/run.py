@@ -134,9 +134,18 @@ def local_stack(database: str) -> Iterator[tuple[str, Callable[[str], dict[str, 
         start_stack(port=0, data_dir=Path(data), auth=True, persist=False, database=database) as stack,
     ):
         mongo: MongoClient[dict[str, Any]] = MongoClient(stack.mongodb_uri, tz_aware=True)
-        slots = mongo[stack.database]["slots"]
+        slots, archive = mongo[stack.database]["slots"], mongo[stack.database]["archived_bookings"]
+
+        def stored(slot_id: str) -> dict[str, Any] | None:
+            """The slot's document, its finished bookings that went to the archive put back (each once)."""
+            doc = slots.find_one({"_id": slot_id})
+            if doc is not None:
+                kept = {b["bookingId"] for b in doc["bookings"]}
+                doc["bookings"] += [b for b in archive.find({"slotId": slot_id}) if b["bookingId"] not in kept]
+            return doc
+
         try:
-            yield stack.url, lambda slot_id: slots.find_one({"_id": slot_id})
+            yield stack.url, stored
         finally:
             mongo.close()
 

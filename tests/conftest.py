@@ -20,9 +20,10 @@ from devserver.servers import LocalServer, mongo_server, redis_server
 from opd import redisconn
 from opd import store as store_module
 from opd.lock import SlotLock
+from opd.mongo import Document
 from opd.service import Allocator
 from opd.settings import Settings
-from opd.store import Document, SlotStore
+from opd.store import SlotStore
 from tests.support.events import RecordingPublisher
 
 

@@ -15,8 +15,8 @@ from pymongo import MongoClient
 
 from opd import runtime, store
 from opd.domain import Capacity, Slot, Source
+from opd.mongo import Document
 from opd.service import Allocator
-from opd.store import Document
 from tests.handlers.support import call, context, event, handler_module
 from tests.support.roundtrips import CountingRedis, MongoCommandCounter
 

@@ -21,11 +21,12 @@ from devserver import bus as local_bus
 from opd.backlog import EventBacklogStore
 from opd.domain import MAX_EVENTS_PER_CHANGE, SPILL_AT, Capacity, Source
 from opd.lock import SlotLock
+from opd.mongo import Document
 from opd.publisher import EventBridgePublisher
 from opd.service import Allocator
 from opd.settings import Settings
 from opd.sms import RedisSmsLedger, SmsNotifier
-from opd.store import Document, SlotStore
+from opd.store import SlotStore
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import pytest
 from devserver import bus as local_bus
 from opd import redisconn
 from opd import store as store_module
-from opd.domain import Slot, Source
+from opd.domain import Relayed, Slot, Source
 from opd.lock import SlotLock
 from opd.publisher import EventBridgePublisher
 from opd.service import Allocator
@@ -130,9 +130,11 @@ def test_a_prune_of_a_slot_that_moved_on_changes_nothing(
     slot = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1))
     read = allocator.get_slot(slot.slot_id)
     allocator.book(slot.slot_id, "p1", Source.ONLINE)  # written after the relay read the slot
-    assert slot_store.prune_outbox(read, read.version) is False
+    assert slot_store.prune_outbox(read, Relayed(through=read.version)) is False
     assert [e.detail_type.value for e in allocator.get_slot(slot.slot_id).outbox] == ["SlotCreated", "BookingCreated"]
     now = allocator.get_slot(slot.slot_id)
-    assert slot_store.prune_outbox(now, 0) is True  # at its version: SlotCreated goes, the version stays
+    assert (
+        slot_store.prune_outbox(now, Relayed(through=0)) is True
+    )  # at its version: SlotCreated goes, the version stays
     after = allocator.get_slot(slot.slot_id)
     assert [e.detail_type.value for e in after.outbox] == ["BookingCreated"] and after.version == now.version

@@ -34,9 +34,10 @@ from opd.api.errors import status_of
 from opd.domain import Slot, Source
 from opd.errors import IdempotencyConflict, OpdError, OutcomeUnknown, SlotBusy
 from opd.lock import SlotLock
+from opd.mongo import Document
 from opd.service import Allocator, Booked, RequestKey
 from opd.settings import Settings
-from opd.store import Document, SlotStore
+from opd.store import SlotStore
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import redis
 from benchmarks import round_trips
 from opd import lock as lock_module
 from opd import redisconn
-from opd.domain import Source
+from opd.domain import Relayed, Source
 from opd.errors import DependencyUnavailable, SlotBusy
 from opd.lock import SlotLock
 from opd.ports import Held
@@ -122,6 +122,31 @@ def test_an_acquisition_repeated_by_its_owner_succeeds(redis_client: redis.Redis
         reply = redis_client.eval(lock_module.ACQUIRE, 2, key, marker, owner, 2000)
         assert reply == [b"locked", b""] if locked else reply[0] == b"busy" and 0 < reply[1] <= 2000
     assert redis_client.get(key) == b"owner-1"
+
+
+def test_the_relay_markers_script_merges_as_the_domain_does(redis_client: redis.Redis) -> None:
+    """Requests publish out of order on a hot slot; the script adds what each published to the marker
+    (`Relayed.merged`), and the next writer's lock brings the marker back."""
+    lock = SlotLock(redis_client)
+    news = [
+        Relayed(through=0),
+        Relayed(versions=frozenset({3})),
+        Relayed(versions=frozenset({2})),
+        Relayed(versions=frozenset({5, 7})),
+        Relayed(versions=frozenset({1})),
+        Relayed(through=2),
+        Relayed(versions=frozenset({4})),
+    ]
+    expected = Relayed()
+    for added in news:
+        lock.record_published({"slot-lock-m": added, "slot-lock-n": Relayed(versions=frozenset({9}))})
+        expected = expected.merged(added)
+        assert lock.published_marks(["slot-lock-m", "slot-lock-none"]) == {"slot-lock-m": expected}
+    assert expected == Relayed(5, frozenset({7}))
+    assert held(lock, "slot-lock-m").relayed == expected
+    assert held(lock, "slot-lock-n").relayed == Relayed(None, frozenset({9}))
+    assert held(lock, "slot-lock-none").relayed == Relayed()
+    assert 0 < redis_client.ttl(SlotLock.marker_key("slot-lock-m")) <= lock_module.MARKER_TTL_S
 
 
 def test_a_release_wakes_the_waiter_at_once_and_waiting_sends_no_polls(redis_url: str) -> None:

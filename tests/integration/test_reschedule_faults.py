@@ -26,9 +26,10 @@ from opd import store as store_module
 from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import OpdError, SlotBusy, SlotFull
 from opd.lock import SlotLock
+from opd.mongo import Document
 from opd.service import Allocator, ReschedulesReport
 from opd.settings import Settings
-from opd.store import Document, SlotStore
+from opd.store import SlotStore
 
 pytestmark = pytest.mark.slow
 

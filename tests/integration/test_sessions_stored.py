@@ -7,10 +7,11 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from pymongo.collection import Collection
 
-from opd.domain import Capacity, SessionPlan, Slot, Source, Status
+from opd.domain import Capacity, Relayed, SessionPlan, Slot, Source, Status
 from opd.errors import DependencyUnavailable
+from opd.mongo import Document
 from opd.service import Allocator
-from opd.store import Document, SlotStore
+from opd.store import SlotStore
 from tests.support.events import RecordingPublisher
 from tests.support.roundtrips import MongoCommandCounter
 
@@ -92,7 +93,9 @@ def test_leave_cut_off_by_mongodb_publishes_what_it_wrote_and_a_repeat_finishes(
         (f"{s.slot_id}:2:{seq}", kind) for s in slots[:2] for seq, kind in enumerate(("SlotClosed", "BookingCancelled"))
     )
     marks = allocator.lock.published_marks([s.slot_id for s in slots])
-    assert [marks[s.slot_id] for s in slots] == [2, 2, 1, 1]  # the leave's version; the booking's
+    assert [marks[s.slot_id] for s in slots] == [
+        Relayed(through=v) for v in (2, 2, 1, 1)
+    ]  # the leave's version; the booking's
 
     finished = allocator.take_leave(doctor_id, day, by="admin")
     assert [b.booking_id for b in finished.cancelled] == booked[2:]

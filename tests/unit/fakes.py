@@ -8,11 +8,13 @@ their own:
   or a taken id, with `SlotExists`; the sweep's, the relay's and a patient's slots are the real queries' filters
   and order (and limit; a patient's by start then doctor, from a given slot on). Slots and bookings are
   frozen dataclasses, so a stored slot cannot be changed behind the store's back and nothing needs copying.
+- `FakeBookingArchive` (like `opd.archive.BookingArchiveStore`, the store's `archive`): idempotent adds, and
+  a patient's archived bookings in the listing's order.
 - `FakeSlotLock` (like `opd.lock.SlotLock`): one holder per slot; `acquire` on a held slot raises
   `SlotBusy` at once (the real lock first waits up to `wait_ms`, but here nothing could let go in
   the meantime); `release` lets go only for the owner. A test makes a slot busy by acquiring its
   lock itself, as another request would, and sees in `taken` which locks were had. Relay markers
-  only rise, and come back with the lock, as the real scripts do.
+  merge as `domain.Relayed.merged` (the real script does the same), and come back with the lock.
 - `FakeEventBacklog` (like `opd.backlog.EventBacklogStore`): one entry per eventId, oldest first.
 - `RecordingPublisher` (tests/support/events.py) stands in for EventBridge.
 """
@@ -25,15 +27,51 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
-from opd.domain import Slot
+from opd.domain import Booking, Relayed, Slot
 from opd.errors import SlotBusy, SlotExists
 from opd.eventbridge import Entry
 from opd.ports import Held, KeyClaim, KeyRecord
 
 
+class FakeBookingArchive:
+    """The archive's promises in memory: adding is idempotent, and the listing keeps the real order."""
+
+    def __init__(self) -> None:
+        self.bookings: dict[str, tuple[Slot, Booking]] = {}  # booking id -> (its slot when archived, the booking)
+        self.adds = 0  # calls to add: one per archiving write
+
+    def add(self, slot: Slot, bookings: Sequence[Booking]) -> None:
+        self.adds += 1
+        for booking in bookings:
+            self.bookings.setdefault(booking.booking_id, (slot, booking))
+
+    def get(self, booking_id: str) -> Booking | None:
+        found = self.bookings.get(booking_id)
+        return found[1] if found else None
+
+    def of_patient(self, slot_id: str, patient_id: str) -> list[Booking]:
+        return [b for s, b in self.bookings.values() if s.slot_id == slot_id and b.patient_id == patient_id]
+
+    def patient_bookings(
+        self,
+        patient_id: str,
+        start_from: datetime,
+        start_before: datetime,
+        limit: int,
+        from_key: tuple[datetime, str, str] | None,
+    ) -> list[tuple[datetime, Booking]]:
+        keyed = sorted(
+            ((s.start, s.doctor_id, b.booking_id), b)
+            for s, b in self.bookings.values()
+            if b.patient_id == patient_id and start_from <= s.start < start_before
+        )
+        return [(key[0], b) for key, b in keyed if from_key is None or key >= from_key][:limit]
+
+
 class FakeSlotStore:
     def __init__(self) -> None:
         self.slots: dict[str, Slot] = {}  # each slot as last written, with that write's version
+        self.archive = FakeBookingArchive()
 
     def insert(self, slot: Slot) -> None:
         # The real store's unique keys: the id, and (doctor, start) with starts compared as instants.
@@ -110,11 +148,11 @@ class FakeSlotStore:
     def slots_with_events(self, batch_size: int = 100) -> Iterator[Slot]:
         yield from [s for s in self.slots.values() if s.outbox]
 
-    def prune_outbox(self, slot: Slot, published_through: int) -> bool:
+    def prune_outbox(self, slot: Slot, relayed: Relayed) -> bool:
         stored = self.slots.get(slot.slot_id)
         if stored is None or stored.version != slot.version:
             return False
-        kept = tuple(e for e in slot.outbox if e.slot_version > published_through)
+        kept = tuple(relayed.unpublished(slot.outbox))
         self.slots[slot.slot_id] = dataclasses.replace(stored, outbox=kept)
         return True
 
@@ -127,7 +165,7 @@ class FakeSlotLock:
         self.owners: dict[str, str] = {}  # slot id -> the owner token of whoever holds its lock
         self.taken: list[str] = []  # every slot id whose lock was had, in order, for tests to look at
         self.records: dict[str, KeyRecord] = {}  # key hash -> its record
-        self.marks: dict[str, int] = {}  # slot id -> its relay marker
+        self.marks: dict[str, Relayed] = {}  # slot id -> its relay marker
         self._guard = threading.Lock()  # makes check-and-take one step, as the real script is
         self._tokens = itertools.count(1)
 
@@ -142,7 +180,7 @@ class FakeSlotLock:
                 raise SlotBusy(f"slot {slot_id} is busy, try again", retry_after_seconds=1)
             owner = self.owners[slot_id] = f"owner-{next(self._tokens)}"
             self.taken.append(slot_id)
-            return Held(owner, waited=False, relayed=self.marks.get(slot_id))
+            return Held(owner, waited=False, relayed=self.marks.get(slot_id, Relayed()))
 
     def release(self, slot_id: str, owner: str) -> bool:
         with self._guard:
@@ -154,14 +192,14 @@ class FakeSlotLock:
     def release_quietly(self, slot_id: str, owner: str) -> None:
         self.release(slot_id, owner)
 
-    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, int]:
+    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, Relayed]:
         with self._guard:
             return {s: self.marks[s] for s in slot_ids if s in self.marks}
 
-    def record_published(self, marks: Mapping[str, int]) -> None:
+    def record_published(self, marks: Mapping[str, Relayed]) -> None:
         with self._guard:
-            for slot_id, version in marks.items():
-                self.marks[slot_id] = max(version, self.marks.get(slot_id, -1))
+            for slot_id, news in marks.items():
+                self.marks[slot_id] = self.marks.get(slot_id, Relayed()).merged(news)
 
     def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
         with self._guard:

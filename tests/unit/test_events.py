@@ -22,6 +22,7 @@ from opd.domain import (
     Capacity,
     Event,
     EventType,
+    Relayed,
     Slot,
     Source,
     Status,
@@ -204,13 +205,27 @@ def test_the_change_and_its_events_are_one_slot_to_write() -> None:
 def test_what_the_marker_says_is_published_is_dropped_by_the_next_write() -> None:
     slot = clinic([Source.ONLINE])
     first = stored(domain.with_events(slot, domain.transition(slot, nth(slot, 0), Status.CHECKED_IN, LATER)[0], LATER))
-    second = domain.with_events(
-        first, domain.transition(first, nth(first, 0), Status.COMPLETED, LATER)[0], LATER, first.version
-    )
+    completed = domain.transition(first, nth(first, 0), Status.COMPLETED, LATER)[0]
+    second = domain.with_events(first, completed, LATER, Relayed(through=first.version))
     assert [e.slot_version for e in second.outbox] == [first.version + 1]
+    # so does a marker that lists the version above its `through` (published out of order)
+    listed = domain.with_events(first, completed, LATER, Relayed(through=0, versions=frozenset({first.version})))
+    assert [e.slot_version for e in listed.outbox] == [first.version + 1]
     # a marker that is older than the outbox drops nothing; none at all drops nothing
-    assert len(domain.with_events(first, first, LATER, first.version - 1).outbox) == 1
+    assert len(domain.with_events(first, first, LATER, Relayed(through=first.version - 1)).outbox) == 1
+    assert len(domain.with_events(first, first, LATER, Relayed(versions=frozenset({9}))).outbox) == 1
     assert len(domain.with_events(first, first, LATER).outbox) == 1
+
+
+def test_the_relay_marker_climbs_over_the_versions_that_follow_it_without_a_gap() -> None:
+    marker = Relayed().merged(Relayed(versions=frozenset({2, 3})))
+    assert marker == Relayed(None, frozenset({2, 3})) and not marker.covers(0) and marker.covers(3)
+    marker = marker.merged(Relayed(through=0))
+    assert marker == Relayed(0, frozenset({2, 3}))  # 1 is still out: 2 and 3 stay listed
+    marker = marker.merged(Relayed(versions=frozenset({1, 5})))
+    assert marker == Relayed(3, frozenset({5})) and marker.covers(1) and not marker.covers(4)
+    assert marker.merged(Relayed(through=7)) == Relayed(7, frozenset())  # `through` only rises
+    assert Relayed(through=7).merged(Relayed(through=2, versions=frozenset({4}))) == Relayed(7, frozenset())
 
 
 def backlog(slot: Slot, count: int) -> Slot:
@@ -227,7 +242,7 @@ def test_no_change_is_refused_however_many_events_wait_and_none_is_dropped() -> 
     written = domain.with_events(slot, booking, LATER)
     assert len(written.outbox) == 3 * SPILL_AT + 1 and written.outbox[: 3 * SPILL_AT] == slot.outbox
     # once they are published (or moved to the backlog), the next write drops them
-    assert len(domain.with_events(slot, booking, LATER, slot.version).outbox) == 1
+    assert len(domain.with_events(slot, booking, LATER, Relayed(through=slot.version)).outbox) == 1
 
 
 def test_published_through_is_the_last_version_whose_events_all_went_out() -> None:

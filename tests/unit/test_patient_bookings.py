@@ -127,7 +127,7 @@ def book_505(allocator: FakeAllocator) -> list[str]:
             allocator.cancel(made[-1].booking_id, reason=CancelReason.PATIENT)
             made.append(allocator.book(slot.slot_id, "asha", Source.ONLINE))
         theirs[(start, doctor)] = [b.booking_id for b in made]
-    return [booking_id for key in sorted(theirs) for booking_id in theirs[key]]
+    return [booking_id for key in sorted(theirs) for booking_id in sorted(theirs[key])]
 
 
 def all_pages(allocator: FakeAllocator, patient_id: str) -> list[BookingsPage]:

@@ -30,6 +30,7 @@ from opd.errors import (
 from opd.ports import Held, KeyClaim, KeyRecord
 from opd.service import Allocator, RequestKey, ReschedulesReport, SweepReport
 from opd.settings import Settings
+from tests.support.events import RecordingPublisher
 from tests.unit.fakes import FakeSlotLock, FakeSlotStore
 
 START = datetime(2030, 1, 7, 3, 30, tzinfo=UTC)
@@ -750,3 +751,26 @@ def test_a_busy_slot_after_the_mark_is_429_saying_the_reschedule_is_under_way(
     lock.release(target, held[0].owner)
     assert allocator.reschedule(asha.booking_id, target).booking_id == new_id
     assert places_of(allocator, "asha") == [new_id]
+
+
+def test_a_new_booking_cancelled_and_archived_before_the_move_finished_is_not_made_again(
+    allocator: Moving, store: ScriptedStore, slots: tuple[str, str, str], asha: Booking
+) -> None:
+    _, target, _ = slots
+    store.arm(after_2=crash)  # died after write 2: the new booking is made, the old one still marked
+    with pytest.raises(Crash):
+        allocator.reschedule(asha.booking_id, target, by="asha")
+    new_id = allocator.get_booking(asha.booking_id).rescheduled_to
+    assert new_id is not None
+    # Events delivered (finished bookings leave only then): a bus, and the relay for what waited.
+    live = Allocator(store, allocator.lock, Settings(), clock=lambda: NOW, publisher=RecordingPublisher())
+    live.cancel(new_id, by="asha", reason=CancelReason.PATIENT)  # the patient changed her mind
+    live.relay_events()
+    for n in range(domain.ARCHIVE_AT):  # churn in the target until the cancelled new booking is archived
+        live.cancel(live.book(target, f"o-{n}", Source.WALKIN).booking_id)
+    assert allocator.get_slot(target).booking(new_id) is None
+    assert allocator.sweep_no_shows(now=NOW).reschedules_finished == 1
+    assert in_slot(allocator, target, "asha") == []  # not booked a second time
+    assert allocator.get_booking(new_id).status is Status.CANCELLED
+    old = allocator.get_booking(asha.booking_id)
+    assert (old.status, old.cancel_reason) == (Status.CANCELLED, CancelReason.RESCHEDULED)

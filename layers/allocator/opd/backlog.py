@@ -18,7 +18,7 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from opd.eventbridge import Entry
-from opd.store import Document, mongo_errors
+from opd.mongo import Document, mongo_errors
 
 DUPLICATE_KEY = 11000
 

@@ -12,10 +12,11 @@ waiter at once, and waiting costs no CPU and one command instead of a poll every
 (on a hot slot the polls of twenty waiters slowed the holder they waited for). A token nobody was
 waiting for expires with the lock's TTL; a waiter woken by one that is stale only tries once more.
 
-The relay marker, `relayed:slot:<id>` = a slot version, says every event of the slot's changes up to
-that version is on the bus (or in the event backlog). A script raises it once the request, after
-letting go of the lock, has published its change's events, and the next writer's acquire script
-reads it, so its write drops those events from the slot's outbox.
+The relay marker, `relayed:slot:<id>` = "<through> <version> ...", says which of the slot's changes
+have all their events on the bus (or in the event backlog): every version up to `through`, and the
+versions listed above it (`domain.Relayed`). A script adds to it once a request, after letting go of
+the lock, has published its own change's events, and the next writer's acquire script reads it, so
+its write drops those events from the slot's outbox.
 
 The key record, `idempotency:booking:<key hash>` = {slot, body[, refusal]}, holds what the slot
 document cannot: the slot a key was first used with (the same key sent for another slot is a
@@ -36,6 +37,7 @@ from typing import Any, cast
 
 import redis
 
+from opd.domain import Relayed
 from opd.errors import DependencyUnavailable, SlotBusy
 from opd.ports import Held, KeyClaim, KeyRecord
 from opd.redisconn import redis_errors
@@ -85,15 +87,32 @@ end
 return 0
 """
 
-# KEYS: relay markers; ARGV: the version published through for each, then the markers' ttl_s.
-# Each marker only rises: a relay and a request that published the same slot never lower it.
+# KEYS: relay markers; ARGV: what is newly published for each ("<through> <version> ...", through
+# -1 for none), then the markers' ttl_s. Merged as `domain.Relayed.merged` does: `through` only
+# rises, and climbs over the listed versions that follow it without a gap, so the list stays short.
 RECORD_PUBLISHED = """
 local ttl = ARGV[#ARGV]
 for i, key in ipairs(KEYS) do
-  local known = tonumber(redis.call('get', key) or '-1')
-  if tonumber(ARGV[i]) > known then
-    redis.call('set', key, ARGV[i], 'EX', ttl)
+  local through = -1
+  local above = {}
+  for _, text in ipairs({redis.call('get', key) or '-1', ARGV[i]}) do
+    local first = true
+    for word in string.gmatch(text, '%S+') do
+      local v = tonumber(word)
+      if first then
+        if v > through then through = v end
+        first = false
+      else
+        above[v] = true
+      end
+    end
   end
+  while above[through + 1] do through = through + 1 end
+  local out = {tostring(through)}
+  for v, _ in pairs(above) do
+    if v > through then table.insert(out, tostring(v)) end
+  end
+  redis.call('set', key, table.concat(out, ' '), 'EX', ttl)
 end
 return #KEYS
 """
@@ -175,7 +194,7 @@ class SlotLock:
             if reply[0] == b"locked":
                 if self.observe_wait is not None:
                     self.observe_wait((self._clock() - began) * 1000)
-                return Held(owner, waited=tries > 1, relayed=int(reply[1]) if reply[1] else None)
+                return Held(owner, waited=tries > 1, relayed=parse_marker(reply[1] or None))
             if reply[0] == b"recorded":
                 return _record(reply)
             left = give_up_at - self._clock()
@@ -203,20 +222,20 @@ class SlotLock:
             # The work is done (or refused) already; the lock expires by its TTL.
             log.warning("lock not released, it expires by its TTL: %s (slot %s)", exc.message, slot_id)
 
-    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, int]:
+    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, Relayed]:
         """The relay markers of these slots, in one MGET; slots without one are left out."""
         if not slot_ids:
             return {}
         with redis_errors():
             values = cast(list[bytes | None], self.client.mget([self.marker_key(s) for s in slot_ids]))
-        return {slot_id: int(value) for slot_id, value in zip(slot_ids, values, strict=True) if value is not None}
+        return {s: parse_marker(value) for s, value in zip(slot_ids, values, strict=True) if value is not None}
 
-    def record_published(self, marks: Mapping[str, int]) -> None:
-        """Raise each slot's relay marker to the version given, in one script."""
+    def record_published(self, marks: Mapping[str, Relayed]) -> None:
+        """Add to each slot's relay marker what is newly published, in one script."""
         if not marks:
             return
         keys = [self.marker_key(slot_id) for slot_id in marks]
-        self._script(RECORD_PUBLISHED, keys, [*marks.values(), MARKER_TTL_S])
+        self._script(RECORD_PUBLISHED, keys, [*map(format_marker, marks.values()), MARKER_TTL_S])
 
     def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
         """Keep `refusal` as the key's first answer: None if it now is, else the record that decides."""
@@ -231,6 +250,20 @@ class SlotLock:
     def _script(self, script: str, keys: list[str], args: list[str | int]) -> Any:
         with redis_errors():
             return cast(Any, self.client.eval(script, len(keys), *keys, *args))
+
+
+def format_marker(relayed: Relayed) -> str:
+    through = relayed.through if relayed.through is not None else -1
+    return " ".join(map(str, (through, *sorted(relayed.versions))))
+
+
+def parse_marker(value: bytes | None) -> Relayed:
+    """A relay marker as stored ("<through> <version> ..."); an unreadable one counts as none (events go again)."""
+    try:
+        through, *versions = map(int, (value or b"").split())
+    except ValueError:
+        return Relayed()
+    return Relayed(through if through >= 0 else None, frozenset(versions))
 
 
 def _record(reply: list[bytes]) -> KeyRecord:

@@ -9,12 +9,35 @@ having written nothing.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from opd.domain import Slot
+from opd.domain import Booking, Relayed, Slot
 from opd.eventbridge import Entry
+
+
+class BookingArchive(Protocol):
+    """Finished bookings that left their slot's document (`domain.archive`): MongoDB, or a fake."""
+
+    def add(self, slot: Slot, bookings: Sequence[Booking]) -> None:
+        """Archive `bookings` of `slot` (idempotent: one archived already stays as it is)."""
+
+    def get(self, booking_id: str) -> Booking | None: ...
+
+    def of_patient(self, slot_id: str, patient_id: str) -> list[Booking]:
+        """The patient's archived bookings of one slot."""
+
+    def patient_bookings(
+        self,
+        patient_id: str,
+        start_from: datetime,
+        start_before: datetime,
+        limit: int,
+        from_key: tuple[datetime, str, str] | None,
+    ) -> list[tuple[datetime, Booking]]:
+        """The patient's archived bookings in slots starting in [start_from, start_before), each with its slot's
+        start, by (start, doctor id, booking id), from `from_key` (that order's key) on, included: at most `limit`."""
 
 
 class SlotRepository(Protocol):
@@ -22,6 +45,10 @@ class SlotRepository(Protocol):
 
     Each record carries a version; every write after the first is conditional on it.
     """
+
+    @property
+    def archive(self) -> BookingArchive:
+        """Where the slots' finished bookings go when they leave the slot's record."""
 
     def insert(self, slot: Slot) -> None:
         """Add a new slot as it is. Raises `SlotExists` if the doctor already has a slot starting at
@@ -71,8 +98,8 @@ class SlotRepository(Protocol):
     def slots_with_events(self, batch_size: int) -> Iterable[Slot]:
         """The slots whose outbox holds events (published or not), found by an index, read lazily."""
 
-    def prune_outbox(self, slot: Slot, published_through: int) -> bool:
-        """Drop from the slot's outbox the events of versions up to `published_through`, if the slot is
+    def prune_outbox(self, slot: Slot, relayed: Relayed) -> bool:
+        """Drop from the slot's outbox the events `relayed` says are published, if the slot is
         still at `slot.version`; the version stays (nothing a writer decides on changed). False: it moved
         on, and its next writer prunes instead."""
 
@@ -103,9 +130,9 @@ class KeyRecord:
 class Held:
     owner: str
     waited: bool  # another holder made us wait: a slot read before taking the lock is likely stale
-    # The slot's relay marker, read by the same script: every event of a version up to this one has
-    # been published. None when unknown (never set, or lost: then events are published again).
-    relayed: int | None = None
+    # The slot's relay marker, read by the same script: which versions' events are published. Empty
+    # when unknown (never set, or lost: then events are published again).
+    relayed: Relayed = field(default_factory=Relayed)
 
 
 class SlotMutex(Protocol):
@@ -124,11 +151,11 @@ class SlotMutex(Protocol):
     def release_quietly(self, slot_id: str, owner: str) -> None:
         """Let go of the lock if `owner` still holds it; never fails the request."""
 
-    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, int]:
+    def published_marks(self, slot_ids: Sequence[str]) -> dict[str, Relayed]:
         """The relay markers of these slots, in one round trip; slots without one are left out."""
 
-    def record_published(self, marks: Mapping[str, int]) -> None:
-        """Raise each slot's relay marker to the version given (never lower it), in one round trip."""
+    def record_published(self, marks: Mapping[str, Relayed]) -> None:
+        """Add to each slot's relay marker what is newly published (`Relayed.merged`), in one round trip."""
 
     def remember_refusal(self, claim: KeyClaim, refusal: str) -> KeyRecord | None:
         """Keep `refusal` as the key's first answer: None if it now is, else the record that decides."""

@@ -16,11 +16,12 @@ from pymongo import MongoClient
 from opd import redisconn, store
 from opd.backlog import EventBacklogStore
 from opd.lock import SlotLock
+from opd.mongo import Document
 from opd.ports import EventPublisher
 from opd.service import Allocator
 from opd.settings import SecretName, Settings
 from opd.settings import current as current_settings
-from opd.store import Document, SlotStore
+from opd.store import SlotStore
 
 # Clients are built once per environment, so a secret is read at its first use; after a rotation,
 # new environments get the new value and old ones keep theirs until Lambda retires them.

@@ -8,62 +8,37 @@ outlived its lock) changes nothing and decides again.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
-from pymongo.errors import (
-    BulkWriteError,
-    ConnectionFailure,
-    DuplicateKeyError,
-    PyMongoError,
-    ServerSelectionTimeoutError,
-)
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from opd.archive import BookingArchiveStore
 from opd.domain import (
-    Booking,
     BookingSnapshot,
-    CancelReason,
     Capacity,
-    Change,
     Event,
     EventType,
     RefusedReschedule,
+    Relayed,
     Slot,
     SlotSnapshot,
-    Source,
-    Status,
 )
-from opd.errors import DependencyUnavailable, SlotExists, WriteNotAcknowledged
+from opd.errors import SlotExists
+from opd.mongo import (
+    DUPLICATE_KEY,
+    Document,
+    booking_from_doc,
+    booking_to_doc,
+    mongo_errors,
+    utc,
+    utc_or_none,
+)
 
-Document = dict[str, Any]
-DUPLICATE_KEY = 11000  # MongoDB's error code for a unique index violation
 # A session's days (at most 93) of at most 100 slots each (domain.MAX_SLOTS_PER_DAY) in one reply.
 STARTS_PER_REPLY = 10_000
-
-
-@contextmanager
-def mongo_errors(write: bool = False) -> Iterator[None]:
-    """An unreachable MongoDB is a 503 for the caller, never a half-done change.
-
-    A write that failed on the connection after it was sent may have been applied all the same:
-    that is WriteNotAcknowledged, and the caller must find out before answering. A server that
-    could not even be selected never got the write (pymongo raises the first error, not this one,
-    when it was retrying a write it had sent).
-    """
-    try:
-        yield
-    except DuplicateKeyError:
-        raise
-    except ServerSelectionTimeoutError as exc:
-        raise DependencyUnavailable("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
-    except ConnectionFailure as exc:  # AutoReconnect, NetworkTimeout: the connection broke mid-command
-        kind = WriteNotAcknowledged if write else DependencyUnavailable
-        raise kind("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
-    except PyMongoError as exc:
-        raise DependencyUnavailable("mongo", f"MongoDB error: {exc}") from exc
 
 
 def connect(uri: str, timeout_ms: int = 2000, **options: Any) -> MongoClient[Document]:
@@ -79,40 +54,6 @@ def connect(uri: str, timeout_ms: int = 2000, **options: Any) -> MongoClient[Doc
     )
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
-
-
-def booking_to_doc(b: Booking) -> Document:
-    doc: Document = {
-        "bookingId": b.booking_id,
-        "patientId": b.patient_id,
-        "source": b.source.value,
-        "token": b.token,
-        "status": b.status.value,
-        "createdAt": _utc(b.created_at),
-        "updatedAt": _utc(b.updated_at),
-        "history": [{"status": c.status.value, "at": _utc(c.at), "by": c.by} for c in b.history],
-        "calledAt": _utc_or_none(b.called_at),
-        "completedAt": _utc_or_none(b.completed_at),
-        "skips": b.skips,
-        "queuePosition": b.queue_position,
-        "cancelReason": b.cancel_reason.value if b.cancel_reason else None,
-        "rescheduledFrom": b.rescheduled_from,
-        "rescheduledTo": b.rescheduled_to,
-    }
-    if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
-        doc["idempotencyKey"] = b.idempotency_key
-        doc["requestHash"] = b.request_hash
-    if b.phone is not None:
-        doc["phone"] = b.phone
-    return doc
-
-
 # -- the outbox, kept compact: a slot holds fewer than SPILL_AT + MAX_EVENTS_PER_CHANGE events -----
 # An event is its detail-type, version and time; a booking event names its booking by its index in
 # `bookings` (which only grows) with the snapshot's numbers; a slot event has the slot's changing
@@ -121,7 +62,7 @@ def booking_to_doc(b: Booking) -> Document:
 
 
 def event_to_doc(event: Event, index_of: dict[str, int]) -> Document:
-    doc: Document = {"t": event.detail_type.value, "v": event.slot_version, "at": _utc(event.occurred_at)}
+    doc: Document = {"t": event.detail_type.value, "v": event.slot_version, "at": utc(event.occurred_at)}
     if event.booking_id is not None and event.booking is not None:
         snap = event.booking
         doc["i"] = index_of[event.booking_id]
@@ -129,7 +70,7 @@ def event_to_doc(event: Event, index_of: dict[str, int]) -> Document:
         if snap.position is not None:
             doc["p"] = snap.position
         if snap.estimated_call_at is not None:
-            doc["e"] = _utc(snap.estimated_call_at)
+            doc["e"] = utc(snap.estimated_call_at)
         if snap.waitlist_position is not None:
             doc["w"] = snap.waitlist_position
     state = event.slot
@@ -172,12 +113,12 @@ def event_from_doc(doc: Document, slot_id: str, seq: int, booking_ids: list[str]
     booking = None
     if "i" in doc:
         e = doc.get("e")
-        booking = BookingSnapshot(doc["h"], doc.get("p"), _utc(e) if e is not None else None, doc.get("w"))
+        booking = BookingSnapshot(doc["h"], doc.get("p"), utc(e) if e is not None else None, doc.get("w"))
     bits = int(doc.get("r", "0"), 16)
     slot = _unpack(doc["s"], tuple(b for index, b in enumerate(booking_ids) if bits >> index & 1))
     return Event(
         detail_type=EventType(doc["t"]),
-        occurred_at=_utc(doc["at"]),
+        occurred_at=utc(doc["at"]),
         slot_id=slot_id,
         slot_version=doc["v"],
         seq=seq,
@@ -206,8 +147,8 @@ def slot_to_doc(slot: Slot) -> Document:
     return {
         "_id": slot.slot_id,
         "doctorId": slot.doctor_id,
-        "start": _utc(slot.start),
-        "end": _utc(slot.end),
+        "start": utc(slot.start),
+        "end": utc(slot.end),
         "capacity": {
             "base": slot.capacity.base,
             "premiumBuffer": slot.capacity.premium_buffer,
@@ -216,11 +157,12 @@ def slot_to_doc(slot: Slot) -> Document:
         "delayed": slot.delayed,
         "delayMinutes": slot.delay_minutes,
         "closed": slot.closed,
-        "waitlistEndsAt": _utc_or_none(slot.waitlist_ends_at),
+        "waitlistEndsAt": utc_or_none(slot.waitlist_ends_at),
         "nextToken": slot.next_token,
         "bookings": [booking_to_doc(b) for b in slot.bookings],
+        "archivedPatients": slot.archived_patients,
         "refusedMoves": [
-            {"bookingId": r.booking_id, "code": r.code, "at": _utc(r.at)} for r in slot.refused_reschedules
+            {"bookingId": r.booking_id, "code": r.code, "at": utc(r.at)} for r in slot.refused_reschedules
         ],
         # Derived in code on every write, so they always agree with the bookings beside them.
         "booked": slot.booked,
@@ -237,8 +179,8 @@ def slot_from_doc(doc: Document) -> Slot:
     return Slot(
         slot_id=slot_id,
         doctor_id=doctor_id,
-        start=_utc(doc["start"]),
-        end=_utc(doc["end"]),
+        start=utc(doc["start"]),
+        end=utc(doc["end"]),
         capacity=Capacity(
             base=doc["capacity"]["base"],
             premium_buffer=doc["capacity"]["premiumBuffer"],
@@ -247,44 +189,23 @@ def slot_from_doc(doc: Document) -> Slot:
         delayed=doc["delayed"],
         delay_minutes=doc["delayMinutes"],
         closed=doc.get("closed", False),
-        waitlist_ends_at=_utc_or_none(doc.get("waitlistEndsAt")),
+        waitlist_ends_at=utc_or_none(doc.get("waitlistEndsAt")),
         next_token=doc["nextToken"],
-        bookings=tuple(
-            Booking(
-                booking_id=b["bookingId"],
-                slot_id=slot_id,
-                doctor_id=doctor_id,
-                patient_id=b["patientId"],
-                source=Source(b["source"]),
-                token=b["token"],
-                status=Status(b["status"]),
-                created_at=_utc(b["createdAt"]),
-                updated_at=_utc(b["updatedAt"]),
-                idempotency_key=b.get("idempotencyKey"),
-                request_hash=b.get("requestHash"),
-                history=tuple(Change(Status(c["status"]), _utc(c["at"]), c["by"]) for c in b.get("history", ())),
-                called_at=_utc_or_none(b.get("calledAt")),
-                completed_at=_utc_or_none(b.get("completedAt")),
-                skips=b.get("skips", 0),
-                queue_position=b.get("queuePosition"),
-                cancel_reason=CancelReason(b["cancelReason"]) if b.get("cancelReason") else None,
-                rescheduled_from=b.get("rescheduledFrom"),
-                rescheduled_to=b.get("rescheduledTo"),
-                phone=b.get("phone"),
-            )
-            for b in doc["bookings"]
-        ),
+        bookings=tuple(booking_from_doc(b, slot_id, doctor_id) for b in doc["bookings"]),
         refused_reschedules=tuple(
-            RefusedReschedule(r["bookingId"], r["code"], _utc(r["at"])) for r in doc.get("refusedMoves", ())
+            RefusedReschedule(r["bookingId"], r["code"], utc(r["at"])) for r in doc.get("refusedMoves", ())
         ),
+        archived_patients=doc.get("archivedPatients", ""),
         version=doc["version"],
         outbox=outbox_from_docs(doc.get("outbox", []), slot_id, [b["bookingId"] for b in doc["bookings"]]),
     )
 
 
 class SlotStore:
-    def __init__(self, collection: Collection[Document]) -> None:
+    def __init__(self, collection: Collection[Document], archive: BookingArchiveStore | None = None) -> None:
         self.collection = collection
+        # Finished bookings that left their slot (`domain.archive`), beside the slots in their database.
+        self.archive = archive or BookingArchiveStore(collection.database["archived_bookings"])
 
     def ensure_indexes(self) -> None:
         with mongo_errors():
@@ -304,6 +225,7 @@ class SlotStore:
             # The event relay's query: slots whose outbox holds events. An index on the boolean, not
             # on the array (nx-27017 answers nothing to equality on an indexed array field).
             self.collection.create_index([("outboxPending", ASCENDING)])
+        self.archive.ensure_indexes()
 
     def ping(self) -> None:
         with mongo_errors():
@@ -315,7 +237,7 @@ class SlotStore:
                 self.collection.insert_one(slot_to_doc(slot))
         except DuplicateKeyError as exc:
             raise SlotExists(
-                f"doctor {slot.doctor_id} already has a slot starting {_utc(slot.start).isoformat()}"
+                f"doctor {slot.doctor_id} already has a slot starting {utc(slot.start).isoformat()}"
             ) from exc
 
     def insert_all(self, slots: list[Slot]) -> dict[datetime, str]:
@@ -333,11 +255,11 @@ class SlotStore:
                     raise
         if not errors:
             return {}
-        starts = [_utc(slots[error["index"]].start) for error in errors]
+        starts = [utc(slots[error["index"]].start) for error in errors]
         query = {"doctorId": slots[0].doctor_id, "start": {"$in": starts}}
         with mongo_errors():
             found = self.collection.find(query, {"_id": 1, "start": 1}).batch_size(len(starts))  # one reply
-            return {_utc(doc["start"]): doc["_id"] for doc in found}
+            return {utc(doc["start"]): doc["_id"] for doc in found}
 
     def get(self, slot_id: str) -> Slot | None:
         with mongo_errors():
@@ -353,17 +275,17 @@ class SlotStore:
         return result.matched_count == 1
 
     def doctor_slots(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[Slot]:
-        query = {"doctorId": doctor_id, "start": {"$gte": _utc(start_from), "$lt": _utc(start_before)}}
+        query = {"doctorId": doctor_id, "start": {"$gte": utc(start_from), "$lt": utc(start_before)}}
         with mongo_errors():
             return [slot_from_doc(d) for d in self.collection.find(query).sort("start", ASCENDING)]
 
     def slot_starts(self, doctor_id: str, start_from: datetime, start_before: datetime) -> list[datetime]:
         """The start instants of the doctor's slots in [start_from, start_before): one query on the unique index
         (doctorId, start), which holds all it answers (nothing else of a slot is read), normally in one reply."""
-        query = {"doctorId": doctor_id, "start": {"$gte": _utc(start_from), "$lt": _utc(start_before)}}
+        query = {"doctorId": doctor_id, "start": {"$gte": utc(start_from), "$lt": utc(start_before)}}
         with mongo_errors():
             found = self.collection.find(query, {"_id": 0, "start": 1}).batch_size(STARTS_PER_REPLY)
-            return [_utc(doc["start"]) for doc in found]
+            return [utc(doc["start"]) for doc in found]
 
     def patient_slots(
         self,
@@ -387,20 +309,20 @@ class SlotStore:
         single-field index on `bookings.patientId` exists (measured; with the compound index it answered right),
         while it answers `$elemMatch` right with either index or none.
         """
-        lowest = _utc(start_from)
+        lowest = utc(start_from)
         query: Document = {"bookings": {"$elemMatch": {"patientId": patient_id}}}
         if from_slot is not None:
-            start, doctor_id = _utc(from_slot[0]), from_slot[1]
+            start, doctor_id = utc(from_slot[0]), from_slot[1]
             lowest = max(lowest, start)
             query["$or"] = [{"start": {"$gt": start}}, {"doctorId": {"$gte": doctor_id}}]
-        query["start"] = {"$gte": lowest, "$lt": _utc(start_before)}
+        query["start"] = {"$gte": lowest, "$lt": utc(start_before)}
         with mongo_errors():
             found = self.collection.find(query).sort([("start", ASCENDING), ("doctorId", ASCENDING)]).limit(limit)
             return [slot_from_doc(d) for d in found]
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
         """Ids of slots that started by `started_by` and still hold BOOKED bookings, fetched in batches."""
-        query = {"awaitingArrival": True, "start": {"$lte": _utc(started_by)}}
+        query = {"awaitingArrival": True, "start": {"$lte": utc(started_by)}}
         with mongo_errors():
             cursor = self.collection.find(query, {"_id": 1}).sort("start", ASCENDING).batch_size(batch_size)
             for doc in cursor:
@@ -419,11 +341,11 @@ class SlotStore:
             for doc in self.collection.find({"outboxPending": True}).batch_size(batch_size):
                 yield slot_from_doc(doc)
 
-    def prune_outbox(self, slot: Slot, published_through: int) -> bool:
-        """Drop the published events (versions up to `published_through`) if the slot is still at its
-        version, which stays: what a writer decides on is unchanged, and one who read this version
-        writes back only what it read, less what it knows is published, plus its own events."""
-        kept = tuple(e for e in slot.outbox if e.slot_version > published_through)
+    def prune_outbox(self, slot: Slot, relayed: Relayed) -> bool:
+        """Drop the events `relayed` says are published if the slot is still at its version, which
+        stays: what a writer decides on is unchanged, and one who read this version writes back only
+        what it read, less what it knows is published, plus its own events."""
+        kept = tuple(relayed.unpublished(slot.outbox))
         update = {"$set": {"outbox": outbox_to_docs(slot, kept), "outboxPending": bool(kept)}}
         with mongo_errors(write=True):
             result = self.collection.update_one({"_id": slot.slot_id, "version": slot.version}, update)

@@ -10,10 +10,12 @@ store can write it back in one conditional replace and a lost race simply decide
     reschedule  the three writes of a reschedule
     sessions    a doctor's sessions and leave
     outbox      the events of a change, written with it
+    archive     finished bookings leave the slot
 
 Callers use `from opd import domain` and `domain.<name>`: what they use is re-exported here.
 """
 
+from opd.domain.archive import ARCHIVE_AT, archivable, due_for_archive, may_have_archived, without_archived
 from opd.domain.model import (
     BOOKINGS_PER_PLACE,
     ID_PATTERN,
@@ -35,6 +37,7 @@ from opd.domain.model import (
     Source,
     Standing,
     Tier,
+    booking_for_key,
     require_aware,
     require_id,
     slot_id_of_booking,
@@ -44,6 +47,7 @@ from opd.domain.outbox import (
     MAX_EVENTS_PER_CHANGE,
     MAX_WAITLIST_LIMIT,
     SPILL_AT,
+    Relayed,
     booking_as_it_was,
     events_between,
     published_through,
@@ -116,6 +120,7 @@ from opd.domain.states import (
 )
 
 __all__ = [
+    "ARCHIVE_AT",
     "ASKED_PLAINLY",
     "AWAITING_ARRIVAL",
     "BOOKINGS_PER_PLACE",
@@ -158,6 +163,7 @@ __all__ = [
     "Event",
     "EventType",
     "RefusedReschedule",
+    "Relayed",
     "SessionPlan",
     "Slot",
     "SlotSnapshot",
@@ -168,10 +174,12 @@ __all__ = [
     "abandon_reschedule",
     "answered",
     "answered_all",
+    "archivable",
     "begin_reschedule",
     "board_line",
     "book",
     "booking_as_it_was",
+    "booking_for_key",
     "call_next",
     "call_order",
     "clinic_day",
@@ -179,10 +187,12 @@ __all__ = [
     "close_for_leave",
     "consultation_minutes",
     "day_loads",
+    "due_for_archive",
     "event_types",
     "events_between",
     "finish_reschedule",
     "mark_no_shows",
+    "may_have_archived",
     "new_slot",
     "no_show_cutoff",
     "place_rescheduled",
@@ -202,4 +212,5 @@ __all__ = [
     "tier_limits",
     "transition",
     "with_events",
+    "without_archived",
 ]

@@ -8,6 +8,7 @@ booking by id); what may change and how is in `rules`, `queue`, `reschedule`, `s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -232,6 +233,9 @@ class Slot:
     # From then on the waitlist is over (start + the no-show grace, fixed when the slot is made): nobody
     # joins it or is promoted from it, and the sweeper ends it. None: it never closes (slots made before v3).
     waitlist_ends_at: datetime | None = None
+    # A Bloom filter (base64) of the patients whose finished bookings here went to the archive
+    # (`domain.archive`); empty while none did.
+    archived_patients: str = ""
     version: int = 0  # the store's fencing value: every write is conditional on it
     # Events of the slot's changes not yet known to be published, oldest first: written by the same
     # conditional write as the change they describe (see `with_events`). Delivery's bookkeeping, not
@@ -282,15 +286,20 @@ class Slot:
 
     def booking_for_key(self, idempotency_key: str, request_hash: str) -> Booking | None:
         """The booking an earlier request with this key made here; the same key with another body is a conflict."""
-        earlier = next((b for b in self.bookings if b.idempotency_key == idempotency_key), None)
-        if earlier is not None and earlier.request_hash != request_hash:
-            raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
-        return earlier
+        return booking_for_key(self.bookings, idempotency_key, request_hash)
 
     def with_booking(self, updated: Booking) -> Slot:
         return replace(
             self, bookings=tuple(updated if b.booking_id == updated.booking_id else b for b in self.bookings)
         )
+
+
+def booking_for_key(bookings: Iterable[Booking], idempotency_key: str, request_hash: str) -> Booking | None:
+    """The booking an earlier request with this key made, among `bookings`; the key with another body: a conflict."""
+    earlier = next((b for b in bookings if b.idempotency_key == idempotency_key), None)
+    if earlier is not None and earlier.request_hash != request_hash:
+        raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
+    return earlier
 
 
 def slot_id_of_booking(booking_id: str) -> str | None:

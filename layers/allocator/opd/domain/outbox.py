@@ -9,7 +9,7 @@ left it, for its detail (rendered in `opd.eventbridge`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby, pairwise
 
@@ -99,16 +99,48 @@ def events_between(before: Slot | None, after: Slot, now: datetime) -> list[Even
     ]
 
 
-def with_events(before: Slot | None, after: Slot, now: datetime, published_through: int | None = None) -> Slot:
-    """`after` as it must be written: its outbox is what `before` held, less what is known to be published
-    (every event of a version up to `published_through`), and the events of this change.
+@dataclass(frozen=True)
+class Relayed:
+    """What of a slot's events is known to be on the bus (or in the event backlog): every event of a
+    version up to `through`, and every event of the `versions` above it.
+
+    Requests publish only their own change's events, right after their write, so on a hot slot the
+    versions go out of order (the next writer may publish before the last one has said so): a single
+    "published through" would make each writer publish its predecessors' events again. The marker is
+    kept in Redis (`opd.lock`), whose script merges as `merged` does.
+    """
+
+    through: int | None = None
+    versions: frozenset[int] = frozenset()
+
+    def covers(self, version: int) -> bool:
+        return (self.through is not None and version <= self.through) or version in self.versions
+
+    def merged(self, news: Relayed) -> Relayed:
+        """This marker with `news` added; `through` climbs over the versions that now follow it without a gap."""
+        through = max(
+            self.through if self.through is not None else -1, news.through if news.through is not None else -1
+        )
+        above = {v for v in (*self.versions, *news.versions) if v > through}
+        while through + 1 in above:
+            through += 1
+            above.discard(through)
+        return Relayed(through if through >= 0 else None, frozenset(above))
+
+    def unpublished(self, outbox: Sequence[Event]) -> list[Event]:
+        return [e for e in outbox if not self.covers(e.slot_version)]
+
+
+def with_events(before: Slot | None, after: Slot, now: datetime, relayed: Relayed | None = None) -> Slot:
+    """`after` as it must be written: its outbox is what `before` held, less what `relayed` says is
+    published, and the events of this change.
 
     So a change and its events are one write: neither can exist without the other. Events never
-    refuse a change: past `SPILL_AT` the writer moves them out of the document (`published_through`
-    then covers them too).
+    refuse a change: past `SPILL_AT` the writer moves them out of the document (the marker then
+    covers them too).
     """
     held = before.outbox if before is not None else ()
-    kept = tuple(e for e in held if published_through is None or e.slot_version > published_through)
+    kept = tuple(held) if relayed is None else tuple(relayed.unpublished(held))
     return replace(after, outbox=(*kept, *events_between(before, after, now)))
 
 

@@ -63,6 +63,9 @@ class BookingOptions:
     idempotency_key: str | None = None
     request_hash: str | None = None
     rescheduled_from: str | None = None  # the booking this one replaces
+    # The patient's bookings of this slot that went to the archive (asked for only when the slot's
+    # filter says there may be some): they count for the 3-rebook rule as those in the slot do.
+    archived: tuple[Booking, ...] = ()
 
 
 ASKED_PLAINLY = BookingOptions()
@@ -89,7 +92,9 @@ def book(
         raise SlotClosed(f"slot {slot.slot_id} is closed: the doctor is on leave")
     if now >= slot.end:
         raise SlotClosed(f"slot {slot.slot_id} ended at {slot.end.isoformat()}")
-    theirs = [b for b in slot.bookings if b.patient_id == patient_id]
+    in_slot = [b for b in slot.bookings if b.patient_id == patient_id]
+    # A booking may be in both for a moment (archived, its slot's write not yet made): count it once.
+    theirs = in_slot + [b for b in options.archived if slot.booking(b.booking_id) is None]
     if any(b.status in HOLDS_OR_WAITS for b in theirs):
         raise DuplicateBooking(f"patient {patient_id} already holds or waits for a booking in slot {slot.slot_id}")
     if len(theirs) > MAX_REBOOKINGS:  # the first booking and MAX_REBOOKINGS more

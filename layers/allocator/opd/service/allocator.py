@@ -10,13 +10,14 @@ straight to the store (`opd.service.reads`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from opd import domain
 from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import NotFound
-from opd.ports import EventBacklog, EventPublisher, KeyClaim, SlotMutex, SlotRepository
+from opd.ports import BookingArchive, EventBacklog, EventPublisher, KeyClaim, SlotMutex, SlotRepository
 from opd.service import reads
 from opd.service.ids import new_booking_id, new_slot_id, utc_now
 from opd.service.relay import EventRelay
@@ -265,14 +266,18 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             request_hash=key.body if key is not None else None,
         )
 
+        archived = _ArchivedOfPatient(self.store.archive, slot_id, patient_id)
+
         def decide(slot: Slot) -> Decision[Booked]:
             # Our own write, applied but its reply lost, must not book twice.
             if (ours := slot.booking(booking_id)) is not None:
                 return None, Booked(domain.answered(slot, ours, self.clock()), replayed=False)
-            if key is not None and (first := slot.booking_for_key(key.key, key.body)) is not None:
+            theirs = archived.of(slot)
+            if key is not None and (first := domain.booking_for_key((*slot.bookings, *theirs), key.key, key.body)):
                 return None, Booked(domain.answered(slot, first.as_created(), self.clock()), replayed=True)
             now, reduction = self.clock(), self.settings.delay_reduction_percent
-            changed, booking = domain.book(slot, booking_id, patient_id, source, now, reduction, options)
+            asked = replace(options, archived=theirs)
+            changed, booking = domain.book(slot, booking_id, patient_id, source, now, reduction, asked)
             return changed, Booked(domain.answered(changed, booking, now), replayed=False)
 
         claim = None if key is None else KeyClaim(key.key, slot_id, key.body, key.ttl_s)
@@ -324,7 +329,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             raise NotFound(f"no booking {booking_id}")
 
         def decide(slot: Slot) -> Decision[Booking]:
-            booking = slot.booking(booking_id)
+            # A finished booking that left its slot is read from the archive, only to be refused as final.
+            booking = slot.booking(booking_id) or self.store.archive.get(booking_id)
             if booking is None:
                 raise NotFound(f"no booking {booking_id}")
             changed, moved = change(slot, booking)
@@ -370,3 +376,19 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         """Publish every event that requests left unpublished, and drop published ones from the outboxes
         (see `EventRelay.relay_events`)."""
         return self.relay.relay_events(time_left, batch_size, reserve_s)
+
+
+class _ArchivedOfPatient:
+    """A patient's bookings of one slot that went to the archive: asked for once, and only if the slot's
+    filter says there may be some (`domain.may_have_archived`), so nearly every booking costs nothing more."""
+
+    def __init__(self, archive: BookingArchive, slot_id: str, patient_id: str) -> None:
+        self.archive, self.slot_id, self.patient_id = archive, slot_id, patient_id
+        self._found: tuple[Booking, ...] | None = None
+
+    def of(self, slot: Slot) -> tuple[Booking, ...]:
+        if not domain.may_have_archived(slot, self.patient_id):
+            return ()
+        if self._found is None:
+            self._found = tuple(self.archive.of_patient(self.slot_id, self.patient_id))
+        return self._found

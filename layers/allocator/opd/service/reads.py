@@ -40,8 +40,8 @@ NOT_A_CURSOR = "must be the `next` of an earlier answer, as it was given"
 class ListingPosition:
     """Where a page of a patient's bookings stopped: at this booking, in the slot of this doctor and start.
 
-    The listing's order is (slot start, doctor id, the booking's place in its slot): a doctor has one slot per
-    start instant, and a slot's bookings only ever grow at the end, so the order is total and never changes.
+    The listing's order is (slot start, doctor id, booking id): a doctor has one slot per start instant, and a
+    booking's id never changes, also when it leaves its slot for the archive, so the order is total and stays.
     """
 
     start: datetime
@@ -66,8 +66,9 @@ class ListingPosition:
             raise ValidationFailed.field("after", NOT_A_CURSOR)
         return position
 
-    def is_in(self, slot: Slot) -> bool:
-        return slot.start == self.start and slot.doctor_id == self.doctor_id
+    @property
+    def key(self) -> tuple[datetime, str, str]:
+        return self.start, self.doctor_id, self.booking_id
 
 
 def _decoded(cursor: str) -> ListingPosition | None:
@@ -90,10 +91,13 @@ def get_slot(store: SlotRepository, slot_id: str) -> Slot:
 
 
 def find_booking(store: SlotRepository, booking_id: str) -> tuple[Slot, Booking]:
-    """The booking and its slot, read by the slot id its booking id names: one read by primary key."""
+    """The booking and its slot, read by the slot id its booking id names: one read by primary key, and
+    one more in the archive for a booking that is not in its slot (finished, it may have left it)."""
     slot_id = domain.slot_id_of_booking(booking_id)
     slot = store.get(slot_id) if slot_id else None
     booking = slot.booking(booking_id) if slot else None
+    if slot is not None and booking is None:
+        booking = store.archive.get(booking_id)
     if slot is None or booking is None:
         raise NotFound(f"no booking {booking_id}")
     return slot, booking
@@ -135,13 +139,31 @@ def patient_bookings(
         position = None  # the whole window comes after it
     from_slot = (position.start, position.doctor_id) if position else None
     slots = store.patient_slots(patient_id, opens, closes, BOOKINGS_PAGE_SLOTS, from_slot)
-    theirs = _after(position, [(slot, b) for slot in slots for b in slot.bookings if b.patient_id == patient_id])
+    archived = store.archive.patient_bookings(
+        patient_id, opens, closes, BOOKINGS_PAGE_SLOTS, position.key if position else None
+    )
+    theirs = _after(position, _listing(patient_id, now, slots, archived))
     page = theirs[:BOOKINGS_PAGE]
-    following = ListingPosition.of(*page[-1]).cursor() if len(theirs) > len(page) else None
-    answered = [
-        booking for slot in slots for booking in domain.answered_all(slot, [b for s, b in page if s is slot], now)
-    ]
-    return BookingsPage(answered, following)
+    following = page[-1][0].cursor() if len(theirs) > len(page) else None
+    return BookingsPage([booking for _, booking in page], following)
+
+
+def _listing(
+    patient_id: str, now: datetime, slots: list[Slot], archived: list[tuple[datetime, Booking]]
+) -> list[tuple[ListingPosition, Booking]]:
+    """The patient's bookings in the slots read and those read from the archive, answered, in the listing's order.
+
+    A booking archived a moment ago may be in both (its slot's write had not been made): it is listed once.
+    Each source was read in the listing's order up to BOOKINGS_PAGE_SLOTS, so either gives more than a page
+    after the cursor or all it has: the first page of the two merged is right, and whether more follow is known.
+    """
+    listed: dict[str, tuple[ListingPosition, Booking]] = {}
+    for slot in slots:
+        for booking in domain.answered_all(slot, [b for b in slot.bookings if b.patient_id == patient_id], now):
+            listed[booking.booking_id] = (ListingPosition.of(slot, booking), booking)
+    for start, booking in archived:  # finished: no standing, no waitlist place, answered as they are
+        listed.setdefault(booking.booking_id, (ListingPosition(start, booking.doctor_id, booking.booking_id), booking))
+    return sorted(listed.values(), key=lambda listing: listing[0].key)
 
 
 def _listing_window(
@@ -159,18 +181,18 @@ def _listing_window(
     return opens, datetime.combine(last + timedelta(days=1), clock_time(), tzinfo=zone)
 
 
-def _after(position: ListingPosition | None, theirs: list[tuple[Slot, Booking]]) -> list[tuple[Slot, Booking]]:
-    """The patient's bookings (in listing order, from the slot of `position` on) that come after `position`.
+def _after(
+    position: ListingPosition | None, listing: list[tuple[ListingPosition, Booking]]
+) -> list[tuple[ListingPosition, Booking]]:
+    """The bookings of `listing` (in order, from `position` on) that come after `position`.
 
-    `position` is inside the listing's days here, so its slot was read, first, and holds its booking among the
-    patient's (their bookings stay in their slot for good): anything else is a cursor this listing did not give.
+    `position` is inside the listing's days here, so its booking was read, first (the patient's bookings stay
+    theirs for good, in their slot or the archive): anything else is a cursor this listing did not give.
     """
     if position is None:
-        return theirs
-    if theirs and position.is_in(theirs[0][0]):
-        for n, (slot, booking) in enumerate(theirs):
-            if slot is not theirs[0][0]:
-                break
-            if booking.booking_id == position.booking_id:
-                return theirs[n + 1 :]
+        return listing
+    # The slot of `position` was read whole: its bookings before the position's are left out here.
+    rest = [listed for listed in listing if listed[0].key >= position.key]
+    if rest and rest[0][0] == position:
+        return rest[1:]
     raise ValidationFailed.field("after", NOT_A_CURSOR)

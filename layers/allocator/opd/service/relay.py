@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from opd import domain, eventbridge
-from opd.domain import Event, Slot
+from opd.domain import Event, Relayed, Slot
 from opd.errors import DependencyUnavailable
 from opd.ports import EventBacklog, EventPublisher, SlotMutex, SlotRepository
 from opd.service.reports import RelayReport
@@ -58,78 +58,79 @@ class EventRelay:
         self._paused_until = 0.0  # time.monotonic() until which requests leave publishing to the relay
 
     def publish_written(self, written: Slot) -> None:
-        """After the write, with the lock let go: put the slot's pending events on the bus, or past
-        SPILL_AT move them to the backlog, and raise the slot's relay marker over what is done.
+        """After the write, with the lock let go: put this change's own events on the bus, or past
+        SPILL_AT move every unpublished one to the backlog, and add to the slot's relay marker what is done.
 
-        Never fails the change, which is written: what is neither published nor moved now stays in
-        the outbox for the relay. After a failure of the bus, this environment leaves publishing to
-        the relay for PUBLISH_PAUSE_S instead of making every request wait for the bus's timeouts."""
-        through = None
-        if time.monotonic() >= self._paused_until:
-            marks, _ = self._publish({written.slot_id: (written, list(written.outbox))}, quietly=True)
-            through = marks.get(written.slot_id)
-        left = [e for e in written.outbox if through is None or e.slot_version > through]
-        if len(left) >= domain.SPILL_AT and (moved := self._spill(written, left)) is not None:
-            through = moved
-        if through is not None:
-            self._record({written.slot_id: through})
+        Only its own: on a hot slot the next writer is often publishing before this one has recorded
+        anything, and a writer that published the whole outbox would send its predecessors' events
+        again. What a request leaves (a bus that failed, a request that stopped) is the relay's.
+        Never fails the change, which is written. After a failure of the bus, this environment leaves
+        publishing to the relay for PUBLISH_PAUSE_S instead of making every request wait for the bus's timeouts."""
+        news = self._spilled(written, self._publish_own(written))
+        if news != Relayed():
+            self._record({written.slot_id: news})
 
     @contextmanager
     def publishing(self) -> Iterator[Callable[[Slot], None]]:
         """`publish_written` for a request that writes many slots (a leave's day), given to its writes.
 
-        Each slot as written is published at once in the background, PUBLISH_THREADS slots at a time
-        (each slot's events in order), while the request writes the next; on leaving, whatever happened,
-        the publications are waited for, events past SPILL_AT are moved to the backlog, and every relay
-        marker is raised in one script. The first slot is published on the request's thread: it makes the
-        bus's client (boto3 makes none safely in two threads at once), and a bus that fails it pauses
-        publishing before the others try. Never fails: what is not published stays for the relay."""
+        Each slot as written is published at once in the background, PUBLISH_THREADS slots at a time,
+        while the request writes the next; on leaving, whatever happened, the publications are waited
+        for, events past SPILL_AT are moved to the backlog, and every relay marker is added to in one
+        script. The first slot is published on the request's thread: it makes the bus's client (boto3
+        makes none safely in two threads at once), and a bus that fails it pauses publishing before
+        the others try. Never fails: what is not published stays for the relay."""
         from concurrent.futures import Future, ThreadPoolExecutor  # only a request that writes many slots
 
         written: list[Slot] = []
-        marks: dict[str, int] = {}
-        pending: list[Future[dict[str, int]]] = []
+        done: list[Relayed | Future[Relayed]] = []
         pool = ThreadPoolExecutor(max_workers=PUBLISH_THREADS, thread_name_prefix="publish")
 
         def publish(slot: Slot) -> None:
-            if written:
-                pending.append(pool.submit(self._publish_slot, slot))
-            else:
-                marks.update(self._publish_slot(slot))
+            done.append(pool.submit(self._publish_own, slot) if written else self._publish_own(slot))
             written.append(slot)
 
         try:
             yield publish
         finally:
             pool.shutdown(wait=True)
-            for done in pending:
-                marks.update(done.result())
-            for slot in written:
-                through = marks.get(slot.slot_id)
-                left = [e for e in slot.outbox if through is None or e.slot_version > through]
-                if len(left) >= domain.SPILL_AT and (moved := self._spill(slot, left)) is not None:
-                    marks[slot.slot_id] = moved
-            self._record(marks)
+            marks = {}
+            for slot, news in zip(written, done, strict=True):
+                marks[slot.slot_id] = self._spilled(slot, news if isinstance(news, Relayed) else news.result())
+            self._record({slot_id: news for slot_id, news in marks.items() if news != Relayed()})
 
-    def _publish_slot(self, slot: Slot) -> dict[str, int]:
-        """One written slot's pending events, unless the bus failed lately: {slot id: version published through}."""
-        if time.monotonic() < self._paused_until:
-            return {}
-        return self._publish({slot.slot_id: (slot, list(slot.outbox))}, quietly=True)[0]
+    def _publish_own(self, slot: Slot) -> Relayed:
+        """Publish the events of the change that wrote `slot` (unless the bus failed lately): the marker's news."""
+        own = [e for e in slot.outbox if e.slot_version == slot.version]
+        if own and (time.monotonic() < self._paused_until or not self._publish({slot.slot_id: (slot, own)}, True)[0]):
+            return Relayed()
+        if any(e.slot_version < slot.version for e in slot.outbox):
+            return Relayed(versions=frozenset({slot.version}))  # older ones still wait: listed above them
+        # Nothing older waits (what the write dropped was published): through this version, all is out.
+        # A change without events counts too, so the marker's `through` climbs over it.
+        return Relayed(through=slot.version)
 
-    def _spill(self, slot: Slot, events: list[Event]) -> int | None:
-        """Move `events` (the slot's unpublished ones, oldest first) to the backlog; the version they
-        reach, or None if they could not be moved (they stay in the outbox, and are moved again)."""
+    def _spilled(self, slot: Slot, news: Relayed) -> Relayed:
+        """`news`, or, when the slot's unpublished events reach SPILL_AT, all of them moved to the backlog."""
+        left = news.unpublished(slot.outbox)
+        if len(left) >= domain.SPILL_AT and self._spill(slot, left):
+            # Every event of a version up to this one is now published, moved, or was dropped as published.
+            return Relayed(through=slot.version)
+        return news
+
+    def _spill(self, slot: Slot, events: list[Event]) -> bool:
+        """Move `events` (the slot's unpublished ones, oldest first) to the backlog; False if they could
+        not be moved (they stay in the outbox, and are moved again)."""
         if self.backlog is None:
-            return None
+            return False
         try:
             self.backlog.add(eventbridge.entries(slot, events, self.settings.delay_reduction_percent))
         except DependencyUnavailable as exc:
             log.warning("events of slot %s not moved to the backlog: %s", slot.slot_id, exc.message)
-            return None
-        return events[-1].slot_version
+            return False
+        return True
 
-    def _record(self, marks: dict[str, int]) -> None:
+    def _record(self, marks: dict[str, Relayed]) -> None:
         try:
             self.lock.record_published(marks)
         except DependencyUnavailable as exc:  # only costs a second publication by the relay
@@ -140,7 +141,7 @@ class EventRelay:
         if time.monotonic() < self._paused_until:
             return
         marks, _ = self._publish({slot.slot_id: (slot, list(slot.outbox)) for slot in slots}, quietly=True)
-        self._record(marks)
+        self._record({slot_id: Relayed(through=through) for slot_id, through in marks.items()})
 
     def _publish(
         self, pending: dict[str, tuple[Slot, list[Event]]], quietly: bool = False
@@ -233,24 +234,18 @@ class EventRelay:
         except DependencyUnavailable as exc:  # without markers, every event in the outboxes goes (again)
             log.warning("relay markers not read, publishing every outbox event: %s", exc.message)
             known = {}
-
-        def unpublished(slot: Slot) -> list[Event]:
-            mark = known.get(slot.slot_id)
-            return [e for e in slot.outbox if mark is None or e.slot_version > mark]
-
-        waiting = {slot.slot_id: (slot, unpublished(slot)) for slot in batch}
-        marks, published = self._publish(waiting)
-        try:
-            self.lock.record_published(marks)
-        except DependencyUnavailable as exc:
-            log.warning("relay markers not recorded: %s", exc.message)
+        waiting = {slot.slot_id: (slot, known.get(slot.slot_id, Relayed()).unpublished(slot.outbox)) for slot in batch}
+        # Through a version, every event is now published: before (the marker) or just now.
+        found, published = self._publish(waiting)
+        marks = {slot_id: Relayed(through=through) for slot_id, through in found.items()}
+        self._record(marks)
         pruned = 0
         for slot in batch:
-            through = marks.get(slot.slot_id, known.get(slot.slot_id))
-            if through is not None and any(e.slot_version <= through for e in slot.outbox):
+            relayed = known.get(slot.slot_id, Relayed()).merged(marks.get(slot.slot_id, Relayed()))
+            if any(relayed.covers(e.slot_version) for e in slot.outbox):
                 try:
-                    pruned += int(self.store.prune_outbox(slot, through))
+                    pruned += int(self.store.prune_outbox(slot, relayed))
                 except DependencyUnavailable as exc:  # the next run, or the slot's next writer, prunes
                     log.warning("outbox of slot %s not pruned: %s", slot.slot_id, exc.message)
-        left = sum(len(outbox) for _, outbox in waiting.values()) - published
+        left = sum(len(events) for _, events in waiting.values()) - published
         return published, len(batch), pruned, max(0, left)

@@ -153,10 +153,18 @@ class Rescheduler:
     def _place(
         self, target: Slot, old: Booking, new_id: str, now: datetime, key: RequestKey | None, by: str
     ) -> Decision[Booking]:
+        theirs: tuple[Booking, ...] = ()
+        if target.booking(new_id) is None and domain.may_have_archived(target, old.patient_id):
+            # The new booking may have been made, cancelled and archived while this move stood unfinished:
+            # it must not be made twice. The patient's archived bookings count for the 3-rebook rule too.
+            theirs = tuple(self.store.archive.of_patient(target.slot_id, old.patient_id))
+            if (made := next((b for b in theirs if b.booking_id == new_id), None)) is not None:
+                return None, domain.answered(target, made, now)
         asked = domain.BookingOptions(
             by=by,
             idempotency_key=key.key if key is not None else None,
             request_hash=key.body if key is not None else None,
+            archived=theirs,
         )
         pct = self.settings.delay_reduction_percent
         changed, placed = domain.place_rescheduled(target, old, new_id, now, pct, asked)
@@ -192,7 +200,8 @@ class Rescheduler:
         pct = self.settings.delay_reduction_percent
 
         def finish(slot: Slot) -> Decision[None]:
-            booking = slot.booking(old.booking_id)
+            # Finished, it may have gone to the archive since (a repeat that stalled before write 3).
+            booking = slot.booking(old.booking_id) or self.store.archive.get(old.booking_id)
             if booking is not None and booking.status is Status.CANCELLED and booking.rescheduled_to == new_id:
                 return None, None  # finished already
             if booking is None or not booking.rescheduling or booking.rescheduled_to != new_id:

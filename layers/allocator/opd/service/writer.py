@@ -166,7 +166,7 @@ class SlotWriter:
         for _ in range(self.settings.write_attempts):
             if changed is None:
                 return answer, None
-            outboxed = domain.with_events(slot, changed, self.clock(), held.relayed)
+            outboxed = self._archiving(domain.with_events(slot, changed, self.clock(), held.relayed))
             fresh = self._write(outboxed, slot.version)
             if fresh is None:
                 return answer, replace(outboxed, version=slot.version + 1)
@@ -174,6 +174,22 @@ class SlotWriter:
             slot = fresh
             changed, answer = decide(slot)
         raise SlotBusy(f"slot {slot_id} kept changing under this request, try again", retry_after_seconds=1)
+
+    def _archiving(self, slot: Slot) -> Slot:
+        """`slot` as it must be written: once it holds ARCHIVE_AT finished bookings no waiting event needs,
+        they are archived first (one more round trip, for one write in ten finished bookings) and left out.
+
+        Archived before the write that drops them, so they are never in neither place. An archive that
+        cannot be written keeps them in the slot for a later write: the change itself goes on."""
+        due = domain.due_for_archive(slot)
+        if not due:
+            return slot
+        try:
+            self.store.archive.add(slot, due)
+        except DependencyUnavailable as exc:
+            log.warning("finished bookings of slot %s stay in it for now: %s", slot.slot_id, exc.message)
+            return slot
+        return domain.without_archived(slot, due)
 
     def _write(self, changed: Slot, read_version: int) -> Slot | None:
         """Write `changed` if the slot is still at `read_version`: None once written, else the slot as it is now."""

@@ -1,0 +1,98 @@
+"""MongoDB's side shared by the slot store and the archive: its errors as the service's, times in UTC, and a
+booking's document form (a slot's `bookings` element, an archived booking's body)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
+
+from opd.domain import Booking, CancelReason, Change, Source, Status
+from opd.errors import DependencyUnavailable, WriteNotAcknowledged
+
+Document = dict[str, Any]
+DUPLICATE_KEY = 11000  # MongoDB's error code for a unique index violation
+
+
+@contextmanager
+def mongo_errors(write: bool = False) -> Iterator[None]:
+    """An unreachable MongoDB is a 503 for the caller, never a half-done change.
+
+    A write that failed on the connection after it was sent may have been applied all the same:
+    that is WriteNotAcknowledged, and the caller must find out before answering. A server that
+    could not even be selected never got the write (pymongo raises the first error, not this one,
+    when it was retrying a write it had sent).
+    """
+    try:
+        yield
+    except DuplicateKeyError:
+        raise
+    except ServerSelectionTimeoutError as exc:
+        raise DependencyUnavailable("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
+    except ConnectionFailure as exc:  # AutoReconnect, NetworkTimeout: the connection broke mid-command
+        kind = WriteNotAcknowledged if write else DependencyUnavailable
+        raise kind("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
+    except PyMongoError as exc:
+        raise DependencyUnavailable("mongo", f"MongoDB error: {exc}") from exc
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+def booking_to_doc(b: Booking) -> Document:
+    doc: Document = {
+        "bookingId": b.booking_id,
+        "patientId": b.patient_id,
+        "source": b.source.value,
+        "token": b.token,
+        "status": b.status.value,
+        "createdAt": utc(b.created_at),
+        "updatedAt": utc(b.updated_at),
+        "history": [{"status": c.status.value, "at": utc(c.at), "by": c.by} for c in b.history],
+        "calledAt": utc_or_none(b.called_at),
+        "completedAt": utc_or_none(b.completed_at),
+        "skips": b.skips,
+        "queuePosition": b.queue_position,
+        "cancelReason": b.cancel_reason.value if b.cancel_reason else None,
+        "rescheduledFrom": b.rescheduled_from,
+        "rescheduledTo": b.rescheduled_to,
+    }
+    if b.idempotency_key is not None:  # only keyed bookings carry them: slot documents stay small
+        doc["idempotencyKey"] = b.idempotency_key
+        doc["requestHash"] = b.request_hash
+    if b.phone is not None:
+        doc["phone"] = b.phone
+    return doc
+
+
+def booking_from_doc(b: Document, slot_id: str, doctor_id: str) -> Booking:
+    return Booking(
+        booking_id=b["bookingId"],
+        slot_id=slot_id,
+        doctor_id=doctor_id,
+        patient_id=b["patientId"],
+        source=Source(b["source"]),
+        token=b["token"],
+        status=Status(b["status"]),
+        created_at=utc(b["createdAt"]),
+        updated_at=utc(b["updatedAt"]),
+        idempotency_key=b.get("idempotencyKey"),
+        request_hash=b.get("requestHash"),
+        history=tuple(Change(Status(c["status"]), utc(c["at"]), c["by"]) for c in b.get("history", ())),
+        called_at=utc_or_none(b.get("calledAt")),
+        completed_at=utc_or_none(b.get("completedAt")),
+        skips=b.get("skips", 0),
+        queue_position=b.get("queuePosition"),
+        cancel_reason=CancelReason(b["cancelReason"]) if b.get("cancelReason") else None,
+        rescheduled_from=b.get("rescheduledFrom"),
+        rescheduled_to=b.get("rescheduledTo"),
+        phone=b.get("phone"),
+    )
