@@ -152,6 +152,9 @@ def speed_up(dispatcher: Any) -> None:
     if hasattr(jsonpath.parse, "cache_info"):  # this process is patched already
         return
     jsonpath.parse = functools.lru_cache(maxsize=256)(jsonpath.parse)  # moto imports `parse` on each use
+    # Every call lists its handler class's methods (inspect.getmembers): 7 % of the process in a rush.
+    responses: Any = importlib.import_module("moto.core.responses")
+    responses.method_names_from_class = functools.lru_cache(maxsize=256)(responses.method_names_from_class)
 
     sqs: Any = importlib.import_module("moto.sqs.models")
     exact_seconds, exact_millis = sqs.unix_time, sqs.unix_time_millis
@@ -203,18 +206,20 @@ def _housekeeping(stop: threading.Event) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server
+    import waitress  # type: ignore[import-untyped]
 
     parser = argparse.ArgumentParser(prog="python -m devserver.motoserver", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server would log every call
-    server = make_server("127.0.0.1", args.port, moto_app(), threaded=True, request_handler=MotoRequestHandler)
+    logging.getLogger("waitress").setLevel(logging.ERROR)  # it would log every queue of waiting requests
+    # waitress, not moto's werkzeug server: that one closes every connection after its answer, so each
+    # PutEvents or SQS call was a new TCP connection and a new thread, and writes each header on its own
+    # (most of the process's CPU in a rush); waitress keeps connections open and buffers its writes.
+    server = waitress.create_server(moto_app(), host="127.0.0.1", port=args.port, threads=8, ident="moto")
     stop = threading.Event()
-    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    threading.Thread(target=server.run, name="moto", daemon=True).start()
     threading.Thread(target=_housekeeping, args=(stop,), name="moto-housekeeping", daemon=True).start()
-    print(server.server_port, flush=True)  # the runner waits for this line
+    print(server.effective_port, flush=True)  # the runner waits for this line
     # moto prints a line now and then; nobody reads our stdout after the port.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         while sys.stdin.buffer.read(4096):  # until the runner closes it, or is gone
             pass
     stop.set()
-    server.shutdown()
+    server.close()
     return 0
 
 
