@@ -14,10 +14,9 @@ from datetime import datetime
 
 from pymongo import ASCENDING
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
 
 from opd.domain import Booking, Slot
-from opd.mongo import DUPLICATE_KEY, Document, booking_from_doc, booking_to_doc, mongo_errors, utc
+from opd.mongo import Document, booking_from_doc, booking_to_doc, insert_new, mongo_errors, utc
 
 # Where a page of a patient's list starts: (slot start, doctor id, booking id), that booking included.
 ListingKey = tuple[datetime, str, str]
@@ -39,13 +38,7 @@ class BookingArchiveStore:
     def add(self, slot: Slot, bookings: Sequence[Booking]) -> None:
         """Archive `bookings` of `slot` in one round trip; those archived already stay as they are."""
         where = {"slotId": slot.slot_id, "doctorId": slot.doctor_id, "start": utc(slot.start)}
-        docs = [{**booking_to_doc(b), "_id": b.booking_id, **where} for b in bookings]
-        with mongo_errors(write=True):
-            try:
-                self.collection.insert_many(docs, ordered=False)
-            except BulkWriteError as exc:
-                if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
-                    raise
+        insert_new(self.collection, [{**booking_to_doc(b), "_id": b.booking_id, **where} for b in bookings])
 
     def get(self, booking_id: str) -> Booking | None:
         with mongo_errors():

@@ -15,10 +15,9 @@ from datetime import UTC
 
 from pymongo import ASCENDING
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
 
 from opd.eventbridge import Entry
-from opd.mongo import Document, mongo_errors
+from opd.mongo import Document, insert_new, mongo_errors
 
 DUPLICATE_KEY = 11000
 
@@ -39,12 +38,7 @@ class EventBacklogStore:
             {"_id": e.event_id, "detailType": e.detail_type, "detail": e.detail, "time": e.time.astimezone(UTC)}
             for e in entries
         ]
-        with mongo_errors(write=True):
-            try:
-                self.collection.insert_many(docs, ordered=False)
-            except BulkWriteError as exc:
-                if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
-                    raise
+        insert_new(self.collection, docs)
 
     def oldest(self, limit: int) -> list[Entry]:
         """The `limit` oldest entries, by the time of their change."""

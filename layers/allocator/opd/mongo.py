@@ -8,7 +8,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
+from pymongo.collection import Collection
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from opd.domain import Booking, CancelReason, Change, Source, Status
 from opd.errors import DependencyUnavailable, WriteNotAcknowledged
@@ -96,3 +103,14 @@ def booking_from_doc(b: Document, slot_id: str, doctor_id: str) -> Booking:
         rescheduled_to=b.get("rescheduledTo"),
         phone=b.get("phone"),
     )
+
+
+def insert_new(collection: Collection[Document], docs: list[Document]) -> None:
+    """Insert `docs` in one round trip, unordered: a document whose `_id` is there already is left as it is
+    (what makes a second insert of the same ones harmless), and the others are inserted all the same."""
+    with mongo_errors(write=True):
+        try:
+            collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                raise
