@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -188,6 +189,27 @@ class OpdClient:
         return self.send("GET", f"/boards/{doctor_id}?date={day}")
 
     # -- doctors -----------------------------------------------------------------------------
+
+    def put_doctor(
+        self,
+        token: str,
+        doctor_id: str,
+        name: str,
+        department: str,
+        room: str | None = None,
+        languages: Sequence[str] = (),
+    ) -> Answer:
+        """Record the doctor in the directory (or replace the record, whole)."""
+        body = {"name": name, "department": department, "room": room, "languages": list(languages)}
+        return self.send("PUT", f"/doctors/{doctor_id}", token=token, body=body)
+
+    def doctor(self, doctor_id: str) -> Answer:
+        return self.send("GET", f"/doctors/{doctor_id}")
+
+    def doctors(self, department: str | None = None) -> Answer:
+        """The directory, by department then name; one department's doctors only if named."""
+        query = "" if department is None else "?" + urlencode({"department": department}, quote_via=quote)
+        return self.send("GET", f"/doctors{query}")
 
     def open_sessions(self, token: str, doctor_id: str, session: dict[str, Any]) -> Answer:
         """`session`: {from, to, start, end, slotMinutes, weekdays?, baseCapacity?, ...} (clinic dates and times)."""

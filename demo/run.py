@@ -25,6 +25,19 @@ from demo.screens import Camera
 from demo.seed import clinic_zone
 
 DOCTORS = ("asha", "bose", "chen", "diaz", "eze", "fonseca", "gupta", "haddad", "ito", "jensen")
+# Each doctor's name and department in the directory (PUT /doctors/{id}, before their sessions are opened).
+PEOPLE = {
+    "asha": ("Dr Asha Rao", "General Medicine"),
+    "bose": ("Dr Anirban Bose", "Paediatrics"),
+    "chen": ("Dr Mei Chen", "Orthopaedics"),
+    "diaz": ("Dr Elena Díaz", "Dermatology"),
+    "eze": ("Dr Chidi Eze", "Cardiology"),
+    "fonseca": ("Dr Ana Fonseca", "ENT"),
+    "gupta": ("Dr Priya Gupta", "Obstetrics and Gynaecology"),
+    "haddad": ("Dr Omar Haddad", "Ophthalmology"),
+    "ito": ("Dr Ken Ito", "General Medicine"),
+    "jensen": ("Dr Lars Jensen", "Paediatrics"),
+}
 MORNING, AFTERNOON = 9, 13  # the sessions start at 09:00 and 13:00, clinic time; hourly slots
 
 
@@ -66,18 +79,29 @@ def sessions_of(day: date, morning: int, afternoon: int) -> list[dict[str, Any]]
     ]
 
 
+def directory_record(n: int) -> dict[str, Any]:
+    """The n-th doctor's record in the directory: a name and department, room OPD-<n + 1>, and languages."""
+    name, department = PEOPLE[DOCTORS[n % len(DOCTORS)]]
+    name += f" {n // len(DOCTORS) + 1}" if n >= len(DOCTORS) else ""
+    languages = ["en", ("hi", "ta")[n % 2]]
+    return {"name": name, "department": department, "room": f"OPD-{n + 1}", "languages": languages}
+
+
 def open_clinic(
     api: OpdClient, day: date, zone: ZoneInfo, doctors: int, morning: int, afternoon: int, seed: int
 ) -> Clinic:
-    """Tokens for the admin and the desk; each doctor's sessions opened (and opened again, which adds
-    nothing), then listed back to be sure."""
+    """Tokens for the admin and the desk; each doctor recorded in the directory, then their sessions opened
+    (and opened again, which adds nothing), then listed back (the slots, the directory, the board's name
+    and room) to be sure."""
     admin, reception = api.token("admin", "demo-admin"), api.token("reception", "demo-desk")
     names = [
         f"dr-{DOCTORS[n % len(DOCTORS)]}" + (f"{n // len(DOCTORS)}" if n >= len(DOCTORS) else "")
         for n in range(doctors)
     ]
+    records = {doctor_id: directory_record(n) for n, doctor_id in enumerate(names)}
 
     def doctor_day(doctor_id: str) -> tuple[list[Sessions], list[dict[str, Any]]]:
+        expect(api.put_doctor(admin, doctor_id, **records[doctor_id]), f"PUT /doctors/{doctor_id}")
         opened, made = [], []
         for session in sessions_of(day, morning, afternoon):
             first = expect(api.open_sessions(admin, doctor_id, session), f"sessions of {doctor_id}")
@@ -96,9 +120,17 @@ def open_clinic(
         listed = expect(api.doctor_slots(doctor_id, day.isoformat()), "list slots")["slots"]
         if [s["slotId"] for s in listed] != [s["slotId"] for s in made]:
             raise RuntimeError(f"GET /doctors/{doctor_id}/slots lists {listed}, not the slots just made")
+        board = expect(api.board(doctor_id, day.isoformat()), "board")
+        shown = {"name": board["doctorName"], "room": board["room"]}
+        if shown != {key: records[doctor_id][key] for key in shown}:
+            raise RuntimeError(f"the board of {doctor_id} shows {shown}, not the directory's {records[doctor_id]}")
         return opened, made
 
     days = in_parallel([partial(doctor_day, name) for name in names])
+    directory = expect(api.doctors(), "the doctor directory")["doctors"]
+    expected = sorted(({"doctorId": d} | records[d] for d in names), key=lambda r: (r["department"], r["name"]))
+    if directory != expected:
+        raise RuntimeError(f"GET /doctors lists {directory}, not {expected} by department then name")
     slots = [
         SlotPlan(s["doctorId"], s["slotId"], _local(s["start"], zone), _local(s["end"], zone))
         for _, made in days
@@ -200,7 +232,8 @@ def run_demo(
         limits = "/".join(str(clinic.log.limits[clinic.slots[0].slot_id][tier]) for tier in TIERS)
         progress.say(
             "sessions",
-            f"{doctors} doctors, {MORNING:02d}:00-{MORNING + morning:02d}:00 and {AFTERNOON:02d}:00-"
+            f"{doctors} doctors (each in the directory, named on their board), "
+            f"{MORNING:02d}:00-{MORNING + morning:02d}:00 and {AFTERNOON:02d}:00-"
             f"{AFTERNOON + afternoon:02d}:00 on {day} ({zone.key}): {made} slots created, "
             f"{sum(s.existing for s in clinic.log.sessions)} existed; the same requests again: "
             f"{sum(s.repeat_created for s in clinic.log.sessions)} created, {existed} existed; tier limits {limits}",

@@ -1,8 +1,10 @@
 """`make seed`: a demo clinic day on a running local API: a few doctors with hourly slots, over HTTP.
 
-Slots are today's in the clinic's time zone (CLINIC_TIME_ZONE, else the template's default), from
-the clinic's opening to its closing hour; slots that have already started are skipped. Running it
-again is fine: a slot that exists already (409 SLOT_EXISTS) is left as it is.
+Each doctor is recorded in the directory first (name, department, room, languages: PUT /doctors/{id}),
+then their slots are made. Slots are today's in the clinic's time zone (CLINIC_TIME_ZONE, else the
+template's default), from the clinic's opening to its closing hour; slots that have already started
+are skipped. Running it again is fine: a record is replaced by the same one, and a slot that exists
+already (409 SLOT_EXISTS) is left as it is.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from demo.client import NO_ANSWER, ApiError, OpdClient, expect
 from devserver import template as templates
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DOCTORS = ("dr-asha", "dr-bose", "dr-chen")
+# The directory's records of the seeded doctors, as PUT /doctors/{id} takes them.
+DIRECTORY: dict[str, dict[str, Any]] = {
+    "dr-asha": {"name": "Dr Asha Rao", "department": "General Medicine", "room": "OPD-1", "languages": ["en", "hi"]},
+    "dr-bose": {"name": "Dr Anirban Bose", "department": "Paediatrics", "room": "OPD-4", "languages": ["en", "hi"]},
+    "dr-chen": {"name": "Dr Mei Chen", "department": "Orthopaedics", "room": "OPD-7", "languages": ["en", "ta"]},
+}
+DOCTORS = tuple(DIRECTORY)
 OPENS, CLOSES = 9, 17  # hourly slots from 09:00; the last one starts at 16:00
 
 
@@ -45,9 +54,15 @@ def plan(day: date, zone: ZoneInfo, now: datetime, doctors: tuple[str, ...] = DO
 
 
 def seed(base_url: str, slots: list[Planned]) -> tuple[int, int]:
-    """Create the slots; (created, already there). Raises on any other answer."""
+    """Record the slots' doctors, then create the slots; (created, already there). Raises on any other answer."""
     api = OpdClient(base_url)
     token = api.token("admin", "seed-admin")
+    for doctor_id in dict.fromkeys(slot.doctor_id for slot in slots):  # each doctor once, in the plan's order
+        record = DIRECTORY.get(doctor_id)
+        if record is None:  # a doctor without a record still works: shown by their id
+            continue
+        expect(api.put_doctor(token, doctor_id, **record), f"PUT /doctors/{doctor_id}")
+        print(f"  {doctor_id}  {record['name']}, {record['department']}, room {record['room']}")
     created = existing = 0
     for slot in slots:
         answer = api.create_slot(token, slot.doctor_id, slot.start, slot.end)
@@ -83,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Nothing answers at {args.url}: start the API first with `make serve`", file=sys.stderr)
         return 1
     print(f"{created} slots created, {existing} already there.")
-    print(f"Try: curl '{args.url}/doctors/{DOCTORS[0]}/slots?date={day}'")
+    print(f"Try: curl '{args.url}/doctors' or '{args.url}/doctors/{DOCTORS[0]}/slots?date={day}'")
     return 0
 
 

@@ -120,3 +120,38 @@ def test_a_refused_page_is_the_answer_and_the_pages_are_bounded(pages_server: st
     cut = OpdClient(pages_server).patient_bookings("token", "p1", "2030-01-07", "2030-01-08", max_pages=2)
     assert (refused.status, refused.code) == (400, "VALIDATION_ERROR")
     assert ([b["bookingId"] for b in cut.body["bookings"]], cut.body["next"]) == (["b1", "b2", "b3", "b4"], "c2")
+
+
+class Directory(BusyThenBooked):
+    """Records each request's method, path and body; answers 200 with what it was sent."""
+
+    seen_requests: ClassVar[list[tuple[str, str, object]]] = []
+
+    def do_PUT(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        type(self).seen_requests.append(("PUT", self.path, body))
+        self._answer(200, body)
+
+    def do_GET(self) -> None:
+        type(self).seen_requests.append(("GET", self.path, None))
+        self._answer(200, {"doctors": []})
+
+
+@pytest.fixture
+def directory_server() -> Iterator[str]:
+    Directory.seen_requests = []
+    yield from serve(Directory)
+
+
+def test_the_directory_is_written_whole_and_read_by_department(directory_server: str) -> None:
+    api = OpdClient(directory_server)
+    assert api.put_doctor("token", "dr-rao", "Dr Asha Rao", "Cardiology").status == 200
+    assert api.put_doctor("token", "dr-sen", "Dr Sen", "ENT", "E-1", ["en", "hi"]).status == 200
+    assert api.doctors("Obstetrics & Gynaecology").ok and api.doctors().ok and api.doctor("dr-rao").ok
+    assert Directory.seen_requests == [
+        ("PUT", "/doctors/dr-rao", {"name": "Dr Asha Rao", "department": "Cardiology", "room": None, "languages": []}),
+        ("PUT", "/doctors/dr-sen", {"name": "Dr Sen", "department": "ENT", "room": "E-1", "languages": ["en", "hi"]}),
+        ("GET", "/doctors?department=Obstetrics%20%26%20Gynaecology", None),
+        ("GET", "/doctors", None),
+        ("GET", "/doctors/dr-rao", None),
+    ]

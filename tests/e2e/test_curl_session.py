@@ -421,3 +421,11 @@ def test_make_seed_can_run_twice(api: Api) -> None:
     assert seed.seed(api.url, day) == (0, len(day))
     slots = api.call("GET", f"/doctors/{seed.DOCTORS[0]}/slots?date={tomorrow}").json()["slots"]
     assert [slot["start"][11:16] for slot in slots] == [f"{hour:02d}:00" for hour in range(seed.OPENS, seed.CLOSES)]
+    # Each doctor recorded once, before their slots: the directory by department then name, the board by name.
+    directory = api.call("GET", "/doctors").json()["doctors"]
+    assert [(d["doctorId"], d["name"], d["room"]) for d in directory] == [
+        (doctor_id, record["name"], record["room"])
+        for doctor_id, record in sorted(seed.DIRECTORY.items(), key=lambda item: item[1]["department"])
+    ]
+    board = api.call("GET", f"/boards/{seed.DOCTORS[0]}?date={tomorrow}").json()
+    assert (board["doctorName"], board["room"]) == (seed.DIRECTORY[seed.DOCTORS[0]]["name"], "OPD-1")

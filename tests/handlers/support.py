@@ -39,6 +39,9 @@ ROUTE_HANDLERS = (
     "list_patient_bookings",
     "open_sessions",
     "take_leave",
+    "put_doctor",
+    "get_doctor",
+    "list_doctors",
 )
 # Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.
 CACHED_BRIEFLY = {"get_board": "public, max-age=1"}

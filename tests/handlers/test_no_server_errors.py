@@ -128,6 +128,7 @@ def test_no_input_gets_a_server_error(name: str, slot: Slot, booking: Booking) -
         ("open_sessions", 201),
         ("take_leave", 200),
         ("list_patient_bookings", 200),
+        ("put_doctor", 200),
     ],
 )
 def test_the_strategies_reach_past_validation(name: str, success: int, slot: Slot, booking: Booking) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from opd.api.auth import Role, groups_of
-from opd.domain import Slot, Source, Status
+from opd.doctors import DoctorStore
+from opd.domain import Doctor, Slot, Source, Status
 from opd.service import Allocator
 from opd.settings import current as current_settings
 from tests.handlers.support import PATIENT, ROUTE_HANDLERS, call, event
@@ -36,6 +37,9 @@ ALLOWED: dict[str, set[str | None]] = {
     "list_patient_bookings": {"patient", "reception", "admin"},  # a patient their own only: see below
     "open_sessions": {"admin"},
     "take_leave": {"admin"},
+    "put_doctor": {"admin"},
+    "get_doctor": PUBLIC,
+    "list_doctors": PUBLIC,
 }
 CREATED = {"create_slot", "create_booking", "reschedule_booking", "open_sessions"}
 ROLES = [None, "patient", "reception", "admin", "[doctor]"]  # "[doctor]": a group the service does not know
@@ -61,8 +65,13 @@ def real_event(
         return event(name, path={"doctorId": slot.doctor_id}, body=session, role=role, user=user)
     if name in {"get_slot", "get_queue", "set_delay", "get_waitlist"}:
         return event(name, path={"slotId": slot.slot_id}, role=role, user=user)
-    if name == "health":
+    if name in {"health", "list_doctors"}:
         return event(name, role=role, user=user)
+    if name == "put_doctor":  # the sample's record, for the slot's doctor
+        return event(name, path={"doctorId": slot.doctor_id}, role=role, user=user)
+    if name == "get_doctor":  # a doctor who is recorded: every role reads it
+        DoctorStore(allocator.store.collection.database["doctors"]).record(Doctor.of(slot.doctor_id, "Dr Rao", "ENT"))
+        return event(name, path={"doctorId": slot.doctor_id}, role=role, user=user)
     booking = allocator.book(slot.slot_id, PATIENT, Source.ONLINE)
     if name == "list_patient_bookings":  # the sample patient's own, over the default days
         return event(name, path={"patientId": PATIENT}, query=None, role=role, user=user)
@@ -82,9 +91,10 @@ def real_event(
     return event(name, path={"bookingId": booking.booking_id}, role=role, user=user)
 
 
-def stored(allocator: Allocator, slot: Slot) -> tuple[int, Slot]:
-    """How many slots exist, and this one as stored (its bookings, delay and version)."""
-    return allocator.store.collection.count_documents({}), allocator.get_slot(slot.slot_id)
+def stored(allocator: Allocator, slot: Slot) -> tuple[int, Slot, list[dict[str, Any]]]:
+    """How many slots exist, this one as stored (its bookings, delay and version), and the doctor directory."""
+    directory = list(allocator.store.collection.database["doctors"].find())
+    return allocator.store.collection.count_documents({}), allocator.get_slot(slot.slot_id), directory
 
 
 def expected_status(name: str, role: str | None) -> int:

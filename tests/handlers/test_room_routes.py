@@ -286,6 +286,8 @@ def test_the_board_shows_the_call_the_next_five_and_how_many_wait_and_never_who(
     board = json.loads(text)
     assert board == {
         "doctorId": slot.doctor_id,
+        "doctorName": slot.doctor_id,  # no record in the directory: shown by its id
+        "room": None,
         "date": day,
         "slots": [
             {
@@ -320,7 +322,10 @@ def test_the_board_is_that_doctors_slots_that_day_by_start(allocator: Allocator,
     ]
     assert all((s["calling"], s["next"], s["waiting"]) == (None, [], 0) for s in answer.body["slots"])
     empty = call("get_board", board_event(doctor_id, "2030-11-23"))
-    assert (empty.status, empty.body) == (200, {"doctorId": doctor_id, "date": "2030-11-23", "slots": []})
+    assert (empty.status, empty.body) == (
+        200,
+        {"doctorId": doctor_id, "doctorName": doctor_id, "room": None, "date": "2030-11-23", "slots": []},
+    )
 
 
 @pytest.mark.parametrize(
@@ -366,7 +371,7 @@ def counted_runtime(
     return mongo_counter, counting_redis
 
 
-def test_a_board_is_one_indexed_query_and_takes_no_lock(
+def test_a_board_is_one_indexed_query_and_one_read_by_id_and_takes_no_lock(
     allocator: Allocator, doctor_id: str, counted_runtime: tuple[MongoCommandCounter, CountingRedis]
 ) -> None:
     mongo_counter, counting_redis = counted_runtime
@@ -381,4 +386,5 @@ def test_a_board_is_one_indexed_query_and_takes_no_lock(
 
     answer = call("get_board", board_event(doctor_id, "2030-11-22"))
     assert [s["next"] for s in answer.body["slots"]] == [[1], [1], [1]]
-    assert (dict(mongo_counter.commands), dict(counting_redis.commands)) == ({"mongo find": 1}, {})
+    # The slots of the day, then the doctor's record by primary key (opd.doctors).
+    assert (dict(mongo_counter.commands), dict(counting_redis.commands)) == ({"mongo find": 2}, {})

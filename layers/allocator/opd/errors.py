@@ -69,6 +69,12 @@ class DayFull(OpdError):
     code = "DAY_FULL"
 
 
+class PatientExists(OpdError):
+    """Another patient of the register holds this ABHA address; `details` names them (`patientId`)."""
+
+    code = "PATIENT_EXISTS"
+
+
 class IdempotencyConflict(OpdError):
     code = "IDEMPOTENCY_CONFLICT"
 
@@ -133,6 +139,7 @@ ERRORS: dict[type[OpdError], ErrorKind] = {
     IdempotencyConflict: ErrorKind(HTTPStatus.CONFLICT),
     SlotClosed: ErrorKind(HTTPStatus.CONFLICT),
     DayFull: ErrorKind(HTTPStatus.CONFLICT),
+    PatientExists: ErrorKind(HTTPStatus.CONFLICT),
     SlotBusy: ErrorKind(HTTPStatus.TOO_MANY_REQUESTS, transient=True),
     DependencyUnavailable: ErrorKind(HTTPStatus.SERVICE_UNAVAILABLE, transient=True),
     OpdError: ErrorKind(HTTPStatus.INTERNAL_SERVER_ERROR),  # INTERNAL_ERROR: a bug, never worth a retry

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from opd.domain import Booking, Relayed, Slot
+from opd.domain import Booking, Doctor, Relayed, Slot
 from opd.eventbridge import Entry
 
 
@@ -180,3 +180,16 @@ class EventBacklog(Protocol):
 
     def remove(self, event_ids: Collection[str]) -> None:
         """Forget these entries: the bus took them."""
+
+
+class DoctorDirectory(Protocol):
+    """The doctor directory (`opd.doctors.DoctorStore`): who a doctor id is, for the board, the desk and the app."""
+
+    def record(self, doctor: Doctor) -> None:
+        """Create or replace the doctor's record."""
+
+    def get(self, doctor_id: str) -> Doctor | None:
+        """The doctor's record; None where none is recorded (the id may still have slots)."""
+
+    def listing(self, department: str | None = None) -> list[Doctor]:
+        """Every doctor, or those of one department, by department then name."""

@@ -15,6 +15,7 @@ from pymongo import MongoClient
 
 from opd import redisconn, store
 from opd.backlog import EventBacklogStore
+from opd.doctors import DoctorStore
 from opd.lock import SlotLock
 from opd.mongo import Document
 from opd.ports import EventPublisher
@@ -61,6 +62,14 @@ def slot_store() -> SlotStore:
 
 
 @cache
+def doctor_store() -> DoctorStore:
+    """The doctor directory (`opd.doctors`); its index is made at first use."""
+    doctors = DoctorStore(mongo_client()[settings().mongodb_database]["doctors"])
+    doctors.ensure_indexes()
+    return doctors
+
+
+@cache
 def event_backlog() -> EventBacklogStore:
     """Where events wait while the bus is away (`opd.backlog`); its index is made at first use."""
     backlog = EventBacklogStore(mongo_client()[settings().mongodb_database]["event_backlog"])
@@ -99,7 +108,16 @@ def allocator() -> Allocator:
 
 def reset() -> None:
     """Forget the settings and every cached client and secret, as a new execution environment would."""
-    for cached in (current_settings, redis_client, mongo_client, slot_store, event_backlog, event_publisher, allocator):
+    for cached in (
+        current_settings,
+        redis_client,
+        mongo_client,
+        slot_store,
+        doctor_store,
+        event_backlog,
+        event_publisher,
+        allocator,
+    ):
         cached.cache_clear()
     if parameters := sys.modules.get("aws_lambda_powertools.utilities.parameters"):  # loaded only if secrets were read
         parameters.clear_caches()

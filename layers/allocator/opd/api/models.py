@@ -39,6 +39,7 @@ from opd.domain import (
     WEEKDAYS,
     Booking,
     Capacity,
+    Doctor,
     SessionPlan,
     Slot,
     Source,
@@ -302,12 +303,20 @@ class BoardOut(ResponseModel):
     """GET /boards/{doctorId}: public, so it names no patient and carries no phone: tokens and counts only."""
 
     doctor_id: str
+    doctor_name: str  # the directory's name; the id itself for a doctor with slots but no record
+    room: str | None
     day: date = Field(alias="date")  # `date` is the type's name here; constructed as `date=`
     slots: list[BoardSlotOut]
 
     @classmethod
-    def of(cls, doctor_id: str, day: date, slots: list[Slot]) -> BoardOut:
-        return cls(doctor_id=doctor_id, date=day, slots=[BoardSlotOut.of(slot) for slot in slots])
+    def of(cls, doctor_id: str, day: date, slots: list[Slot], doctor: Doctor | None) -> BoardOut:
+        return cls(
+            doctor_id=doctor_id,
+            doctor_name=doctor_id if doctor is None else doctor.name,
+            room=None if doctor is None else doctor.room,
+            date=day,
+            slots=[BoardSlotOut.of(slot) for slot in slots],
+        )
 
 
 class SessionsOut(ResponseModel):

@@ -25,6 +25,7 @@ from opd.api.auth import Caller, caller_of
 from opd.api.observability import logger, metrics, traced
 
 if TYPE_CHECKING:
+    from opd.ports import DoctorDirectory
     from opd.service import Allocator
 
 JSON_KINDS: dict[type, str] = {
@@ -139,6 +140,13 @@ def allocator() -> Allocator:
     from opd import runtime
 
     return runtime.allocator()
+
+
+def doctors() -> DoctorDirectory:
+    """The doctor directory, made with the first request that needs it, as `allocator()` is."""
+    from opd import runtime
+
+    return runtime.doctor_store()
 
 
 def window(service: Allocator) -> bounds.Window:

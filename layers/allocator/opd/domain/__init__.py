@@ -9,6 +9,8 @@ store can write it back in one conditional replace and a lost race simply decide
     queue       call order, standings, the board, call-next and skip
     reschedule  the three writes of a reschedule
     sessions    a doctor's sessions and leave
+    doctors     the doctor directory's record
+    languages   the contract's languages
     outbox      the events of a change, written with it
     archive     finished bookings leave the slot
 
@@ -16,6 +18,8 @@ Callers use `from opd import domain` and `domain.<name>`: what they use is re-ex
 """
 
 from opd.domain.archive import ARCHIVE_AT, archivable, due_for_archive, may_have_archived, without_archived
+from opd.domain.doctors import MAX_DEPARTMENT, MAX_DOCTOR_NAME, MAX_ROOM, Doctor, department_of
+from opd.domain.languages import Language
 from opd.domain.model import (
     BOOKINGS_PER_PLACE,
     ID_PATTERN,
@@ -133,10 +137,13 @@ __all__ = [
     "MAX_BOARD_NEXT",
     "MAX_CAPACITY",
     "MAX_DELAY_MINUTES",
+    "MAX_DEPARTMENT",
+    "MAX_DOCTOR_NAME",
     "MAX_EVENTS_PER_CHANGE",
     "MAX_PLACES",
     "MAX_REBOOKINGS",
     "MAX_REFUSED_RESCHEDULES",
+    "MAX_ROOM",
     "MAX_SESSION_DAYS",
     "MAX_SESSION_SLOTS",
     "MAX_SKIPS",
@@ -160,8 +167,10 @@ __all__ = [
     "Capacity",
     "Change",
     "DayLoad",
+    "Doctor",
     "Event",
     "EventType",
+    "Language",
     "RefusedReschedule",
     "Relayed",
     "SessionPlan",
@@ -187,6 +196,7 @@ __all__ = [
     "close_for_leave",
     "consultation_minutes",
     "day_loads",
+    "department_of",
     "due_for_archive",
     "event_types",
     "events_between",
