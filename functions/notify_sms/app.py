@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from opd import runtime
+from opd.doctors import DoctorNames
 from opd.service import utc_now
 from opd.settings import current as settings
 from opd.sms import RedisSmsLedger, SmsNotifier, sns_sender
@@ -32,7 +33,8 @@ def notifier() -> SmsNotifier:
     from botocore.config import Config  # type: ignore[import-untyped]
 
     client = boto3.client("sns", config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
-    return SmsNotifier(RedisSmsLedger(runtime.redis_client()), sns_sender(client), runtime.settings(), utc_now)
+    ledger, doctors = RedisSmsLedger(runtime.redis_client()), DoctorNames(runtime.doctor_store())
+    return SmsNotifier(ledger, sns_sender(client), runtime.settings(), utc_now, doctors)
 
 
 @metrics.log_metrics

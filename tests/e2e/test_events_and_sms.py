@@ -106,7 +106,10 @@ def test_a_burst_of_200_bookings_publishes_200_booking_created_none_lost_none_te
 
 
 def test_an_event_delivered_again_sends_no_second_sms(api: Api, stack: LocalStack) -> None:
-    slot = api.new_slot()["slotId"]
+    made = api.new_slot()
+    slot = made["slotId"]
+    doctor = {"name": "Dr Meena Iyer", "department": "ENT", "room": "OPD-2"}
+    assert api.as_role("admin", "PUT", f"/doctors/{made['doctorId']}", doctor).status_code == 200
     answer = api.as_role(
         "reception",
         "POST",
@@ -119,7 +122,7 @@ def test_an_event_delivered_again_sends_no_second_sms(api: Api, stack: LocalStac
     (event,) = {e["detail"]["eventId"]: e for e in created}.values()
     mine = eventually(lambda: [m for m in sms(api) if m["phone"] == "+919999000001"], bool)
     assert len(mine) == 1 and mine[0]["eventId"] == event["detail"]["eventId"]
-    assert "token 1" in mine[0]["text"]
+    assert "token 1" in mine[0]["text"] and "with Dr Meena Iyer on" in mine[0]["text"]  # the directory's name
     for _ in range(3):  # EventBridge delivering the same event again, three times
         stack.bus.client("sqs").send_message(QueueUrl=stack.bus.queue, MessageBody=json.dumps(event))
     time.sleep(3)

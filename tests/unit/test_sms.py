@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from opd import domain, eventbridge, messages
-from opd.domain import BookingOptions, CancelReason, Capacity, Slot, Source, Status
+from opd.doctors import DoctorNames
+from opd.domain import BookingOptions, CancelReason, Capacity, Doctor, Slot, Source, Status
+from opd.errors import DependencyUnavailable
 from opd.settings import Settings
 from opd.sms import SmsNotifier, SmsNotSent
 
@@ -187,3 +189,38 @@ def test_parts_are_counted_as_sns_bills_them() -> None:
 def test_an_event_without_an_id_is_refused() -> None:
     with pytest.raises(ValueError, match="eventId"):
         notifier(Phones()).notify({"detail-type": "BookingCreated", "detail": {}})
+
+
+def test_an_sms_names_the_doctor_as_the_directory_records_them() -> None:
+    slot = slot_with(PHONE)
+    after, _ = domain.book(slot, "slot-1.n", "pn", Source.ONLINE, BEFORE, 20, BookingOptions(phone=OTHER))
+    (event,) = bus_events(slot, after)
+    named = messages.texts(event["detail-type"], event["detail"], SETTINGS.clinic_zone, {"dr-rao": "Dr Asha Rao"}.get)  # type: ignore[arg-type]
+    assert [m.text for m in named] == [
+        "OPD: booked with Dr Asha Rao on 2026-11-21, token 2. Expect to be called about 09:06."
+    ]
+
+
+class CountedDirectory:
+    """The directory's `get`, counting reads; `down` makes it unreachable."""
+
+    def __init__(self, **names: str) -> None:
+        self.names, self.reads, self.down = names, 0, False
+
+    def get(self, doctor_id: str) -> Doctor | None:
+        self.reads += 1
+        if self.down:
+            raise DependencyUnavailable("mongo", "MongoDB unreachable")
+        name = self.names.get(doctor_id.replace("-", "_"))
+        return None if name is None else Doctor(doctor_id, name, "General Medicine")
+
+
+def test_the_notifier_reads_a_doctors_name_once_in_a_while_and_never_fails_for_it() -> None:
+    directory, now = CountedDirectory(dr_rao="Dr Asha Rao"), [0.0]
+    names = DoctorNames(directory, keep_s=300, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert [names("dr-rao"), names("dr-rao"), names("dr-x")] == ["Dr Asha Rao", "Dr Asha Rao", "Dr dr-x"]
+    assert directory.reads == 2  # once per doctor while kept
+    now[0], directory.down = 301.0, True
+    assert (names("dr-rao"), names("dr-new")) == ("Dr Asha Rao", "Dr dr-new")  # the last name read, or the id
+    directory.down, directory.names["dr_rao"] = False, "Dr A. Rao"
+    assert names("dr-rao") == "Dr A. Rao"  # read again once its time is up

@@ -7,13 +7,21 @@ the server walks the index in order and sorts nothing in memory.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
 from opd.domain import Doctor, Language
+from opd.errors import DependencyUnavailable
+from opd.messages import unrecorded
 from opd.mongo import Document, mongo_errors
 
 DIRECTORY_ORDER = [("department", ASCENDING), ("name", ASCENDING)]
+
+log = logging.getLogger(__name__)
 
 
 class DoctorStore:
@@ -59,3 +67,29 @@ def _from_doc(doc: Document) -> Doctor:
         room=doc.get("room"),
         languages=tuple(Language(code) for code in doc.get("languages", [])),
     )
+
+
+class DoctorNames:
+    """A doctor's name by id for the SMS notifier: read from the directory, kept `keep_s` per execution
+    environment (a doctor's SMS go out in bursts, and a renamed doctor is rare). A doctor without a record,
+    or a directory that cannot be read, is named by id: an SMS never waits on, or fails for, the directory."""
+
+    def __init__(self, store: DoctorStore, keep_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.keep_s = keep_s
+        self.clock = clock
+        self._known: dict[str, tuple[str, float]] = {}  # doctor id -> (the name to use, when it was read)
+
+    def __call__(self, doctor_id: str) -> str:
+        now = self.clock()
+        known = self._known.get(doctor_id)
+        if known is not None and now - known[1] < self.keep_s:
+            return known[0]
+        try:
+            doctor = self.store.get(doctor_id)
+        except DependencyUnavailable as exc:
+            log.warning("doctor directory not read, the SMS names the doctor by id: %s", exc.message)
+            return known[0] if known is not None else unrecorded(doctor_id)
+        name = doctor.name if doctor is not None else unrecorded(doctor_id)
+        self._known[doctor_id] = (name, now)
+        return name

@@ -1,6 +1,7 @@
 """The SMS a patient is sent, in one place, keyed by event type: a hospital translates MESSAGES and nothing else.
 
-Each template is filled with str.format from these fields: {doctor} (the doctor's id), {date}
+Each template is filled with str.format from these fields: {doctor} (the doctor's name as the directory
+records it, e.g. "Dr Asha Rao"; "Dr <id>" for a doctor it does not know: `unrecorded`), {date}
 (YYYY-MM-DD) and {start} (HH:MM) of the slot, {token}, {time} (HH:MM, the estimated call time)
 and {minutes} (a delay), times in the clinic's zone. A template that names a field the event does
 not have is never used for it (see `texts`). Keep each under 160 plain characters (70 in scripts
@@ -10,6 +11,7 @@ other than Latin): longer texts are sent, and billed, as several SMS parts.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,23 +22,23 @@ from opd.domain import CancelReason, EventType
 # By event type; a cancellation by its reason too (a patient is told only of those they did not ask for).
 MESSAGES: dict[EventType | tuple[EventType, CancelReason], str] = {
     EventType.BOOKING_CREATED: (
-        "OPD: booked with Dr {doctor} on {date}, token {token}. Expect to be called about {time}."
+        "OPD: booked with {doctor} on {date}, token {token}. Expect to be called about {time}."
     ),
     EventType.BOOKING_PROMOTED: (
-        "OPD: a place came free. Dr {doctor} on {date}, token {token}. Expect to be called about {time}."
+        "OPD: a place came free. {doctor} on {date}, token {token}. Expect to be called about {time}."
     ),
-    EventType.BOOKING_CALLED: "OPD: token {token}, please go in to Dr {doctor} now.",
+    EventType.BOOKING_CALLED: "OPD: token {token}, please go in to {doctor} now.",
     (EventType.BOOKING_CANCELLED, CancelReason.DOCTOR_UNAVAILABLE): (
-        "OPD: Dr {doctor} is not available on {date}. Your {start} booking is cancelled; please book another slot."
+        "OPD: {doctor} is not available on {date}. Your {start} booking is cancelled; please book another slot."
     ),
     (EventType.BOOKING_CANCELLED, CancelReason.WAITLIST_EXPIRED): (
-        "OPD: no place came free with Dr {doctor} at {start} on {date}; your waitlist request has ended."
+        "OPD: no place came free with {doctor} at {start} on {date}; your waitlist request has ended."
     ),
     EventType.BOOKING_RESCHEDULED: (
-        "OPD: your {start} booking with Dr {doctor} on {date} has moved; a message with the new one follows."
+        "OPD: your {start} booking with {doctor} on {date} has moved; a message with the new one follows."
     ),
     EventType.SLOT_DELAY_CHANGED: (
-        "OPD: Dr {doctor} is running about {minutes} min late on {date}. Token {token} keeps its place."
+        "OPD: {doctor} is running about {minutes} min late on {date}. Token {token} keeps its place."
     ),
 }
 
@@ -81,15 +83,25 @@ def _message_key(kind: EventType, booking: dict[str, Any]) -> EventType | tuple[
     return key if key in MESSAGES else None
 
 
-def texts(detail_type: str, detail: dict[str, Any], zone: ZoneInfo) -> list[Sms]:
-    """The SMS one event sends (contract, "Events and SMS"): none for most, one per phone at most."""
+def unrecorded(doctor_id: str) -> str:
+    """How an SMS names a doctor the directory does not know (or could not be read)."""
+    return f"Dr {doctor_id}"
+
+
+def texts(
+    detail_type: str, detail: dict[str, Any], zone: ZoneInfo, doctor_name: Callable[[str], str] = unrecorded
+) -> list[Sms]:
+    """The SMS one event sends (contract, "Events and SMS"): none for most, one per phone at most.
+    `doctor_name`: the doctor's name by id (the directory's, read by the notifier)."""
     if detail_type not in EventType:
         return []
     kind = EventType(detail_type)
     given_slot, given_booking = detail.get("slot"), detail.get("booking")
     slot: dict[str, Any] = given_slot if isinstance(given_slot, dict) else {}
     booking: dict[str, Any] | None = given_booking if isinstance(given_booking, dict) else None
-    fields: dict[str, Any] = {"doctor": slot.get("doctorId"), "minutes": slot.get("delayMinutes")}
+    doctor_id = slot.get("doctorId")
+    doctor = doctor_name(doctor_id) if isinstance(doctor_id, str) else None
+    fields: dict[str, Any] = {"doctor": doctor, "minutes": slot.get("delayMinutes")}
     if (start := _local(slot.get("start"), zone)) is not None:
         fields |= {"date": start.strftime("%Y-%m-%d"), "start": start.strftime("%H:%M")}
     if kind is EventType.SLOT_DELAY_CHANGED:

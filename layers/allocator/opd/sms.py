@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 
 import redis
 
-from opd.messages import Sms, parts, texts
+from opd.messages import Sms, parts, texts, unrecorded
 from opd.redisconn import redis_errors
 from opd.settings import Settings
 
@@ -112,12 +112,18 @@ def sns_sender(client: Any) -> Callable[[str, str], None]:
 
 class SmsNotifier:
     def __init__(
-        self, ledger: SmsLedger, send: Callable[[str, str], None], settings: Settings, clock: Callable[[], datetime]
+        self,
+        ledger: SmsLedger,
+        send: Callable[[str, str], None],
+        settings: Settings,
+        clock: Callable[[], datetime],
+        doctor_name: Callable[[str], str] = unrecorded,
     ) -> None:
         self.ledger = ledger
         self.send = send
         self.settings = settings
         self.clock = clock
+        self.doctor_name = doctor_name  # the directory's name of a doctor, by id (`opd.doctors.DoctorNames`)
 
     @property
     def cap_parts(self) -> int:
@@ -129,7 +135,7 @@ class SmsNotifier:
         detail = event.get("detail")
         if not isinstance(detail, dict) or not isinstance(detail.get("eventId"), str):
             raise ValueError("not an OPD event: its detail has no eventId")
-        messages = texts(str(event.get("detail-type")), detail, self.settings.clinic_zone)
+        messages = texts(str(event.get("detail-type")), detail, self.settings.clinic_zone, self.doctor_name)
         month = self.clock().strftime("%Y-%m")
         sent = duplicates = capped = 0
         failed: list[str] = []
