@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 # `make deploy-web` reads the outputs of this stack (samconfig.toml's stack_name).
 STACK ?= opd-token-service
 
-.PHONY: all setup test check sizes fmt lint typecheck unit pytest chromium sam-validate sam-build deploy-web serve invoke reset seed openapi demo bench clean
+.PHONY: all setup test check sizes fmt lint typecheck unit pytest chromium axe sam-validate sam-build deploy-web serve invoke reset seed openapi demo bench clean
 
 all: test
 
@@ -58,7 +58,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/allocator functions devserver demo tests benchmarks
 
 # Coverage of the layer and the functions (what runs in Lambda) is printed with the results.
-pytest: $(VENV)/.installed $(SAM_VENV)/.installed chromium
+pytest: $(VENV)/.installed $(SAM_VENV)/.installed chromium axe
 	$(PY) -m pytest -n 2 --dist loadgroup --cov=layers/allocator/opd --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # Debian's chromium for tests/browser (CI runs as root). Never `playwright install`: it downloads a browser.
@@ -67,6 +67,13 @@ chromium:
 	  if [ "$$(id -u)" != 0 ]; then echo "$(CHROMIUM) is missing: sudo apt-get install -y chromium" >&2; exit 1; fi; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	fi
+
+# axe-core (npm, the version tests/browser/package-lock.json pins) for the browser tests' accessibility checks.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	@touch $@
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

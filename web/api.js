@@ -1,4 +1,4 @@
-// A tiny client for the OPD token API (contract: shared/api-contract.md, version 2).
+// A tiny client for the OPD token API (contract: shared/api-contract.md, version 3).
 // - base URL: same origin by default; see resolveApiBase()
 // - bearer token, JSON in and out, a timeout per request
 // - every failure becomes an ApiError {status, code, message, details, retryAfter, network}
@@ -140,16 +140,52 @@ export function createClient({ base = "", getToken = () => null, timeoutMs = 100
   };
 }
 
+// The contract's error codes in the words of the people at the desk. The service's own `message`
+// may name internal ids (a slot's, a booking's): it is never shown for these codes.
+const TIER_WORDS = { STANDARD: "standard", PREMIUM: "premium", CRITICAL: "critical" };
+export const CODE_WORDS = {
+  UNAUTHORIZED: "Signed out: please sign in again",
+  INVALID_CODE: "That code is wrong or has expired: ask for a new one",
+  FORBIDDEN: "Your role may not do this: ask an admin",
+  NOT_FOUND: "Not found: it may have been removed meanwhile; the lists are refreshed",
+  SLOT_FULL: "No place left in this slot for this kind of patient",
+  WAITLIST_FULL: "The slot is full and so is its waitlist",
+  DUPLICATE_BOOKING: "This patient already has a booking or a waitlist place in this slot (or has rebooked it 3 times)",
+  INVALID_TRANSITION: "Not possible any more: the booking has changed meanwhile; the lists are refreshed",
+  SLOT_EXISTS: "The doctor already has a slot at that time",
+  IDEMPOTENCY_CONFLICT: "This booking is still being sent: wait a moment, then press Book again",
+  SLOT_CLOSED: "The slot is closed: it has ended, or the doctor is on leave",
+  DAY_FULL: "The doctor already has 100 slots on that day",
+  PATIENT_EXISTS: "A patient with this ABHA address is registered already",
+  TOO_MANY_CODES: "Too many codes asked for this phone: wait a few minutes",
+  SLOT_BUSY: "Busy",
+  DEPENDENCY_UNAVAILABLE: "Service unavailable, nothing was written",
+};
+
 // Words for a failure: {text, details: [{field, message}]}.
 export function describeError(err) {
   if (!(err instanceof ApiError)) return { text: String(err?.message || err), details: [] };
   if (err.network) return { text: `${err.message}: check the connection, then try again (nothing was confirmed)`, details: [] };
-  if (err.status === 401) return { text: "Signed out: please sign in again", details: [] };
-  if (err.status === 429) return { text: `Busy, try again in ${err.retryAfter ?? 1} s`, details: [] };
-  if (err.status === 503) return { text: "Service unavailable, nothing was written", details: [] };
+  if (err.status === 401) return { text: CODE_WORDS.UNAUTHORIZED, details: [] };
+  if (err.status === 429) {
+    const base = err.code === "TOO_MANY_CODES" ? CODE_WORDS.TOO_MANY_CODES : "Busy";
+    return { text: `${base}, try again in ${err.retryAfter ?? 1} s`, details: [] };
+  }
+  if (err.status === 503) {
+    const unsure = err.details.length > 0;
+    return {
+      text: unsure
+        ? "Service unavailable part way: press the same button again to finish it"
+        : CODE_WORDS.DEPENDENCY_UNAVAILABLE,
+      details: [],
+    };
+  }
   if (err.code === "SLOT_FULL") {
     const d = err.details[0];
-    if (d && d.tier) return { text: `Slot full for ${d.tier}: ${d.booked}/${d.limit}`, details: [] };
+    if (d && d.tier) {
+      const tier = TIER_WORDS[d.tier] || String(d.tier).toLowerCase();
+      return { text: `Slot full for ${tier} patients: ${d.booked} of ${d.limit} places taken`, details: [] };
+    }
   }
   if (err.code === "VALIDATION_ERROR") {
     const details = err.details
@@ -157,7 +193,9 @@ export function describeError(err) {
       .map((d) => ({ field: String(d.field ?? ""), message: String(d.message ?? "") }));
     return { text: err.message || "Some fields are not valid", details };
   }
-  if (err.status === 403) return { text: err.message || "Your role may not do this", details: [] };
+  if (CODE_WORDS[err.code]) return { text: CODE_WORDS[err.code], details: [] };
+  if (err.status === 403) return { text: CODE_WORDS.FORBIDDEN, details: [] };
+  if (err.status === 404) return { text: CODE_WORDS.NOT_FOUND, details: [] };
   if (err.status >= 500) return { text: `The service failed (HTTP ${err.status}); it may or may not have been written: reload to check`, details: [] };
-  return { text: err.message || `Request failed (HTTP ${err.status})`, details: [] };
+  return { text: `The service refused this (${err.code || `HTTP ${err.status}`})`, details: [] };
 }

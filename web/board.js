@@ -20,7 +20,7 @@ const hhmm = (d) => `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 const hhmmss = (d) => `${hhmm(d)}:${pad(d.getSeconds())}`;
 const range = (s) => `${hhmm(new Date(s.start))}–${hhmm(new Date(s.end))}`;
 
-// "dr-rao" -> "Dr Rao"; an explicit ?names= entry wins.
+// "dr-rao" -> "Dr Rao"; an explicit ?names= entry wins (the directory's name comes with the first answer).
 function displayName(id, i) {
   if (names[i]) return names[i];
   const m = /^dr[-_.:]?(.+)$/i.exec(id);
@@ -94,7 +94,11 @@ const columns = doctors.map((id, i) => {
   return {
     id,
     name,
+    room: null,
+    fixedName: !!names[i],
     el,
+    nameEl: q(".doctor-name"),
+    roomEl: q(".doctor-room"),
     time: q(".slot-time"),
     leave: q(".notice-leave"),
     delay: q(".notice-delay"),
@@ -109,15 +113,39 @@ const columns = doctors.map((id, i) => {
   };
 });
 
+// The directory's name and room (GET /boards answers doctorName and room; an id with no record
+// answers doctorName = the id and room null: then the id made readable, or ?names=).
+function renderDoctor(col, data) {
+  const recorded = typeof data?.doctorName === "string" && data.doctorName.trim() !== "" && data.doctorName !== col.id;
+  if (recorded && !col.fixedName && data.doctorName !== col.name) {
+    col.name = data.doctorName;
+    col.nameEl.textContent = col.name;
+    col.el.setAttribute("aria-label", col.name);
+  }
+  col.room = typeof data?.room === "string" && data.room.trim() ? data.room.trim() : null;
+  col.roomEl.hidden = !col.room;
+  col.roomEl.textContent = col.room ? `Room ${col.room}` : "";
+  // Known to be unknown only when the answer says so: the id back as its name, and no room.
+  return data?.doctorName === col.id && col.room === null;
+}
+
 function render(col, data, now) {
   const slots = Array.isArray(data?.slots) ? data.slots : [];
+  const unknown = renderDoctor(col, data) && slots.length === 0;
   const slot = pickSlot(slots, now);
   const onLeave = slots.length > 0 && (slots.every((s) => s.closed) || !!slot?.closed);
   col.el.classList.toggle("is-leave", onLeave);
   col.el.classList.toggle("no-slots", !slot);
+  col.el.classList.toggle("is-unknown", unknown);
   col.leave.hidden = !onLeave;
+  // On leave, the notice says it all: no "Next session" time above it.
+  col.time.hidden = onLeave;
 
-  if (!slot) {
+  if (onLeave) {
+    col.time.textContent = "";
+  } else if (unknown) {
+    col.time.textContent = `No doctor ${col.id} is recorded`;
+  } else if (!slot) {
     col.time.textContent = "No sessions today";
   } else if (Date.parse(slot.start) > now) {
     col.time.textContent = `Next session ${range(slot)}`;
@@ -219,12 +247,15 @@ async function poll() {
     failed += 1;
     col.el.classList.add("is-stale");
     col.stale.hidden = false;
-    const why = reason?.network ? "Connection lost" : describeError(reason).text;
+    // The desk's words ("the lists are refreshed") do not fit a waiting room: a short reason.
+    const why = reason?.network ? "Connection lost" : reason?.status ? `No answer for this doctor (${reason.status})` : describeError(reason).text;
     col.stale.textContent = col.lastOk ? `${why}: showing ${hhmmss(col.lastOk)}, retrying` : `${why}, retrying`;
   });
   if (called.length) {
     $("announce").textContent = called.map(({ col, token }) => `${col.name}: now calling token ${token}`).join(". ");
-    called.forEach(({ col, token }) => say(`Token ${token}, please go to ${col.name}'s room`));
+    called.forEach(({ col, token }) =>
+      say(col.room ? `Token ${token}, please go to room ${col.room}, ${col.name}` : `Token ${token}, please go to ${col.name}'s room`),
+    );
   }
   const conn = $("conn");
   if (failed === 0) {
@@ -237,6 +268,18 @@ async function poll() {
       (failed === columns.length ? "Connection lost, retrying…" : `${failed} of ${columns.length} doctors not updating, retrying…`) +
       (lastAllOk ? ` Last updated ${hhmmss(lastAllOk)}` : "");
   }
+}
+
+// Landscape (1920×1080, 1280×720): one column per doctor, up to 4, more wrap into rows.
+// Portrait (1080×1920): one row per doctor (two columns from 5 doctors on), each row laid out
+// sideways, so that no doctor gets a thin column over an empty half screen.
+function layout() {
+  const n = columns.length;
+  const portrait = window.innerHeight > window.innerWidth * 1.1;
+  const cols = portrait ? (n > 4 ? 2 : 1) : Math.min(n, 4);
+  board.classList.toggle("is-portrait", portrait);
+  board.style.setProperty("--cols", String(cols));
+  board.style.setProperty("--rows", String(Math.ceil(n / cols)));
 }
 
 function clock() {
@@ -253,9 +296,8 @@ async function main() {
   }
   const cfg = await loadConfig();
   api = createClient({ base: resolveApiBase({ configBase: cfg.apiBase }), timeoutMs: 4000 });
-  const cols = Math.min(columns.length, 4);
-  board.style.setProperty("--cols", String(cols));
-  board.style.setProperty("--rows", String(Math.ceil(columns.length / cols)));
+  layout();
+  window.addEventListener("resize", layout);
   board.replaceChildren(...columns.map((c) => c.el));
   setUpSoundButton();
   document.addEventListener("visibilitychange", () => {

@@ -1,14 +1,19 @@
-// The reception desk console (desk.html), against shared/api-contract.md version 2.
+// The reception desk console (desk.html), against shared/api-contract.md version 3.
 //
 // Hooks for browser tests (stable ids and attributes):
 //   sign-in       #signin-role (reception|admin), #signin-user, #signin (submit); deployed:
 //                 #signin-cognito; #signout; #whoami ("desk-1 (reception)"); body[data-role]
-//   day           #doctor, #day (YYYY-MM-DD), #load-day; #slots table, #slots-caption
+//   day           #doctor (+ #doctor-list datalist from GET /doctors), #doctor-info, #day (YYYY-MM-DD),
+//                 #load-day; #slots table, #slots-caption; td[data-tier] "3 free of 10" / "closed"
 //   slots         tr[data-slot-id] (also data-closed, data-delayed, aria-current="true" when
 //                 selected) each with button[data-action=select] ("Select", pressed when selected)
 //   slot panel    #slot-panel, #slot-heading, #slot-summary, #call-next, #refresh, #refresh-state
-//   book          #book-patient, #book-source (ONLINE|WALKIN|PAID|FOLLOWUP|EMERGENCY),
+//   book          #patient-search (GET /patients?q=), #patient-results button[data-patient-id],
+//                 #register-box, #new-patient-name, #new-patient-phone, #register-patient (POST /patients),
+//                 #book-patient, #book-patient-name, #book-source (ONLINE|WALKIN|PAID|FOLLOWUP|EMERGENCY),
 //                 #book-waitlist, #book-phone, #book (submit)
+//   confirm       #confirm-dialog, #confirm-text, #confirm-yes, #confirm-no (cancel, no-show, leave)
+//   finished      #finished-body tr[data-finished-row][data-status] (what this desk saw finish)
 //   queue         #queue tbody tr[data-booking-row=<bookingId>][data-token][data-status]
 //   waitlist      #waitlist tbody tr[data-booking-row][data-status=WAITLISTED][data-waitlist-position]
 //   row actions   button[data-action=<a>][data-booking-id=<bookingId>], a in check-in, skip, complete,
@@ -16,7 +21,7 @@
 //                 accessible names such as "Check in token 7"
 //   reschedule    #reschedule-dialog, #reschedule-slot (select of the day's other slots),
 //                 #reschedule-confirm, #reschedule-cancel
-//   delay (admin) #delay-minutes, #set-delay, #clear-delay
+//   delay (admin) #delay-minutes, #set-delay, #clear-delay, #delay-rest
 //   sessions      #sessions-from, #sessions-to, #sessions-mon … #sessions-sun (checkboxes),
 //   (admin)       #sessions-start, #sessions-end (HH:MM), #sessions-slot-minutes, #sessions-base,
 //                 #sessions-premium, #sessions-emergency, #sessions-submit
@@ -46,10 +51,21 @@ const hhmm = (iso) => {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? "" : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 };
+// An estimated time: "09:40", or "Tue 8 Dec 09:40" when it is not today.
+const when = (iso) => {
+  const t = hhmm(iso);
+  if (!t) return "";
+  const d = new Date(iso);
+  if (todayStr(d) === todayStr()) return t;
+  return `${d.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short" })} ${t}`;
+};
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const hhmmss = (d = new Date()) => `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 const range = (slot) => `${hhmm(slot.start)}–${hhmm(slot.end)}`;
 const TIERS = ["STANDARD", "PREMIUM", "CRITICAL"];
 const TIER_OF = { ONLINE: "STANDARD", WALKIN: "STANDARD", PAID: "PREMIUM", FOLLOWUP: "PREMIUM", EMERGENCY: "CRITICAL" };
+const TIER_WORDS = { STANDARD: "standard", PREMIUM: "premium", CRITICAL: "critical" };
+const FINAL = new Set(["COMPLETED", "CANCELLED", "NO_SHOW"]);
 const STATUS_WORDS = {
   WAITLISTED: "Waitlisted",
   BOOKED: "Booked",
@@ -59,6 +75,8 @@ const STATUS_WORDS = {
   CANCELLED: "Cancelled",
   NO_SHOW: "No-show",
 };
+// What the desk calls a patient: their name from the register, else their patient id.
+const who = (b) => b?.patientName || b?.patientId || "the patient";
 // The moves the contract allows from each state (others would be 409 INVALID_TRANSITION).
 const ACTIONS = {
   WAITLISTED: ["cancel"],
@@ -112,6 +130,9 @@ const state = {
   ticks: 0,
   lastTyped: 0,
   pendingBook: null, // {json, key}: the Idempotency-Key of a booking not yet answered for sure
+  doctors: [], // GET /doctors: the directory
+  seen: new Map(), // bookingId -> the last state this desk saw of a booking of the selected slot
+  finished: {}, // slotId -> [Booking]: what this desk saw finish today (the API has no such list)
 };
 let api;
 
@@ -241,6 +262,7 @@ async function signInLocal(e) {
 }
 
 function afterSignIn() {
+  loadDoctors();
   if ($("doctor").value.trim()) loadDay();
   else $("doctor").focus();
 }
@@ -250,6 +272,36 @@ function signOutClick() {
   ok("Signed out");
   if (state.cfg.cognitoDomain) location.assign(auth.cognitoLogoutUrl(state.cfg));
   else $("signin-user").focus();
+}
+
+// ---- the doctor directory -------------------------------------------------------------------
+const doctorOf = (id) => state.doctors.find((d) => d.doctorId === id) || null;
+const doctorName = (id) => doctorOf(id)?.name || id;
+// "Dr Anjali Rao (Cardiology, room 12B)", or the id for a doctor with no record.
+function doctorWords(id) {
+  const d = doctorOf(id);
+  if (!d) return id;
+  const more = [d.department, d.room ? `room ${d.room}` : null].filter(Boolean).join(", ");
+  return more ? `${d.name} (${more})` : d.name;
+}
+
+async function loadDoctors() {
+  try {
+    const data = await api.get("/doctors");
+    state.doctors = Array.isArray(data?.doctors) ? data.doctors : [];
+  } catch {
+    state.doctors = []; // a typed id still works
+  }
+  $("doctor-list").replaceChildren(
+    ...state.doctors.map((d) => el("option", { value: d.doctorId }, [d.name, d.department, d.room ? `room ${d.room}` : null].filter(Boolean).join(" · "))),
+  );
+  showDoctorInfo();
+}
+
+function showDoctorInfo() {
+  const id = $("doctor").value.trim();
+  const d = doctorOf(id);
+  $("doctor-info").textContent = d ? doctorWords(id) : id && state.doctors.length ? `${id}: not in the directory (its slots still show)` : "";
 }
 
 // ---- the day's slots ------------------------------------------------------------------------
@@ -288,7 +340,8 @@ async function loadDay(e) {
       state.slotId = null;
       renderPanel();
     }
-    ok(`${state.slots.length} slot${state.slots.length === 1 ? "" : "s"} of ${doctor} on ${day}`);
+    showDoctorInfo();
+    ok(`${state.slots.length} slot${state.slots.length === 1 ? "" : "s"} of ${doctorName(doctor)} on ${day}`);
   }, { prefix: "Could not load the slots" });
 }
 
@@ -298,15 +351,17 @@ async function fetchSlots() {
   renderSlots();
 }
 
+// "3 free of 10" (a closed slot: "closed").
+const freeWords = (slot, tier) =>
+  slot.closed ? "closed" : `${slot.available?.[tier] ?? "?"} free of ${slot.limits?.[tier] ?? "?"}`;
+
 function places(slot, tier) {
-  const free = slot.available?.[tier];
-  const limit = slot.limits?.[tier];
-  return el("td", { "data-tier": tier, title: `${tier}: ${free} free of ${limit}` }, `${free ?? "?"}/${limit ?? "?"}`);
+  return el("td", { "data-tier": tier, "data-label": TIER_WORDS[tier] }, freeWords(slot, tier));
 }
 
 function badges(slot) {
   const out = [];
-  if (slot.closed) out.push(el("span", { className: "badge badge-closed" }, "Closed"));
+  if (slot.closed) out.push(el("span", { className: "badge badge-closed" }, "closed: doctor on leave"));
   if (slot.delayed) out.push(el("span", { className: "badge badge-delayed" }, slot.delayMinutes ? `Delayed ${slot.delayMinutes} min` : "Delayed"));
   if (!slot.closed && Date.parse(slot.end) < Date.now()) out.push(el("span", { className: "badge" }, "Ended"));
   return out;
@@ -314,9 +369,10 @@ function badges(slot) {
 
 function renderSlots() {
   const focus = rememberFocus();
+  const doctor = doctorWords(state.doctor);
   $("slots-caption").textContent = state.slots.length
-    ? `Slots of ${state.doctor} on ${state.day}`
-    : `No slots for ${state.doctor} on ${state.day}`;
+    ? `Slots of ${doctor} on ${state.day}`
+    : `No slots for ${doctor} on ${state.day}`;
   $("slots-body").replaceChildren(
     ...state.slots.map((s) => {
       const selected = s.slotId === state.slotId;
@@ -328,11 +384,11 @@ function renderSlots() {
         },
         el("th", { scope: "row" }, el("span", { className: "time" }, range(s)), " ", ...badges(s)),
         ...TIERS.map((t) => places(s, t)),
-        el("td", {}, String(s.booked ?? "")),
-        el("td", {}, String(s.waitlisted ?? "")),
+        el("td", { "data-label": "booked" }, String(s.booked ?? "")),
+        el("td", { "data-label": "waitlisted" }, String(s.waitlisted ?? "")),
         el(
           "td",
-          {},
+          { className: "select-cell" },
           el(
             "button",
             { type: "button", dataset: { action: "select" }, "aria-pressed": String(selected), "aria-label": `Select slot ${range(s)}` },
@@ -342,7 +398,7 @@ function renderSlots() {
       );
     }),
   );
-  document.querySelectorAll(".admin-doctor").forEach((e) => (e.textContent = state.doctor || "the doctor"));
+  document.querySelectorAll(".admin-doctor").forEach((e) => (e.textContent = state.doctor ? doctorName(state.doctor) : "the doctor"));
   restoreFocus(focus, $("slots"));
   renderSummary();
 }
@@ -372,22 +428,90 @@ async function fetchQueue() {
   state.queue = Array.isArray(q.value?.queue) ? q.value.queue : [];
   state.waitlist = w.status === "fulfilled" && Array.isArray(w.value?.waitlist) ? w.value.waitlist : [];
   state.waitlistError = w.status === "rejected" ? describeError(w.reason).text : null;
+  await noteFinished(id);
   renderQueue();
   $("refresh-state").textContent = `Updated ${hhmmss()}`;
+}
+
+// ---- today's finished (what this desk saw) ----------------------------------------------------
+// The API lists a slot's queue and waitlist but not its finished bookings: a booking this desk saw
+// that is in neither any more is read once (GET /bookings/{id}) and, if final, listed here.
+function finishedKey() {
+  return `opd.desk.finished.${todayStr()}`;
+}
+
+function loadFinished() {
+  try {
+    state.finished = JSON.parse(sessionStorage.getItem(finishedKey()) || "{}") || {};
+  } catch {
+    state.finished = {};
+  }
+}
+
+function keepFinished(slotId, b) {
+  if (!b || !FINAL.has(b.status)) return;
+  const list = (state.finished[slotId] ||= []);
+  const i = list.findIndex((x) => x.bookingId === b.bookingId);
+  const kept = { bookingId: b.bookingId, token: b.token, patientId: b.patientId, patientName: b.patientName, phone: b.phone, status: b.status, cancelReason: b.cancelReason, at: b.updatedAt };
+  if (i >= 0) list[i] = kept;
+  else list.push(kept);
+  try {
+    sessionStorage.setItem(finishedKey(), JSON.stringify(state.finished));
+  } catch {
+    /* full or private: the list stays in memory */
+  }
+}
+
+async function noteFinished(slotId) {
+  const now = new Map([...state.queue, ...state.waitlist].map((b) => [b.bookingId, b]));
+  const gone = [...state.seen.values()].filter((b) => b.slotId === slotId && !now.has(b.bookingId));
+  for (const b of now.values()) state.seen.set(b.bookingId, b);
+  await Promise.all(
+    gone.map(async (b) => {
+      state.seen.delete(b.bookingId);
+      try {
+        keepFinished(slotId, await api.get(path`/bookings/${b.bookingId}`));
+      } catch {
+        /* not readable now: not listed */
+      }
+    }),
+  );
+}
+
+const OUTCOME = { COMPLETED: "Completed", CANCELLED: "Cancelled", NO_SHOW: "No-show" };
+const REASON = { PATIENT: "by the patient", STAFF: "by the desk", RESCHEDULED: "moved to another slot", DOCTOR_UNAVAILABLE: "doctor on leave", WAITLIST_EXPIRED: "waitlist over" };
+
+function renderFinished() {
+  const list = (state.finished[state.slotId] || []).slice().sort((a, b) => (a.token ?? 1e9) - (b.token ?? 1e9));
+  $("finished-body").replaceChildren(
+    ...(list.length
+      ? list.map((b) =>
+          el(
+            "tr",
+            { dataset: { finishedRow: b.bookingId, status: b.status } },
+            el("th", { scope: "row" }, el("span", { className: "cell-label" }, "Token "), String(b.token ?? "–")),
+            patientCell(b),
+            el("td", { "data-label": "outcome" }, OUTCOME[b.status] || b.status, b.cancelReason && REASON[b.cancelReason] ? ` (${REASON[b.cancelReason]})` : ""),
+            el("td", { "data-label": "phone" }, b.phone || "no phone"),
+          ),
+        )
+      : [el("tr", {}, el("td", { colspan: 4, className: "empty" }, "None seen yet"))]),
+  );
 }
 
 function renderSummary() {
   const s = selectedSlot();
   if (!s) return;
   $("slot-heading").textContent = `Slot ${range(s)}`;
-  const parts = [
-    `${s.booked} booked`,
-    `${s.waitlisted} waitlisted`,
-    `free: standard ${s.available?.STANDARD}, premium ${s.available?.PREMIUM}, critical ${s.available?.CRITICAL}`,
-  ];
+  const parts = [`${s.booked} booked`, `${s.waitlisted} waitlisted`];
+  if (!s.closed) parts.push(TIERS.map((t) => `${TIER_WORDS[t]} ${freeWords(s, t)}`).join(", "));
   if (s.delayed) parts.push(s.delayMinutes ? `running ${s.delayMinutes} min late` : "running late");
-  if (s.closed) parts.push("closed (doctor on leave)");
+  if (s.closed) parts.push("closed: doctor on leave");
   $("slot-summary").textContent = parts.join(" · ");
+  // A closed slot takes no booking and no call: the buttons say so by being off.
+  $("slot-closed-note").hidden = !s.closed;
+  $("book").disabled = !!s.closed;
+  $("call-next").disabled = !!s.closed;
   if (document.activeElement !== $("delay-minutes")) $("delay-minutes").value = s.delayed ? String(s.delayMinutes || 0) : "";
 }
 
@@ -401,7 +525,7 @@ function renderPanel() {
 }
 
 function actionButtons(b) {
-  const who = b.token != null ? `token ${b.token}` : `waitlisted ${b.patientId}`;
+  const whom = b.token != null ? `token ${b.token}` : `waitlisted ${who(b)}`;
   return (ACTIONS[b.status] || []).map((a) =>
     el(
       "button",
@@ -409,7 +533,7 @@ function actionButtons(b) {
         type: "button",
         className: a === "cancel" || a === "no-show" ? "secondary danger-text" : a === "check-in" ? "" : "secondary",
         dataset: { action: a, bookingId: b.bookingId },
-        "aria-label": `${ACTION_LABEL[a]} ${who}`,
+        "aria-label": `${ACTION_LABEL[a]} ${whom}`,
       },
       ACTION_LABEL[a],
     ),
@@ -417,7 +541,19 @@ function actionButtons(b) {
 }
 
 function source(b) {
-  return el("td", {}, b.source || "", el("span", { className: "tier" }, ` ${b.tier || TIER_OF[b.source] || ""}`));
+  return el("td", { "data-label": "source" }, b.source || "", el("span", { className: "tier" }, ` ${b.tier || TIER_OF[b.source] || ""}`));
+}
+
+// Where a booking stands, in words: never "0" for a patient who has not arrived.
+function ahead(b) {
+  if (b.status === "CALLED") return "in the room";
+  if (b.status === "BOOKED") return "not arrived yet";
+  if (b.status !== "CHECKED_IN" || b.position == null) return "";
+  return b.position === 0 ? "next" : `${b.position} ahead`;
+}
+
+function patientCell(b) {
+  return el("td", { className: "patient", "data-label": "patient" }, b.patientName || b.patientId || "");
 }
 
 function renderQueue() {
@@ -432,13 +568,13 @@ function renderQueue() {
               dataset: { bookingRow: b.bookingId, token: String(b.token ?? ""), status: b.status },
               className: `status-${String(b.status).toLowerCase()}`,
             },
-            el("th", { scope: "row", className: "token" }, String(b.token ?? "–")),
-            el("td", { className: "patient" }, b.patientId || ""),
+            el("th", { scope: "row", className: "token" }, el("span", { className: "cell-label" }, "Token "), String(b.token ?? "–")),
+            patientCell(b),
             source(b),
-            el("td", { className: "status" }, STATUS_WORDS[b.status] || b.status, b.skips ? el("span", { className: "hint" }, ` skipped ${b.skips}×`) : null),
-            el("td", {}, b.position == null ? "" : String(b.position)),
-            el("td", {}, hhmm(b.estimatedCallAt)),
-            el("td", {}, el("div", { className: "actions" }, ...actionButtons(b))),
+            el("td", { className: "status", "data-label": "status" }, STATUS_WORDS[b.status] || b.status, b.skips ? el("span", { className: "hint" }, ` skipped ${b.skips}×`) : null),
+            el("td", { className: "ahead", "data-label": "ahead" }, ahead(b)),
+            el("td", { className: "estimate", "data-label": "expected call" }, b.status === "CALLED" ? "" : when(b.estimatedCallAt)),
+            el("td", { className: "actions-cell" }, el("div", { className: "actions" }, ...actionButtons(b))),
           ),
         )
       : [el("tr", {}, el("td", { colspan: 7, className: "empty" }, "No one in the queue"))]),
@@ -450,14 +586,15 @@ function renderQueue() {
           el(
             "tr",
             { dataset: { bookingRow: b.bookingId, status: b.status, waitlistPosition: String(b.waitlistPosition ?? "") } },
-            el("th", { scope: "row" }, String(b.waitlistPosition ?? "")),
-            el("td", { className: "patient" }, b.patientId || ""),
+            el("th", { scope: "row" }, el("span", { className: "cell-label" }, "Waitlist "), String(b.waitlistPosition ?? "")),
+            patientCell(b),
             source(b),
-            el("td", {}, el("div", { className: "actions" }, ...actionButtons(b))),
+            el("td", { className: "actions-cell" }, el("div", { className: "actions" }, ...actionButtons(b))),
           ),
         )
       : [el("tr", {}, el("td", { colspan: 4, className: "empty" }, state.waitlistError ? `Waitlist not shown: ${state.waitlistError}` : "No one waitlisted"))]),
   );
+  renderFinished();
   restoreFocus(focus, $("queue"));
 }
 
@@ -489,33 +626,96 @@ async function refreshAll() {
 const findBooking = (id) => [...state.queue, ...state.waitlist].find((b) => b.bookingId === id);
 
 function nameOf(b) {
-  return b.token != null ? `Token ${b.token}` : `Waitlisted booking of ${b.patientId}`;
+  return b.token != null ? `Token ${b.token}` : `The waitlist place of ${who(b)}`;
+}
+
+// ---- confirmation -----------------------------------------------------------------------------
+// A native modal <dialog>: focus goes to "No" (the safe answer), Escape or "No" changes nothing,
+// and focus goes back to the button that asked.
+function confirmAction({ title, text, yes, no = "No, keep it" }) {
+  const dialog = $("confirm-dialog");
+  const back = document.activeElement;
+  $("confirm-heading").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yes;
+  $("confirm-no").textContent = no;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => {
+        resolve(dialog.returnValue === "yes");
+        if (back && back.isConnected && typeof back.focus === "function") back.focus();
+      },
+      { once: true },
+    );
+    dialog.showModal();
+    $("confirm-no").focus();
+  });
+}
+
+// What a cancel or a no-show will do, in words.
+function consequence(action, b) {
+  const name = nameOf(b);
+  const person = who(b);
+  const waiting = state.waitlist.length;
+  const place =
+    b.status === "WAITLISTED"
+      ? "They leave the waitlist."
+      : `Their place is given back${waiting ? ` and goes to the first waitlisted patient it fits (${plural(waiting, "patient")} waiting)` : ""}.`;
+  if (action === "cancel") {
+    return {
+      title: b.token != null ? `Cancel token ${b.token}?` : `Cancel the waitlist place of ${person}?`,
+      text: `${name} (${person}) will be cancelled. ${place} No SMS is sent for a cancel by the desk. This cannot be undone.`,
+      yes: `Yes, cancel ${b.token != null ? `token ${b.token}` : "it"}`,
+    };
+  }
+  return {
+    title: `Mark token ${b.token} as not come?`,
+    text: `${name} (${person}) will be marked no-show: they cannot be checked in any more. ${place} This cannot be undone.`,
+    yes: `Yes, mark token ${b.token} no-show`,
+  };
+}
+
+// The waitlisted bookings that got a place between two readings of the slot: "promoted".
+function promotedSince(waitlistBefore) {
+  const inQueue = new Map(state.queue.map((b) => [b.bookingId, b]));
+  return waitlistBefore.filter((w) => inQueue.has(w.bookingId)).map((w) => inQueue.get(w.bookingId));
 }
 
 async function bookingAction(button) {
   const action = button.dataset.action;
   const id = button.dataset.bookingId;
-  const b = findBooking(id) || { bookingId: id, token: null, patientId: id };
+  const b = findBooking(id) || { bookingId: id, token: null, patientId: null };
   if (action === "reschedule") return openReschedule(b, button);
+  if ((action === "cancel" || action === "no-show") && !(await confirmAction(consequence(action, b)))) {
+    ok(`Nothing changed: ${nameOf(b).replace(/^T/, "t")} kept`);
+    return;
+  }
+  const waitlistBefore = state.waitlist.slice();
   await run(button, async () => {
     let res;
     try {
       res = await api.post(path`/bookings/${id}/${action}`);
+      if (res && FINAL.has(res.status)) keepFinished(res.slotId || state.slotId, res);
     } finally {
       await refreshAll().catch(() => {});
     }
     const name = nameOf(b);
+    const promoted = promotedSince(waitlistBefore)
+      .map((p) => ` ${who(p)} moved up from the waitlist as token ${p.token}.`)
+      .join("");
     const words = {
       "check-in": `${name} checked in`,
       complete: `${name} completed`,
-      "no-show": `${name} marked no-show`,
-      cancel: `${name} cancelled`,
+      "no-show": `${name} marked no-show.${promoted}`,
+      cancel: `${name} cancelled.${promoted}`,
       skip:
         res?.status === "NO_SHOW"
-          ? `${name} skipped a third time: marked no-show`
+          ? `${name} skipped a third time: marked no-show.${promoted}`
           : `${name} skipped: back in the queue${res?.position != null ? ` with ${res.position} ahead` : ""}`,
     };
-    ok(words[action] || `${name}: ${action} done`);
+    ok((words[action] || `${name}: ${action} done`).replace(/\.$/, ""));
   }, { prefix: `${ACTION_LABEL[action]} ${b.token != null ? `token ${b.token}` : ""}`.trim() });
 }
 
@@ -530,6 +730,7 @@ async function callNext() {
       await refreshAll().catch(() => {});
     }
     const parts = [];
+    if (res?.completed) keepFinished(slot.slotId, res.completed);
     if (res?.completed) parts.push(`Completed token ${res.completed.token}`);
     parts.push(res?.called ? `Called token ${res.called.token}` : "No one checked in to call");
     ok(parts.join(". "));
@@ -563,19 +764,96 @@ async function book(e) {
     } finally {
       await refreshAll().catch(() => {});
     }
-    const fields = form.querySelectorAll("#book-patient, #book-phone");
+    // The answer names the patient once the register has them; else the name just picked.
+    if (b && !b.patientName && state.picked?.patientId === b.patientId) b.patientName = state.picked.patientName;
+    state.picked = null;
+    const fields = form.querySelectorAll("#book-patient, #book-phone, #patient-search");
     fields.forEach((i) => (i.value = ""));
     $("book-waitlist").checked = false;
+    $("book-source").value = "WALKIN"; // the next patient's source is asked afresh
+    $("book-patient-name").textContent = "";
+    $("patient-results").replaceChildren();
     ok(
       b?.status === "WAITLISTED"
-        ? `${b.patientId} waitlisted for ${range(slot)} at position ${b.waitlistPosition}`
-        : `Token ${b?.token} booked for ${b?.patientId} (${b?.tier || TIER_OF[body.source]}) in ${range(slot)}`,
+        ? `${who(b)} waitlisted for ${range(slot)} at position ${b.waitlistPosition}`
+        : `Token ${b?.token} booked for ${who(b)} (${b?.tier || TIER_OF[body.source]}) in ${range(slot)}${b?.estimatedCallAt ? `, expected about ${when(b.estimatedCallAt)}` : ""}`,
     );
     $("book-patient").focus();
   }, {
     prefix: "Booking failed",
     fields: { patientId: $("book-patient"), source: $("book-source"), phone: $("book-phone"), waitlist: $("book-waitlist") },
   });
+}
+
+// ---- patients: search as you type, pick, or register -------------------------------------------
+let searchSeq = 0;
+let searchTimer = 0;
+const lastDigits = (phone) => (phone ? `phone …${String(phone).slice(-4)}` : "no phone");
+
+function searchPatients() {
+  clearTimeout(searchTimer);
+  const q = $("patient-search").value.trim();
+  const seq = ++searchSeq;
+  if (q.length < 2) {
+    $("patient-results").replaceChildren();
+    return;
+  }
+  searchTimer = setTimeout(async () => {
+    try {
+      const data = await api.get(`/patients?q=${encodeURIComponent(q)}`);
+      if (seq !== searchSeq) return; // a later search is on its way
+      const found = Array.isArray(data?.patients) ? data.patients : [];
+      $("patient-results").replaceChildren(
+        ...(found.length
+          ? found.map((p) =>
+              el(
+                "li",
+                {},
+                el(
+                  "button",
+                  { type: "button", className: "secondary", dataset: { patientId: p.patientId, action: "pick-patient" } },
+                  [p.name || "(no name yet)", lastDigits(p.phone), p.yearOfBirth ? `born ${p.yearOfBirth}` : null].filter(Boolean).join(" · "),
+                ),
+              ),
+            )
+          : [el("li", { className: "empty" }, `No patient found for “${q}”: register them below`)]),
+      );
+      $("patient-results").found = found;
+    } catch (err) {
+      if (seq === searchSeq) fail(err, { prefix: "Patient search" });
+    }
+  }, 250);
+}
+
+function pickPatient(p) {
+  state.picked = { patientId: p.patientId, patientName: p.name };
+  $("book-patient").value = p.patientId;
+  $("book-patient").removeAttribute("aria-invalid");
+  $("book-patient-name").textContent = [p.name, lastDigits(p.phone)].filter(Boolean).join(", ");
+  if (p.phone && !$("book-phone").value.trim()) $("book-phone").value = p.phone;
+  $("patient-results").replaceChildren();
+  $("book-source").focus();
+}
+
+async function registerPatient() {
+  const name = $("new-patient-name").value.trim();
+  const phone = $("new-patient-phone").value.trim();
+  if (!name) {
+    $("new-patient-name").setAttribute("aria-invalid", "true");
+    $("new-patient-name").focus();
+    fail(new Error("Give the new patient's name"));
+    return;
+  }
+  const body = { name };
+  if (phone) body.phone = phone;
+  await run($("register-patient"), async () => {
+    const p = await api.post("/patients", body);
+    $("new-patient-name").value = "";
+    $("new-patient-phone").value = "";
+    $("register-box").open = false;
+    pickPatient(p);
+    ok(`${p.name} registered: choose the source and press Book`);
+  }, { prefix: "Register patient", fields: { name: $("new-patient-name"), phone: $("new-patient-phone") } });
 }
 
 // Reschedule: a native modal dialog listing the day's other slots.
@@ -588,9 +866,9 @@ function openReschedule(b, button) {
     return;
   }
   rescheduling = { b, button };
-  $("reschedule-heading").textContent = `Reschedule token ${b.token} (${b.patientId})`;
+  $("reschedule-heading").textContent = `Reschedule token ${b.token} (${who(b)})`;
   $("reschedule-slot").replaceChildren(
-    ...targets.map((s) => el("option", { value: s.slotId }, `${range(s)} · ${s.available?.[tier] ?? "?"} ${tier.toLowerCase()} free`)),
+    ...targets.map((s) => el("option", { value: s.slotId }, `${range(s)} · ${TIER_WORDS[tier]} ${freeWords(s, tier)}`)),
   );
   $("reschedule-dialog").showModal();
   $("reschedule-slot").focus();
@@ -648,6 +926,33 @@ async function clearDelay() {
   }, { prefix: "Clear delay" });
 }
 
+// The doctor is late for the whole day: the same delay on the chosen slot and every later one.
+async function delayRest() {
+  const slot = selectedSlot();
+  if (!slot || !checkForm($("delay-form"))) return;
+  const minutes = $("delay-minutes").value.trim();
+  const body = { delayed: true };
+  if (minutes !== "") body.minutes = Number(minutes);
+  const from = Date.parse(slot.start);
+  const targets = state.slots.filter((s) => Date.parse(s.start) >= from && !s.closed);
+  await run($("delay-rest"), async () => {
+    let done = 0;
+    try {
+      for (const s of targets) {
+        await api.put(path`/slots/${s.slotId}/delay`, body);
+        done += 1;
+      }
+    } catch (err) {
+      err.doneBefore = done;
+      throw err;
+    } finally {
+      await refreshAll().catch(() => {});
+    }
+    const late = body.minutes ? `running ${body.minutes} min late` : "marked as running late";
+    ok(`${plural(done, "slot")} from ${hhmm(slot.start)} on ${late}`);
+  }, { prefix: `Delay the rest of the day (the slots before the failure are delayed)`, fields: { minutes: $("delay-minutes") } });
+}
+
 function doctorForAdmin() {
   const d = $("doctor").value.trim();
   if (!d || !/^[A-Za-z0-9._:-]{1,64}$/.test(d)) {
@@ -689,7 +994,7 @@ async function openSessions(e) {
     const res = await api.post(path`/doctors/${doctor}/sessions`, body);
     const created = res?.created?.length ?? 0;
     const existing = res?.existing?.length ?? 0;
-    ok(`${doctor}: ${created} slot${created === 1 ? "" : "s"} created, ${existing} existed`);
+    ok(`${doctorName(doctor)}: ${created} slot${created === 1 ? "" : "s"} created, ${existing} existed`);
     if (doctor === state.doctor) await refreshAll().catch(() => {});
   }, {
     prefix: "Open sessions",
@@ -707,6 +1012,23 @@ async function openSessions(e) {
   });
 }
 
+// What leave on that day would cancel: the day's slots, and in each the booked, checked-in and
+// waitlisted bookings (the called one and the finished ones are not touched).
+async function leavePreview(doctor, date) {
+  const data = await api.get(path`/doctors/${doctor}/slots` + `?date=${encodeURIComponent(date)}`);
+  const slots = (Array.isArray(data?.slots) ? data.slots : []).filter((s) => !s.closed);
+  let bookings = 0;
+  let withoutPhone = 0;
+  for (const s of slots) {
+    if (!s.booked && !s.waitlisted) continue;
+    const [q, w] = await Promise.all([api.get(path`/slots/${s.slotId}/queue`), api.get(path`/slots/${s.slotId}/waitlist`)]);
+    const hit = [...(q?.queue || []).filter((b) => b.status !== "CALLED"), ...(w?.waitlist || [])];
+    bookings += hit.length;
+    withoutPhone += hit.filter((b) => !b.phone).length;
+  }
+  return { slots: slots.length, bookings, withoutPhone };
+}
+
 async function recordLeave(e) {
   e.preventDefault();
   const form = e.currentTarget;
@@ -715,11 +1037,41 @@ async function recordLeave(e) {
   const body = { date: $("leave-date").value };
   const reason = $("leave-reason").value.trim();
   if (reason) body.reason = reason;
+  const button = $("leave-submit");
+  if (button.getAttribute("aria-disabled") === "true") return;
+  let preview;
+  button.setAttribute("aria-disabled", "true"); // one question at a time
+  try {
+    preview = await leavePreview(doctor, body.date);
+  } catch (err) {
+    fail(err, { prefix: "Record leave: could not read the day" });
+    return;
+  } finally {
+    button.removeAttribute("aria-disabled");
+  }
+  const what = preview.slots
+    ? `${plural(preview.slots, "slot")} of ${doctorName(doctor)} on ${body.date} will be closed. ` +
+      (preview.bookings
+        ? `${plural(preview.bookings, "booking")} will be cancelled and their patients told by SMS` +
+          (preview.withoutPhone ? ` (${preview.withoutPhone} of them have no phone and are not told)` : "") +
+          ". Patients already called are not touched."
+        : "No booking will be cancelled.")
+    : `${doctorName(doctor)} has no slot on ${body.date}: nothing will change.`;
+  const sure = await confirmAction({
+    title: `Record leave for ${doctorName(doctor)} on ${body.date}?`,
+    text: `${what} This cannot be undone from the desk.`,
+    yes: "Yes, record leave",
+    no: "No, go back",
+  });
+  if (!sure) {
+    ok(`Nothing changed: no leave recorded for ${doctorName(doctor)} on ${body.date}`);
+    return;
+  }
   await run($("leave-submit"), async () => {
     const res = await api.post(path`/doctors/${doctor}/leave`, body);
     const slots = res?.slots ?? 0;
     const cancelled = res?.cancelled?.length ?? 0;
-    ok(`${doctor} on leave ${body.date}: ${slots} slot${slots === 1 ? "" : "s"} closed, ${cancelled} booking${cancelled === 1 ? "" : "s"} cancelled`);
+    ok(`${doctorName(doctor)} on leave ${body.date}: ${slots} slot${slots === 1 ? "" : "s"} closed, ${cancelled} booking${cancelled === 1 ? "" : "s"} cancelled`);
     if (doctor === state.doctor) await refreshAll().catch(() => {});
   }, { prefix: "Record leave", fields: { date: $("leave-date"), reason: $("leave-reason") } });
 }
@@ -728,7 +1080,7 @@ async function recordLeave(e) {
 function paused() {
   const a = document.activeElement;
   const typing = a && a.matches("input:not([type=checkbox]), select, textarea") && Date.now() - state.lastTyped < TYPING_PAUSE_MS;
-  return typing || $("reschedule-dialog").open || state.busy > 0 || document.hidden;
+  return typing || $("reschedule-dialog").open || $("confirm-dialog").open || state.busy > 0 || document.hidden;
 }
 
 let refreshFailed = false;
@@ -803,6 +1155,19 @@ async function main() {
   $("book-form").addEventListener("submit", book);
   $("delay-form").addEventListener("submit", setDelay);
   $("clear-delay").addEventListener("click", clearDelay);
+  $("delay-rest").addEventListener("click", delayRest);
+  $("doctor").addEventListener("input", showDoctorInfo);
+  $("patient-search").addEventListener("input", searchPatients);
+  $("patient-results").addEventListener("click", (e) => {
+    const btn = e.target.closest("button[data-patient-id]");
+    const p = btn && ($("patient-results").found || []).find((x) => x.patientId === btn.dataset.patientId);
+    if (p) pickPatient(p);
+  });
+  $("book-patient").addEventListener("input", () => {
+    $("book-patient-name").textContent = "";
+    state.picked = null;
+  });
+  $("register-patient").addEventListener("click", registerPatient);
   $("sessions-form").addEventListener("submit", openSessions);
   $("leave-form").addEventListener("submit", recordLeave);
   $("reschedule-form").addEventListener("submit", confirmReschedule);
@@ -822,6 +1187,7 @@ async function main() {
     if (e.target.getAttribute?.("aria-invalid")) e.target.removeAttribute("aria-invalid");
   });
 
+  loadFinished();
   state.session = auth.currentSession();
   showSignedIn();
   if (state.session) afterSignIn();

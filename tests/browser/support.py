@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from devserver.runner import LocalStack
 
@@ -102,3 +102,36 @@ def screenshot(page: Page, tmp_path_factory: pytest.TempPathFactory, name: str) 
     target = folder / f"{name}.png"
     page.screenshot(path=str(target), full_page=True)
     return target
+
+
+# -- accessibility ----------------------------------------------------------------------------------------------
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+SIZES: dict[str, ViewportSize] = {  # the screens of the contract's web pages
+    "hd": ViewportSize(width=1920, height=1080),
+    "small": ViewportSize(width=1280, height=720),
+    "portrait": ViewportSize(width=1080, height=1920),
+    "phone": ViewportSize(width=390, height=844),
+    "tablet": ViewportSize(width=820, height=1180),
+}
+
+
+def expect_no_serious_axe_violation(page: Page, what: str) -> None:
+    """axe-core on the page as it is now: no violation of impact serious or critical."""
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is missing at {AXE}: `make axe` installs it (npm ci in tests/browser)", pytrace=False)
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))  # through the debugger: the page's CSP does not apply
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    bad = [v for v in result["violations"] if v.get("impact") in ("serious", "critical")]
+    described = [
+        f"{v['id']} ({v['impact']}): {v['help']}: " + "; ".join(str(n.get("target")) for n in v.get("nodes", [])[:5])
+        for v in bad
+    ]
+    assert not bad, f"axe-core on {what}:\n" + "\n".join(described)
+
+
+def document_fits_the_viewport(page: Page) -> tuple[int, int]:
+    """(the document's scroll width, the viewport's width)."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    return int(widths[0]), int(widths[1])

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.support import Clinic, patient, screenshot, slot_day
+from tests.browser.support import SIZES, Clinic, expect_no_serious_axe_violation, patient, screenshot, slot_day
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -154,6 +154,106 @@ def test_the_board_on_the_real_api_never_goes_blank(
     screenshot(page, tmp_path_factory, "board-live")
 
 
+def directory_board(now: datetime) -> dict[str, dict[str, Any]]:
+    """Three doctors as the directory names them: one calling, one on leave with a session still to come,
+    and an id with no record and no slots."""
+    day = now.date().isoformat()
+    later = board_slot(now, start=(now + timedelta(hours=2)).isoformat(), end=(now + timedelta(hours=3)).isoformat())
+    return {
+        "dr-a": {
+            "doctorId": "dr-a",
+            "doctorName": "Dr Anjali Rao",
+            "room": "12B",
+            "date": day,
+            "slots": [board_slot(now, calling=7, next=[8, 9, 10], waiting=3)],
+        },
+        "dr-b": {
+            "doctorId": "dr-b",
+            "doctorName": "Dr Vikram Iyer",
+            "room": "4",
+            "date": day,
+            "slots": [later | {"closed": True}],
+        },
+        "dr-x": {"doctorId": "dr-x", "doctorName": "dr-x", "room": None, "date": day, "slots": []},
+    }
+
+
+def test_the_board_shows_the_directorys_names_and_rooms_leave_instead_of_the_next_session_and_an_unknown_doctor(
+    page: Page, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    serve_boards(page, directory_board(now))
+    page.set_viewport_size(SIZES["hd"])
+    open_board(page, "dr-a,dr-b,dr-x", now.date().isoformat())
+    a, b, x = column(page, "dr-a"), column(page, "dr-b"), column(page, "dr-x")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "ok")
+
+    expect(a.locator(".doctor-name")).to_have_text("Dr Anjali Rao")
+    expect(a.locator("[data-testid=room]")).to_have_text("Room 12B")
+    expect(a.locator("[data-testid=calling-token]")).to_have_text("7")
+    expect(b.locator(".doctor-name")).to_have_text("Dr Vikram Iyer")
+    expect(b.locator(".notice-leave")).to_have_text("Doctor on leave today")
+    expect(b.locator(".slot-time")).to_be_hidden()  # instead of "Next session ...", not under it
+    expect(b).not_to_contain_text("Next session")
+    expect(x).to_have_class(re.compile(r"\bis-unknown\b"))
+    expect(x.locator(".slot-time")).to_have_text("No doctor dr-x is recorded")
+    expect(x.locator("[data-testid=room]")).to_be_hidden()
+    expect(x).not_to_contain_text("No sessions today")
+    expect_no_serious_axe_violation(page, "the board at 1920x1080")
+    screenshot(page, tmp_path_factory, "board-1920x1080")
+
+
+def test_a_new_call_on_a_1280x720_screen_does_not_cover_the_slots_time(
+    page: Page, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    boards = directory_board(now)
+    serve_boards(page, boards)
+    page.set_viewport_size(SIZES["small"])
+    open_board(page, "dr-a,dr-b,dr-x", now.date().isoformat())
+    a = column(page, "dr-a")
+    expect(a.locator("[data-testid=calling-token]")).to_have_text("7")
+
+    boards["dr-a"]["slots"][0] |= {"calling": 8, "next": [9, 10], "waiting": 2}
+    expect(a.locator(".calling")).to_have_class(re.compile(r"\bis-fresh\b"))
+    assert "Token 8, please go to room 12B, Dr Anjali Rao" in spoken(page)
+    for moment in range(3):  # across the pulse: the highlight's box and the time's never overlap
+        time_box = a.locator(".slot-time").bounding_box()
+        highlight = a.locator(".calling").evaluate(
+            "e => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);"
+            " return {top: r.top, overflow: s.overflow, shadow: s.boxShadow}; }"
+        )
+        assert time_box is not None
+        assert time_box["y"] + time_box["height"] <= highlight["top"], (moment, time_box, highlight)
+        assert highlight["overflow"] == "hidden" and highlight["shadow"] == "none", highlight
+        page.wait_for_timeout(350)
+    expect_no_serious_axe_violation(page, "the board at 1280x720 with a fresh call")
+    screenshot(page, tmp_path_factory, "board-1280x720-fresh-call")
+
+
+def test_a_portrait_screen_gets_one_band_per_doctor(page: Page, tmp_path_factory: pytest.TempPathFactory) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    serve_boards(page, directory_board(now))
+    page.set_viewport_size(SIZES["portrait"])
+    open_board(page, "dr-a,dr-b,dr-x", now.date().isoformat())
+    expect(column(page, "dr-a").locator("[data-testid=calling-token]")).to_have_text("7")
+    expect(page.locator("#board")).to_have_class(re.compile(r"\bis-portrait\b"))
+
+    boxes = [column(page, doctor).bounding_box() for doctor in ("dr-a", "dr-b", "dr-x")]
+    assert all(box is not None for box in boxes)
+    for box in boxes:  # full width bands, one under the other: no three thin columns
+        assert box is not None and box["width"] > 0.9 * SIZES["portrait"]["width"], box
+    tops = [box["y"] for box in boxes if box is not None]
+    assert tops == sorted(tops) and len(set(tops)) == 3, tops
+    # The bands fill the screen: no huge empty block under them.
+    last = boxes[-1]
+    assert last is not None and last["y"] + last["height"] > 0.85 * SIZES["portrait"]["height"], last
+    token = column(page, "dr-a").locator("[data-testid=calling-token]").bounding_box()
+    assert token is not None and token["height"] > 150, token  # read from across a room
+    expect_no_serious_axe_violation(page, "the board in portrait")
+    screenshot(page, tmp_path_factory, "board-1080x1920-portrait")
+
+
 # -- against the real API ---------------------------------------------------------------------------------
 
 
@@ -221,3 +321,17 @@ def test_a_delay_is_on_the_board_within_5_s(page: Page, clinic: Clinic) -> None:
     expect(column(page, doctor).locator(".notice-delay")).to_have_text(
         "Running 20 min late", timeout=max(0, 5000 - int((time.monotonic() - delayed_at) * 1000))
     )
+
+
+def test_the_board_on_the_real_api_names_the_doctor_and_room_from_the_directory(page: Page, clinic: Clinic) -> None:
+    doctor = f"dr-dir-{uuid.uuid4().hex[:6]}"
+    answer = clinic.call(
+        "PUT", f"/doctors/{doctor}", "admin", {"name": "Dr Kavya Menon", "department": "ENT", "room": "3A"}
+    )
+    assert answer.status_code == 200, answer.text
+    slot = clinic.new_slot(doctor, starts_in=timedelta(minutes=-5))
+    unknown = f"dr-none-{uuid.uuid4().hex[:6]}"
+    open_board(page, f"{doctor},{unknown}", slot_day(slot))
+    expect(column(page, doctor).locator(".doctor-name")).to_have_text("Dr Kavya Menon")
+    expect(column(page, doctor).locator("[data-testid=room]")).to_have_text("Room 3A")
+    expect(column(page, unknown).locator(".slot-time")).to_have_text(f"No doctor {unknown} is recorded")

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, Request, Route, expect
 
-from tests.browser.support import Clinic, open_slot, patient, screenshot, sign_in, slot_day
+from tests.browser.support import (
+    SIZES,
+    Clinic,
+    document_fits_the_viewport,
+    expect_no_serious_axe_violation,
+    open_slot,
+    patient,
+    screenshot,
+    sign_in,
+    slot_day,
+)
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -18,6 +30,19 @@ def book_with_the_form(page: Page, patient_id: str, source: str) -> None:
     page.fill("#book-patient", patient_id)
     page.select_option("#book-source", source)
     page.click("#book")
+
+
+def answer_the_confirmation(page: Page, says: str | re.Pattern[str], yes: bool, key: str = "") -> None:
+    """The confirmation dialog is open, its "No" focused, says `says`; then Yes, No, or a key (Escape)."""
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#confirm-no")).to_be_focused()  # the safe answer is the default
+    expect(page.locator("#confirm-text")).to_have_text(says)
+    if key:
+        page.keyboard.press(key)
+    else:
+        page.click("#confirm-yes" if yes else "#confirm-no")
+    expect(dialog).to_be_hidden()
 
 
 def row_of(page: Page, patient_id: str) -> str:
@@ -45,6 +70,7 @@ def test_the_desk_books_a_walk_in_and_an_emergency_checks_both_in_and_the_emerge
     expect(page.locator("#book-patient")).to_have_value("")  # emptied for the next patient
     book_with_the_form(page, emergency, "EMERGENCY")
     expect(page.locator("#status")).to_have_text(re.compile(rf"^Token 2 booked for {emergency} \(CRITICAL\) in "))
+    expect(page.locator("#book-source")).to_have_value("WALKIN")  # the next patient's source is asked afresh
     expect(page.locator("#messages")).to_be_empty()
 
     walk_in_id, emergency_id = row_of(page, walk_in), row_of(page, emergency)
@@ -74,11 +100,13 @@ def test_a_full_slot_is_said_in_words(page: Page, clinic: Clinic, tmp_path_facto
     open_slot(page, slot)
 
     book_with_the_form(page, patient("second"), "WALKIN")
-    expect(page.locator("#messages")).to_have_text("Booking failed: Slot full for STANDARD: 1/1")
+    expect(page.locator("#messages")).to_have_text(
+        "Booking failed: Slot full for standard patients: 1 of 1 places taken"
+    )
     expect(page.locator("#status")).to_be_empty()
     expect(page.locator("#queue-body tr[data-booking-row]")).to_have_count(1)  # nobody more booked
     page.locator("#log-box summary").click()
-    expect(page.locator("#log li").first).to_contain_text("Slot full for STANDARD: 1/1")
+    expect(page.locator("#log li").first).to_contain_text("Slot full for standard patients: 1 of 1 places taken")
     screenshot(page, tmp_path_factory, "desk-slot-full")
 
 
@@ -107,8 +135,24 @@ def test_a_full_slot_waitlists_and_a_cancel_promotes_the_waitlisted_into_the_que
 
     cancel = page.locator(f'#queue-body button[data-action="cancel"][data-booking-id="{holder["bookingId"]}"]')
     expect(cancel).to_have_accessible_name("Cancel token 1")
+    says = (
+        f"Token 1 ({holder['patientId']}) will be cancelled. Their place is given back and goes to the first "
+        "waitlisted patient it fits (1 patient waiting). No SMS is sent for a cancel by the desk. "
+        "This cannot be undone."
+    )
     cancel.click()
-    expect(page.locator("#status")).to_have_text("Token 1 cancelled")
+    expect_no_serious_axe_violation(page, "the desk asking before a cancel")
+    answer_the_confirmation(page, says, yes=False, key="Escape")  # dismissed: nothing changes
+    expect(page.locator("#status")).to_have_text("Nothing changed: token 1 kept")
+    expect(cancel).to_be_focused()  # back where the receptionist was
+    expect(page.locator(f'#queue-body tr[data-booking-row="{holder["bookingId"]}"]')).to_have_attribute(
+        "data-status", "BOOKED"
+    )
+    expect(waitlist_rows).to_have_count(1)
+
+    cancel.click()
+    answer_the_confirmation(page, says, yes=True)
+    expect(page.locator("#status")).to_have_text(f"Token 1 cancelled. {waiting} moved up from the waitlist as token 2")
     promoted = page.locator(f'#queue-body tr[data-booking-row="{row_of(page, waiting)}"]')
     expect(promoted).to_have_attribute("data-token", "2")  # the next token, given with the place
     expect(promoted).to_have_attribute("data-status", "BOOKED")
@@ -116,6 +160,9 @@ def test_a_full_slot_waitlists_and_a_cancel_promotes_the_waitlisted_into_the_que
     expect(page.locator("#waitlist-body")).to_have_text("No one waitlisted")
     expect(page.locator("#slot-summary")).to_contain_text("0 waitlisted")
     expect(page.locator("#messages")).to_be_empty()
+    finished = page.locator(f'#finished-body tr[data-finished-row="{holder["bookingId"]}"]')
+    expect(finished).to_have_attribute("data-status", "CANCELLED")
+    expect(finished).to_contain_text("Cancelled (by the desk)")
     screenshot(page, tmp_path_factory, "desk-waitlist-promoted")
 
 
@@ -162,6 +209,7 @@ def test_signing_in_and_booking_work_with_the_keyboard_alone(page: Page, clinic:
         return str(page.evaluate("document.activeElement && document.activeElement.id"))
 
     expect(page.locator("#signin-user")).to_be_focused()  # where the page puts the cursor
+    expect_no_serious_axe_violation(page, "the desk's sign-in")
     keys.type("desk-keys")
     keys.press("Enter")
     expect(page.locator("#whoami")).to_have_text("desk-keys (reception)")
@@ -224,6 +272,7 @@ def test_an_admin_opens_a_session_and_records_leave_from_the_desk(
     expect(page.locator("#status")).to_have_text(f"0 slots of {doctor} on {day}")
     expect(page.locator("#admin-section")).to_be_visible()
     expect(page.locator("#admin-heading")).to_have_text(f"Schedule for {doctor} (admin)")
+    expect_no_serious_axe_violation(page, "the desk's admin forms")
 
     fill_session(page, day, day, "09:00", "10:00", 15)
     page.click("#sessions-submit")
@@ -240,7 +289,18 @@ def test_an_admin_opens_a_session_and_records_leave_from_the_desk(
     clinic.book(first, patient("leave"), "EMERGENCY")
     page.fill("#leave-date", day)
     page.fill("#leave-reason", "conference")
+    says = (
+        f"4 slots of {doctor} on {day} will be closed. 2 bookings will be cancelled and their patients told by SMS "
+        "(2 of them have no phone and are not told). Patients already called are not touched. "
+        "This cannot be undone from the desk."
+    )
     page.click("#leave-submit")
+    expect_no_serious_axe_violation(page, "the desk asking before leave")
+    answer_the_confirmation(page, says, yes=False)
+    expect(page.locator("#status")).to_have_text(f"Nothing changed: no leave recorded for {doctor} on {day}")
+    expect(page.locator('#slots-body tr[data-closed="false"]')).to_have_count(4)
+    page.click("#leave-submit")
+    answer_the_confirmation(page, says, yes=True)
     expect(page.locator("#status")).to_have_text(f"{doctor} on leave {day}: 4 slots closed, 2 bookings cancelled")
     expect(page.locator('#slots-body tr[data-closed="true"]')).to_have_count(4)
     expect(page.locator("#messages")).to_be_empty()
@@ -248,6 +308,9 @@ def test_an_admin_opens_a_session_and_records_leave_from_the_desk(
     screenshot(page, tmp_path_factory, "desk-sessions-and-leave")
 
     page.click("#leave-submit")
+    answer_the_confirmation(
+        page, f"{doctor} has no slot on {day}: nothing will change. This cannot be undone from the desk.", yes=True
+    )
     expect(page.locator("#status")).to_have_text(f"{doctor} on leave {day}: 4 slots closed, 0 bookings cancelled")
 
 
@@ -278,3 +341,256 @@ def test_reception_does_not_see_the_admin_forms(page: Page) -> None:
     expect(page.locator("#doctor")).to_be_visible()
     for form in ("#admin-section", "#sessions-form", "#leave-form", "#delay-form"):
         expect(page.locator(form)).to_be_hidden()
+
+
+# -- version 3: words, confirmations, people, small screens ------------------------------------------------
+
+
+def test_places_are_in_words_a_patient_not_arrived_has_no_position_and_a_closed_slot_takes_nothing(
+    page: Page, clinic: Clinic, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    doctor = f"dr-words-{uuid.uuid4().hex[:6]}"
+    slot = clinic.new_slot(doctor, starts_in=timedelta(minutes=-5))
+    booked = clinic.book(slot["slotId"], patient("booked"))
+    sign_in(page)
+    open_slot(page, slot)
+    row = page.locator(f'tr[data-slot-id="{slot["slotId"]}"]')
+    expect(row.locator('td[data-tier="STANDARD"]')).to_have_text("9 free of 10")
+    expect(row.locator('td[data-tier="PREMIUM"]')).to_have_text("11 free of 12")
+    expect(row.locator('td[data-tier="CRITICAL"]')).to_have_text("14 free of 15")
+    expect(page.locator("#slot-summary")).to_contain_text(
+        "standard 9 free of 10, premium 11 free of 12, critical 14 free of 15"
+    )
+    queue_row = page.locator(f'#queue-body tr[data-booking-row="{booked["bookingId"]}"]')
+    expect(queue_row.locator("td.ahead")).to_have_text("not arrived yet")  # never "0" before arrival
+    expect(page.locator("#queue-body td.ahead")).not_to_have_text(["0"])
+    expect_no_serious_axe_violation(page, "the desk with a slot's queue")
+
+    answer = clinic.call("POST", f"/doctors/{doctor}/leave", "admin", {"date": slot_day(slot)})
+    assert answer.status_code == 200, answer.text
+    page.click("#refresh")
+    expect(row).to_have_attribute("data-closed", "true")
+    expect(row.locator("th")).to_contain_text("closed: doctor on leave")
+    expect(row.locator('td[data-tier="STANDARD"]')).to_have_text("closed")
+    expect(page.locator("#slot-closed-note")).to_be_visible()
+    expect(page.locator("#book")).to_be_disabled()
+    expect(page.locator("#call-next")).to_be_disabled()
+    expect_no_serious_axe_violation(page, "the desk with a closed slot")
+    screenshot(page, tmp_path_factory, "desk-closed-slot")
+
+
+def test_an_estimate_on_another_day_says_the_day(page: Page, clinic: Clinic) -> None:
+    slot = clinic.new_slot("dr-rao", starts_in=timedelta(days=1, hours=1))
+    booked = clinic.book(slot["slotId"], patient("tomorrow"))
+    sign_in(page)
+    open_slot(page, slot)
+    estimate = page.locator(f'#queue-body tr[data-booking-row="{booked["bookingId"]}"] td.estimate')
+    expect(estimate).to_have_text(re.compile(r"^[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d\d:\d\d$"))
+
+
+def test_a_no_show_asks_first_and_the_finished_list_keeps_it_with_its_phone(
+    page: Page, clinic: Clinic, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    slot = clinic.new_slot("dr-rao", starts_in=timedelta(minutes=-5))
+    body = {"slotId": slot["slotId"], "patientId": patient("late"), "source": "WALKIN", "phone": "+919876543210"}
+    answer = clinic.call("POST", "/bookings", "reception", body)
+    assert answer.status_code == 201, answer.text
+    booking = answer.json()
+    sign_in(page)
+    open_slot(page, slot)
+    no_show = page.locator(f'#queue-body button[data-action="no-show"][data-booking-id="{booking["bookingId"]}"]')
+    says = (
+        f"Token 1 ({body['patientId']}) will be marked no-show: they cannot be checked in any more. "
+        "Their place is given back. This cannot be undone."
+    )
+    no_show.click()
+    answer_the_confirmation(page, says, yes=False)
+    expect(page.locator("#status")).to_have_text("Nothing changed: token 1 kept")
+    expect(page.locator(f'#queue-body tr[data-booking-row="{booking["bookingId"]}"]')).to_have_count(1)
+    assert clinic.call("GET", f"/bookings/{booking['bookingId']}", "reception").json()["status"] == "BOOKED"
+
+    no_show.click()
+    answer_the_confirmation(page, says, yes=True)
+    expect(page.locator("#status")).to_have_text("Token 1 marked no-show")
+    expect(page.locator("#queue-body tr[data-booking-row]")).to_have_count(0)
+    finished = page.locator(f'#finished-body tr[data-finished-row="{booking["bookingId"]}"]')
+    expect(finished).to_have_attribute("data-status", "NO_SHOW")
+    expect(finished).to_contain_text("+919876543210")
+    screenshot(page, tmp_path_factory, "desk-finished")
+
+
+def test_a_checked_in_patient_who_left_is_cancelled_and_an_error_names_no_internal_id(
+    page: Page, clinic: Clinic
+) -> None:
+    slot = clinic.new_slot("dr-rao", starts_in=timedelta(minutes=-5))
+    left, gone = clinic.book(slot["slotId"], patient("left")), clinic.book(slot["slotId"], patient("gone"))
+    clinic.check_in(left["bookingId"])
+    sign_in(page)
+    open_slot(page, slot)
+    cancel = page.locator(f'#queue-body button[data-action="cancel"][data-booking-id="{left["bookingId"]}"]')
+    cancel.click()
+    answer_the_confirmation(page, re.compile(r"^Token 1 .* will be cancelled\."), yes=True)
+    expect(page.locator("#status")).to_have_text("Token 1 cancelled")
+
+    # Cancelled behind the desk's back: the desk's cancel is refused, and said without ids.
+    answer = clinic.call("POST", f"/bookings/{gone['bookingId']}/cancel", "reception")
+    assert answer.status_code == 200, answer.text
+    page.locator(f'#queue-body button[data-action="cancel"][data-booking-id="{gone["bookingId"]}"]').click()
+    answer_the_confirmation(page, re.compile(r"^Token 2 "), yes=True)
+    messages = page.locator("#messages")
+    expect(messages).to_have_text(
+        "Cancel token 2: Not possible any more: the booking has changed meanwhile; the lists are refreshed"
+    )
+    for internal in (gone["bookingId"], slot["slotId"]):
+        expect(messages).not_to_contain_text(internal)
+    expect_no_serious_axe_violation(page, "the desk showing an error")
+
+
+def test_an_admin_delays_the_rest_of_the_day_from_the_chosen_slot(page: Page, clinic: Clinic) -> None:
+    doctor = f"dr-late-{uuid.uuid4().hex[:6]}"
+    slots = [clinic.new_slot(doctor, starts_in=timedelta(hours=1 + i)) for i in range(3)]
+    sign_in(page, role="admin", user="admin-desk")
+    open_slot_without_queue(page, slots[1])
+    page.fill("#delay-minutes", "20")
+    page.click("#delay-rest")
+    expect(page.locator("#status")).to_have_text(re.compile(r"^2 slots from \d\d:\d\d on running 20 min late$"))
+    delayed = [page.locator(f'tr[data-slot-id="{s["slotId"]}"]') for s in slots]
+    expect(delayed[0]).to_have_attribute("data-delayed", "false")  # before the chosen slot: untouched
+    expect(delayed[1]).to_have_attribute("data-delayed", "true")
+    expect(delayed[2]).to_have_attribute("data-delayed", "true")
+
+
+def open_slot_without_queue(page: Page, slot: dict[str, str]) -> None:
+    page.fill("#doctor", slot["doctorId"])
+    page.fill("#day", slot_day(slot))
+    page.click("#load-day")
+    row = page.locator(f'tr[data-slot-id="{slot["slotId"]}"]')
+    row.locator("button[data-action=select]").click()
+    expect(row).to_have_attribute("aria-current", "true")
+
+
+def test_doctors_come_from_the_directory_and_a_typed_id_still_works(page: Page, clinic: Clinic) -> None:
+    doctor = f"dr-dir-{uuid.uuid4().hex[:6]}"
+    answer = clinic.call(
+        "PUT", f"/doctors/{doctor}", "admin", {"name": "Dr Meera Nair", "department": "ENT", "room": "7"}
+    )
+    assert answer.status_code == 200, answer.text
+    slot = clinic.new_slot(doctor)
+    sign_in(page)
+    option = page.locator(f'#doctor-list option[value="{doctor}"]')
+    expect(option).to_have_count(1)
+    assert option.get_attribute("label") is None
+    expect(option).to_have_text("Dr Meera Nair · ENT · room 7")
+    open_slot_without_queue(page, slot)
+    expect(page.locator("#doctor-info")).to_have_text("Dr Meera Nair (ENT, room 7)")
+    expect(page.locator("#slots-caption")).to_have_text(f"Slots of Dr Meera Nair (ENT, room 7) on {slot_day(slot)}")
+
+    unknown = clinic.new_slot(f"dr-typed-{uuid.uuid4().hex[:6]}")
+    open_slot_without_queue(page, unknown)  # an id with no record: its slots still show
+    expect(page.locator("#doctor-info")).to_have_text(
+        f"{unknown['doctorId']}: not in the directory (its slots still show)"
+    )
+
+
+@pytest.mark.parametrize("size", ["phone", "tablet"])
+def test_the_desk_fits_a_phone_and_a_tablet(
+    page: Page, clinic: Clinic, tmp_path_factory: pytest.TempPathFactory, size: str
+) -> None:
+    page.set_viewport_size(SIZES[size])
+    slot = clinic.new_slot("dr-rao", starts_in=timedelta(minutes=-5))
+    clinic.check_in(clinic.book(slot["slotId"], patient("phone"))["bookingId"])
+    clinic.book(slot["slotId"], patient("phone"), "EMERGENCY")
+    sign_in(page)
+    width, viewport = document_fits_the_viewport(page)
+    assert width <= viewport, (size, "signed in", width, viewport)
+    open_slot(page, slot)
+    expect(page.locator("#queue-body tr[data-booking-row]")).to_have_count(2)
+    width, viewport = document_fits_the_viewport(page)
+    assert width <= viewport, (size, "a slot's queue", width, viewport)
+    expect_no_serious_axe_violation(page, f"the desk on a {size}")
+    screenshot(page, tmp_path_factory, f"desk-{size}")
+
+
+def serve_patients(page: Page, register: list[dict[str, Any]], asked: list[str]) -> None:
+    """GET /patients?q= and POST /patients answered by the test (the page's own behaviour): the search
+    matches a word's start of the name or the phone's last digits, as the contract says."""
+
+    def answer(route: Route) -> None:
+        request = route.request
+        if request.method == "POST":
+            body = json.loads(request.post_data or "{}")
+            created = {"patientId": f"p-{uuid.uuid4().hex[:8]}", "yearOfBirth": None, **body}
+            register.append(created)
+            route.fulfill(status=201, content_type="application/json", body=json.dumps(created))
+            return
+        q = request.url.split("q=", 1)[1].split("&", 1)[0].lower()
+        asked.append(q)
+        found = [
+            p
+            for p in register
+            if any(word.startswith(q) for word in p["name"].lower().split()) or (p.get("phone") or "").endswith(q)
+        ]
+        route.fulfill(status=200, content_type="application/json", body=json.dumps({"patients": found}))
+
+    page.route(re.compile(r"/patients(\?|$)"), answer)
+
+
+def test_the_desk_books_by_patient_search_or_registers_one_and_the_queue_shows_names(
+    page: Page, clinic: Clinic, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    slot = clinic.new_slot("dr-rao", starts_in=timedelta(minutes=-5))
+    meera: dict[str, Any] = {
+        "patientId": patient("meera"),
+        "name": "Meera Nair",
+        "phone": "+919876543210",
+        "yearOfBirth": 1984,
+    }
+    register: list[dict[str, Any]] = [meera]
+    asked: list[str] = []
+    serve_patients(page, register, asked)
+    names: dict[str, str] = {meera["patientId"]: meera["name"]}
+
+    def queue_with_names(route: Route) -> None:  # patientName, as the API fills it from the register
+        fetched = route.fetch()
+        data = fetched.json()
+        for booking in data.get("queue", []):
+            booking["patientName"] = names.get(booking["patientId"])
+        route.fulfill(response=fetched, body=json.dumps(data))
+
+    page.route(re.compile(r"/slots/[^/]+/queue$"), queue_with_names)
+    sign_in(page)
+    open_slot(page, slot)
+
+    page.fill("#patient-search", "m")
+    page.wait_for_timeout(600)
+    assert asked == []  # one letter asks nothing
+    page.fill("#patient-search", "mee")
+    pick = page.locator("#patient-results button")
+    expect(pick).to_have_text(["Meera Nair · phone …3210 · born 1984"])
+    expect_no_serious_axe_violation(page, "the desk's patient search")
+    pick.click()
+    expect(page.locator("#book-patient")).to_have_value(meera["patientId"])
+    expect(page.locator("#book-patient-name")).to_have_text("Meera Nair, phone …3210")
+    expect(page.locator("#book-phone")).to_have_value("+919876543210")
+    expect(page.locator("#book-source")).to_be_focused()
+    page.click("#book")
+    expect(page.locator("#status")).to_have_text(re.compile(r"^Token 1 booked for Meera Nair \(STANDARD\) in "))
+    row = page.locator("#queue-body tr[data-token='1']")
+    expect(row.locator("td.patient")).to_contain_text("Meera Nair")
+
+    page.locator("#register-box summary").click()
+    page.fill("#new-patient-name", "Ravi Kumar")
+    page.fill("#new-patient-phone", "+919812345678")
+    page.click("#register-patient")
+    expect(page.locator("#status")).to_have_text("Ravi Kumar registered: choose the source and press Book")
+    ravi = register[-1]
+    assert ravi["name"] == "Ravi Kumar" and ravi["phone"] == "+919812345678", ravi
+    names[ravi["patientId"]] = "Ravi Kumar"
+    expect(page.locator("#book-patient")).to_have_value(ravi["patientId"])
+    page.click("#book")
+    expect(page.locator("#status")).to_have_text(re.compile(r"^Token 2 booked for Ravi Kumar \(STANDARD\) in "))
+    expect(page.locator("#queue-body tr[data-token='2'] td.patient")).to_contain_text("Ravi Kumar")
+    # At 1280 px the queue's actions fit: the table does not scroll sideways within its frame.
+    frame = page.locator("#queue").locator("xpath=..")
+    assert frame.evaluate("e => e.scrollWidth <= e.clientWidth"), frame.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    screenshot(page, tmp_path_factory, "desk-patients")
