@@ -20,7 +20,8 @@ PUBLIC = {
     "GET /doctors",
     "GET /doctors/{doctorId}",
 }
-WRITES_NO_SLOT = {"PUT /doctors/{doctorId}"}  # the directory: the contract has no event for it
+# The directory and the register: the contract has no event for them (PATCH is never a slot's).
+WRITES_NO_SLOT = {"PUT /doctors/{doctorId}", "POST /patients"}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,18 @@ def test_the_template_routes_each_contract_endpoint_to_its_function(template: di
     assert (route.function.module, parameters) == ("functions.get_queue.app", {"slotId": "slot-1"})
     assert table.find("DELETE", "/slots/slot-1") is None
     assert table.find("GET", "/slots/slot-1/queue/extra") is None
+    # A patient's record and a patient's bookings share a prefix: each path reaches its own function.
+    for method, path, module, parameters in [
+        ("GET", "/patients", "search_patients", {}),
+        ("POST", "/patients", "register_patient", {}),
+        ("GET", "/patients/pt-1", "get_patient", {"patientId": "pt-1"}),
+        ("PATCH", "/patients/pt-1", "update_patient", {"patientId": "pt-1"}),
+        ("GET", "/patients/pt-1/bookings", "list_patient_bookings", {"patientId": "pt-1"}),
+    ]:
+        found = table.find(method, path)
+        assert found is not None, path
+        assert (found[0].function.module, found[1]) == (f"functions.{module}.app", parameters)
+    assert table.find("PATCH", "/patients/pt-1/bookings") is None and table.find("GET", "/patients/") is None
 
 
 def test_the_sweeper_gets_its_schedules_input(template: dict[str, object]) -> None:

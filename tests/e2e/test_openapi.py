@@ -55,6 +55,7 @@ def test_only_the_answers_the_api_gives() -> None:
         "POST /bookings",
         "POST /bookings/{bookingId}/reschedule",
         "POST /doctors/{doctorId}/sessions",
+        "POST /patients",
     }
     assert statuses["GET /health"] == {"200", "503"}
 

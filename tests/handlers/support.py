@@ -42,6 +42,10 @@ ROUTE_HANDLERS = (
     "put_doctor",
     "get_doctor",
     "list_doctors",
+    "register_patient",
+    "search_patients",
+    "get_patient",
+    "update_patient",
 )
 # Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.
 CACHED_BRIEFLY = {"get_board": "public, max-age=1"}

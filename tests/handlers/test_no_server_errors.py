@@ -13,30 +13,48 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from opd import runtime
 from opd.domain import Booking, Slot
+from opd.domain.patients import Patient, register
 from tests.handlers.support import ROUTE_HANDLERS, cache_control, call, event
-from tests.support.hostile import CONTENT_TYPES, FIELD_VALUES, ROLES, as_json, ids, odd_dates, raw_bodies
+from tests.support.hostile import (
+    CONTENT_TYPES,
+    FIELD_VALUES,
+    PATIENT_VALUES,
+    ROLES,
+    as_json,
+    ids,
+    odd_dates,
+    raw_bodies,
+    search_queries,
+)
 
 EXAMPLES = 60  # per handler: well under a second each on the development machine
 
 
+PATIENT_ROUTES = {"register_patient", "search_patients", "get_patient", "update_patient"}
+
+
 @st.composite
-def near_valid_bodies(draw: st.DrawFn, sample: dict[str, Any], real: dict[str, str]) -> str:
+def near_valid_bodies(
+    draw: st.DrawFn, sample: dict[str, Any], real: dict[str, str], values: dict[str, Any] = FIELD_VALUES
+) -> str:
     """The sample's own body (with this test's ids), as it is or with one field dropped or given a hostile
     value: past the first checks far more often than a body made up whole, so the service is reached too."""
     body = {key: real.get(key, value) for key, value in sample.items()}
     change = draw(st.sampled_from(["none", "drop", "hostile"]))
-    field = draw(st.sampled_from(sorted(set(body) | set(FIELD_VALUES))))
+    field = draw(st.sampled_from(sorted(set(body) | set(values))))
     if change == "drop":
         body.pop(field, None)
     elif change == "hostile":
-        body[field] = draw(FIELD_VALUES[field]) if field in FIELD_VALUES else None
+        body[field] = draw(values[field]) if field in values else None
     return as_json(body)
 
 
@@ -74,6 +92,8 @@ def hostile_events(draw: st.DrawFn, name: str, slot: Slot, booking: Booking) -> 
         query = draw(
             st.one_of(st.fixed_dictionaries({}, optional={"from": days, "to": days, "after": cursors}), st.none())
         )
+    if name == "search_patients":
+        query = draw(st.one_of(st.fixed_dictionaries({"q": search_queries}), st.just({"q": "ravi"}), st.none()))
     headers: dict[str, str | None] = {
         "Content-Type": draw(st.one_of(st.just(CONTENT_TYPES[0]), st.sampled_from(CONTENT_TYPES)))
     }
@@ -86,7 +106,8 @@ def hostile_events(draw: st.DrawFn, name: str, slot: Slot, booking: Booking) -> 
         # POST /bookings's with `"waitlist": true`, which a near-valid body keeps, drops or nulls. Drawn for that
         # route alone (not among hostile.FIELD_VALUES), so the other routes' examples stay as they were.
         near = json.loads(sample["body"]) | ({"waitlist": True} if name == "create_booking" else {})
-        bodies.append(near_valid_bodies(near, real))
+        values = FIELD_VALUES | PATIENT_VALUES if name in PATIENT_ROUTES else FIELD_VALUES
+        bodies.append(near_valid_bodies(near, real, values))
     body: Any = draw(st.one_of(bodies))
     ev = event(name, path=path, body=body, role=role, user=user, headers=headers, query=query)
     if body is not None and draw(st.integers(0, 2)) == 0:  # API Gateway's base64 form, possibly not UTF-8
@@ -105,8 +126,17 @@ def assert_no_server_error(name: str, ev: dict[str, Any]) -> None:
         assert set(answer.body) == {"error"} and {"code", "message", "details"} <= set(answer.body["error"])
 
 
+@pytest.fixture
+def patient(booking: Booking) -> Patient:
+    """The sample patient's record (the booking's patient, the id the samples' patient token names)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    made = register(booking.patient_id, {"name": "Asha Verma", "phone": "+919876500001"}, now, now.year)
+    assert runtime.patient_store().insert(made)
+    return made
+
+
 @pytest.mark.parametrize("name", ROUTE_HANDLERS)
-def test_no_input_gets_a_server_error(name: str, slot: Slot, booking: Booking) -> None:
+def test_no_input_gets_a_server_error(name: str, slot: Slot, booking: Booking, patient: Patient) -> None:
     @settings(
         max_examples=EXAMPLES,
         derandomize=True,  # the same examples every run; the bugs it found are pinned in test_input_bounds.py
@@ -129,9 +159,14 @@ def test_no_input_gets_a_server_error(name: str, slot: Slot, booking: Booking) -
         ("take_leave", 200),
         ("list_patient_bookings", 200),
         ("put_doctor", 200),
+        ("register_patient", 201),
+        ("search_patients", 200),
+        ("update_patient", 200),
     ],
 )
-def test_the_strategies_reach_past_validation(name: str, success: int, slot: Slot, booking: Booking) -> None:
+def test_the_strategies_reach_past_validation(
+    name: str, success: int, slot: Slot, booking: Booking, patient: Patient
+) -> None:
     """Not only 400s: the property would be weak if nothing ever got through to the service.
 
     Hypothesis' derandomized draws turned out to depend on what the process ran before (another module's

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ import pytest
 from opd.api.auth import Role, groups_of
 from opd.doctors import DoctorStore
 from opd.domain import Doctor, Slot, Source, Status
+from opd.domain.patients import register
+from opd.patients import SEARCH_KEYS, PatientStore
 from opd.service import Allocator
 from opd.settings import current as current_settings
 from tests.handlers.support import PATIENT, ROUTE_HANDLERS, call, event
@@ -40,8 +42,12 @@ ALLOWED: dict[str, set[str | None]] = {
     "put_doctor": {"admin"},
     "get_doctor": PUBLIC,
     "list_doctors": PUBLIC,
+    "register_patient": {"reception", "admin"},
+    "search_patients": {"reception", "admin"},
+    "get_patient": {"patient", "reception", "admin"},  # a patient their own only: see test_patient_routes.py
+    "update_patient": {"patient", "reception", "admin"},
 }
-CREATED = {"create_slot", "create_booking", "reschedule_booking", "open_sessions"}
+CREATED = {"create_slot", "create_booking", "reschedule_booking", "open_sessions", "register_patient"}
 ROLES = [None, "patient", "reception", "admin", "[doctor]"]  # "[doctor]": a group the service does not know
 
 
@@ -72,6 +78,14 @@ def real_event(
     if name == "get_doctor":  # a doctor who is recorded: every role reads it
         DoctorStore(allocator.store.collection.database["doctors"]).record(Doctor.of(slot.doctor_id, "Dr Rao", "ENT"))
         return event(name, path={"doctorId": slot.doctor_id}, role=role, user=user)
+    if name in {"register_patient", "search_patients"}:  # the samples: Ravi Kumar, and a search for him
+        return event(name, role=role, user=user)
+    if name in {"get_patient", "update_patient"}:  # the sample patient's own record, which they may read and change
+        now = datetime.now(UTC).replace(microsecond=0)
+        PatientStore(allocator.store.collection.database["patients"]).insert(
+            register(PATIENT, {"name": "Asha"}, now, 2000)
+        )
+        return event(name, path={"patientId": PATIENT}, role=role, user=user)
     booking = allocator.book(slot.slot_id, PATIENT, Source.ONLINE)
     if name == "list_patient_bookings":  # the sample patient's own, over the default days
         return event(name, path={"patientId": PATIENT}, query=None, role=role, user=user)
@@ -91,10 +105,12 @@ def real_event(
     return event(name, path={"bookingId": booking.booking_id}, role=role, user=user)
 
 
-def stored(allocator: Allocator, slot: Slot) -> tuple[int, Slot, list[dict[str, Any]]]:
-    """How many slots exist, this one as stored (its bookings, delay and version), and the doctor directory."""
-    directory = list(allocator.store.collection.database["doctors"].find())
-    return allocator.store.collection.count_documents({}), allocator.get_slot(slot.slot_id), directory
+def stored(allocator: Allocator, slot: Slot) -> tuple[int, Slot, list[list[dict[str, Any]]]]:
+    """How many slots exist, this one as stored (its bookings, delay and version), the doctor directory, and the
+    patient register with its search keys."""
+    database = allocator.store.collection.database
+    people = [list(database[name].find()) for name in ("doctors", "patients", SEARCH_KEYS)]
+    return allocator.store.collection.count_documents({}), allocator.get_slot(slot.slot_id), people
 
 
 def expected_status(name: str, role: str | None) -> int:

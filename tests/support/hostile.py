@@ -145,3 +145,29 @@ def raw_bodies(draw: st.DrawFn) -> str:
     weighted = [_fields, _fields, json_values.map(as_json), _nested, _nested, _over_64_kib, _odd, st.text(max_size=200)]
     body: str = draw(draw(st.sampled_from(weighted)))
     return body
+
+
+# The patient register's fields (POST /patients, PATCH /patients/{id}): drawn for those routes alone, so the other
+# routes' examples stay as they were. Names in any script with marks, joiners and what no name holds; phones
+# near E.164; years far out; ABHA addresses near handle@suffix.
+_names = st.one_of(
+    st.text(max_size=90),
+    st.text(alphabet=st.characters(categories=["L", "M", "Zs"]), max_size=90),
+    st.sampled_from(["Rāma Śarmā", "राहुल शर्मा", "முருகன்", "D'Souza", "क\u200dष", "\u0301", "a" * 81, " ", "\ud800"]),
+)
+PATIENT_VALUES = {
+    "name": st.one_of(_names, json_values),
+    "phone": st.one_of(st.from_regex(r"\+?[0-9]{0,17}", fullmatch=True), json_values),
+    "yearOfBirth": st.one_of(st.integers(min_value=-(10**20), max_value=10**20), st.integers(1890, 2100), json_values),
+    "sex": st.one_of(st.sampled_from(["F", "M", "O", "U", "f", "X", ""]), json_values),
+    "language": st.one_of(st.sampled_from(["en", "hi", "ta", "EN", "fr", ""]), json_values),
+    "abhaAddress": st.one_of(
+        st.from_regex(r"[A-Za-z0-9._@]{0,70}", fullmatch=True), st.sampled_from(["a@b", "ravi@", "@sbx"]), json_values
+    ),
+}
+# GET /patients?q=: a name's start in any script, a phone's end however written, and what is neither.
+search_queries = st.one_of(
+    _names,
+    st.from_regex(r"\+?[0-9 \-]{0,70}", fullmatch=True),
+    st.sampled_from(["", "a", "ab", "'", "d'", "1234", "+", "--", "x" * 65, "\u200d\u200d"]),
+)

@@ -43,7 +43,12 @@ def mongo_errors(write: bool = False) -> Iterator[None]:
         kind = WriteNotAcknowledged if write else DependencyUnavailable
         raise kind("mongo", f"MongoDB unreachable: {type(exc).__name__}") from exc
     except PyMongoError as exc:
-        raise DependencyUnavailable("mongo", f"MongoDB error: {exc}") from exc
+        # Its kind and code only: the server's text may quote a document (a duplicate key's value, a bulk write's
+        # op), and this message is logged and answered; patients' names and phones must be in neither.
+        code = getattr(exc, "code", None)
+        raise DependencyUnavailable(
+            "mongo", f"MongoDB error: {type(exc).__name__}" + ("" if code is None else f" (code {code})")
+        ) from exc
 
 
 def utc(value: datetime) -> datetime:
@@ -107,7 +112,10 @@ def booking_from_doc(b: Document, slot_id: str, doctor_id: str) -> Booking:
 
 def insert_new(collection: Collection[Document], docs: list[Document]) -> None:
     """Insert `docs` in one round trip, unordered: a document whose `_id` is there already is left as it is
-    (what makes a second insert of the same ones harmless), and the others are inserted all the same."""
+    (what makes a second insert of the same ones harmless), and the others are inserted all the same. None: no
+    round trip (pymongo refuses an empty insert)."""
+    if not docs:
+        return
     with mongo_errors(write=True):
         try:
             collection.insert_many(docs, ordered=False)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from opd.domain import Booking, Doctor, Relayed, Slot
+from opd.domain.patients import Patient
 from opd.eventbridge import Entry
 
 
@@ -193,3 +194,20 @@ class DoctorDirectory(Protocol):
 
     def listing(self, department: str | None = None) -> list[Doctor]:
         """Every doctor, or those of one department, by department then name."""
+
+
+class PatientRecords(Protocol):
+    """The patient register (`opd.patients.PatientStore`): one record per patient, and the search's keys."""
+
+    def insert(self, patient: Patient) -> bool:
+        """Register a new patient. PatientExists if another holds its ABHA address; False, nothing written, when
+        its id or address was taken by a record that no longer holds the address: try again with a new id."""
+
+    def get(self, patient_id: str) -> Patient | None: ...
+
+    def update(self, before: Patient, after: Patient) -> Patient | None:
+        """Write `after` (changed from `before` as read) if the record is still as read; None, nothing written,
+        when it moved on: read it again and repeat the change. PatientExists as for `insert`."""
+
+    def search(self, q: str) -> list[Patient]:
+        """At most 20 patients `q` finds (`domain.patients.search_key`), by name then id."""

@@ -18,8 +18,9 @@ from opd.backlog import EventBacklogStore
 from opd.doctors import DoctorStore
 from opd.lock import SlotLock
 from opd.mongo import Document
+from opd.patients import SEARCH_KEYS, PatientStore
 from opd.ports import EventPublisher
-from opd.service import Allocator
+from opd.service import Allocator, PatientRegister
 from opd.settings import SecretName, Settings
 from opd.settings import current as current_settings
 from opd.store import SlotStore
@@ -70,6 +71,20 @@ def doctor_store() -> DoctorStore:
 
 
 @cache
+def patient_store() -> PatientStore:
+    """The patient register (`opd.patients`) and its search's keys; their indexes are made at first use."""
+    database = mongo_client()[settings().mongodb_database]
+    patients = PatientStore(database["patients"], database[SEARCH_KEYS])
+    patients.ensure_indexes()
+    return patients
+
+
+@cache
+def patient_register() -> PatientRegister:
+    return PatientRegister(patient_store(), settings())
+
+
+@cache
 def event_backlog() -> EventBacklogStore:
     """Where events wait while the bus is away (`opd.backlog`); its index is made at first use."""
     backlog = EventBacklogStore(mongo_client()[settings().mongodb_database]["event_backlog"])
@@ -114,6 +129,8 @@ def reset() -> None:
         mongo_client,
         slot_store,
         doctor_store,
+        patient_store,
+        patient_register,
         event_backlog,
         event_publisher,
         allocator,

@@ -102,3 +102,14 @@ def may_see(caller: Caller, booking: Booking) -> None:
     caller.require(Role.PATIENT)
     if booking.patient_id != caller.username:
         raise NotFound(f"no booking {booking.booking_id}")
+
+
+def may_see_patient(caller: Caller, patient_id: str) -> None:
+    """Staff read and change any patient's record; a patient only their own. Another patient's record is answered
+    as an unknown id is (the service's words), and before any lookup, so a patient never learns that an id is
+    registered."""
+    if caller.is_any(*STAFF):
+        return
+    caller.require(Role.PATIENT)
+    if patient_id != caller.username:
+        raise NotFound(f"no patient {patient_id}")

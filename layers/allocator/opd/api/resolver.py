@@ -26,7 +26,7 @@ from opd.api.observability import logger, metrics, traced
 
 if TYPE_CHECKING:
     from opd.ports import DoctorDirectory
-    from opd.service import Allocator
+    from opd.service import Allocator, PatientRegister
 
 JSON_KINDS: dict[type, str] = {
     list: "an array",
@@ -66,7 +66,11 @@ def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     """The Lambda entry point of `app`; under SnapStart its hooks are registered too (opd.api.snapstart)."""
     snapstart.register(app)
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: an event's body and query carry patients' names,
+    # phones and ABHA addresses, which no log line may (contract, "People").
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True, log_event=False
+    )
     @traced
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
@@ -147,6 +151,13 @@ def doctors() -> DoctorDirectory:
     from opd import runtime
 
     return runtime.doctor_store()
+
+
+def patients() -> PatientRegister:
+    """The patient register, made with the first request that needs it, as `allocator()` is."""
+    from opd import runtime
+
+    return runtime.patient_register()
 
 
 def window(service: Allocator) -> bounds.Window:

@@ -12,11 +12,13 @@ The package, by what depends on what (nothing points back up):
 - `writer`: `SlotWriter`, the one fenced write path (`change`) and the Idempotency-Key answers;
 - `rescheduler`: `Rescheduler`, a booking moved in three one-slot writes, and unfinished moves finished;
 - `sweep`: `NoShowSweeper`, the scheduled no-show sweep;
-- `allocator`: `Allocator`, the facade the handlers, the runtime and the tests use.
+- `allocator`: `Allocator`, the facade the handlers, the runtime and the tests use;
+- `register`: `PatientRegister`, the patient register's operations (no slot, no lock).
 """
 
 from opd.service.allocator import Allocator
 from opd.service.ids import new_booking_id, new_slot_id, utc_now
+from opd.service.register import PatientRegister
 from opd.service.relay import PUBLISH_PAUSE_S
 from opd.service.reports import (
     Booked,
@@ -40,6 +42,7 @@ __all__ = [
     "CallNext",
     "Decision",
     "LeaveTaken",
+    "PatientRegister",
     "RelayReport",
     "RequestKey",
     "ReschedulesReport",
