@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from opd import domain
 from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import NotFound
-from opd.ports import BookingArchive, EventBacklog, EventPublisher, KeyClaim, SlotMutex, SlotRepository
+from opd.ports import EventBacklog, EventPublisher, KeyClaim, SlotMutex, SlotRepository
 from opd.service import reads
 from opd.service.ids import new_booking_id, new_slot_id, utc_now
 from opd.service.relay import EventRelay
@@ -266,13 +266,11 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             request_hash=key.body if key is not None else None,
         )
 
-        archived = _ArchivedOfPatient(self.store.archive, slot_id, patient_id)
-
         def decide(slot: Slot) -> Decision[Booked]:
             # Our own write, applied but its reply lost, must not book twice.
             if (ours := slot.booking(booking_id)) is not None:
                 return None, Booked(domain.answered(slot, ours, self.clock()), replayed=False)
-            theirs = archived.of(slot)
+            theirs = reads.archived_of_patient(self.store, slot, patient_id)
             if key is not None and (first := domain.booking_for_key((*slot.bookings, *theirs), key.key, key.body)):
                 return None, Booked(domain.answered(slot, first.as_created(), self.clock()), replayed=True)
             now, reduction = self.clock(), self.settings.delay_reduction_percent
@@ -376,19 +374,3 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         """Publish every event that requests left unpublished, and drop published ones from the outboxes
         (see `EventRelay.relay_events`)."""
         return self.relay.relay_events(time_left, batch_size, reserve_s)
-
-
-class _ArchivedOfPatient:
-    """A patient's bookings of one slot that went to the archive: asked for once, and only if the slot's
-    filter says there may be some (`domain.may_have_archived`), so nearly every booking costs nothing more."""
-
-    def __init__(self, archive: BookingArchive, slot_id: str, patient_id: str) -> None:
-        self.archive, self.slot_id, self.patient_id = archive, slot_id, patient_id
-        self._found: tuple[Booking, ...] | None = None
-
-    def of(self, slot: Slot) -> tuple[Booking, ...]:
-        if not domain.may_have_archived(slot, self.patient_id):
-            return ()
-        if self._found is None:
-            self._found = tuple(self.archive.of_patient(self.slot_id, self.patient_id))
-        return self._found

@@ -103,6 +103,14 @@ def find_booking(store: SlotRepository, booking_id: str) -> tuple[Slot, Booking]
     return slot, booking
 
 
+def archived_of_patient(store: SlotRepository, slot: Slot, patient_id: str) -> tuple[Booking, ...]:
+    """The patient's bookings of `slot` that went to the archive: one indexed query, and only if the slot's
+    filter says there may be some (`domain.may_have_archived`), so nearly every booking costs nothing more."""
+    if not domain.may_have_archived(slot, patient_id):
+        return ()
+    return tuple(store.archive.of_patient(slot.slot_id, patient_id))
+
+
 def doctor_slots(store: SlotRepository, settings: Settings, doctor_id: str, day: date) -> list[Slot]:
     """The doctor's slots starting on `day` in the clinic's time zone, by start."""
     domain.require_id("doctorId", doctor_id)

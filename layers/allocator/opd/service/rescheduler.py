@@ -23,7 +23,7 @@ from opd.errors import (
 )
 from opd.ports import KeyClaim, SlotRepository
 from opd.service.ids import new_booking_id
-from opd.service.reads import find_booking, get_slot
+from opd.service.reads import archived_of_patient, find_booking, get_slot
 from opd.service.reports import ReschedulesReport
 from opd.service.writer import Decision, RequestKey, SlotWriter
 from opd.settings import Settings
@@ -153,13 +153,11 @@ class Rescheduler:
     def _place(
         self, target: Slot, old: Booking, new_id: str, now: datetime, key: RequestKey | None, by: str
     ) -> Decision[Booking]:
-        theirs: tuple[Booking, ...] = ()
-        if target.booking(new_id) is None and domain.may_have_archived(target, old.patient_id):
-            # The new booking may have been made, cancelled and archived while this move stood unfinished:
-            # it must not be made twice. The patient's archived bookings count for the 3-rebook rule too.
-            theirs = tuple(self.store.archive.of_patient(target.slot_id, old.patient_id))
-            if (made := next((b for b in theirs if b.booking_id == new_id), None)) is not None:
-                return None, domain.answered(target, made, now)
+        # The new booking may have been made, cancelled and archived while this move stood unfinished: it
+        # must not be made twice. The patient's archived bookings count for the 3-rebook rule too.
+        theirs = () if target.booking(new_id) is not None else archived_of_patient(self.store, target, old.patient_id)
+        if (made := next((b for b in theirs if b.booking_id == new_id), None)) is not None:
+            return None, domain.answered(target, made, now)
         asked = domain.BookingOptions(
             by=by,
             idempotency_key=key.key if key is not None else None,
