@@ -6,32 +6,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo import MongoClient, monitoring
 
 from opd import store as store_module
-from opd.domain.patients import Patient, amend, register, search_keys
+from opd.domain.patients import amend, register, search_keys
 from opd.errors import OutcomeUnknown
 from opd.mongo import Document
 from opd.patients import KEY_INDEX, SEARCH_KEYS, STALE_ALLOWANCE, PatientStore
-
-NOW = datetime(2026, 11, 21, 4, 30, 0, 123000, tzinfo=UTC)
-LATER = NOW + timedelta(hours=1)
-THIS_YEAR = 2026
+from tests.support.patients import LATER, NOW, THIS_YEAR, registered
 
 
 @pytest.fixture
 def store(mongo_client: MongoClient[Document], database_name: str) -> PatientStore:
     made = PatientStore(mongo_client[database_name]["patients"])
     made.ensure_indexes()
-    return made
-
-
-def registered(store: PatientStore, patient_id: str, **body: object) -> Patient:
-    made = register(patient_id, body, NOW, THIS_YEAR)
-    assert store.insert(made)
     return made
 
 

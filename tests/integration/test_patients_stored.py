@@ -5,32 +5,23 @@ and ABHA addresses unique while any number of patients have none."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from pymongo import MongoClient
 
 from opd.domain.languages import Language
-from opd.domain.patients import Patient, Sex, amend, register
+from opd.domain.patients import Patient, Sex, amend
 from opd.errors import PatientExists, ValidationFailed
 from opd.mongo import Document
 from opd.patients import PatientStore
-
-NOW = datetime(2026, 11, 21, 4, 30, 0, 123000, tzinfo=UTC)  # BSON keeps milliseconds
-LATER = NOW + timedelta(hours=1)
-THIS_YEAR = 2026
+from tests.support.patients import LATER, NOW, THIS_YEAR, registered
 
 
 @pytest.fixture
 def store(mongo_client: MongoClient[Document], database_name: str) -> PatientStore:
     made = PatientStore(mongo_client[database_name]["patients"])
     made.ensure_indexes()
-    return made
-
-
-def registered(store: PatientStore, patient_id: str, **body: object) -> Patient:
-    made = register(patient_id, body, NOW, THIS_YEAR)
-    store.insert(made)
     return made
 
 
