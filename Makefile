@@ -61,11 +61,13 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed $(SAM_VENV)/.installed chromium axe
 	$(PY) -m pytest -n 2 --dist loadgroup --cov=layers/allocator/opd --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
 
-# Debian's chromium for tests/browser (CI runs as root). Never `playwright install`: it downloads a browser.
+# Debian's chromium for tests/browser (CI runs as root), and Noto for the Devanagari and Tamil names and texts it
+# shows (without it they render as empty boxes). Never `playwright install`: it downloads a browser.
+NOTO := /usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf
 chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  if [ "$$(id -u)" != 0 ]; then echo "$(CHROMIUM) is missing: sudo apt-get install -y chromium" >&2; exit 1; fi; \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(NOTO) ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing: sudo apt-get install -y chromium fonts-noto-core" >&2; exit 1; fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-core; \
 	fi
 
 # axe-core (npm, the version tests/browser/package-lock.json pins) for the browser tests' accessibility checks.

@@ -219,6 +219,13 @@ class OpdClient:
         body = {"date": day} if reason is None else {"date": day, "reason": reason}
         return self.send("POST", f"/doctors/{doctor_id}/leave", token=token, body=body, retry_busy=True)
 
+    # -- patients ----------------------------------------------------------------------------
+
+    def register_patient(self, token: str, name: str, phone: str | None = None) -> Answer:
+        """A new patient in the register: their name, and their phone if they give one."""
+        body = {"name": name} if phone is None else {"name": name, "phone": phone}
+        return self.send("POST", "/patients", token=token, body=body)
+
     # -- bookings ----------------------------------------------------------------------------
 
     def book(

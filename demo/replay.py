@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import time
 import uuid
-import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from demo import people
 from demo.checks import FinalView, Published
 from demo.client import Answer, OpdClient, at_once, expect, in_parallel
 from demo.day import (
@@ -62,6 +62,7 @@ class Clinic:
     moment: Callable[[str, datetime], str] | None = None
     say: Callable[[str, str], None] = lambda phase, text: None
     scene: dict[str, Any] = field(default_factory=dict)  # the day's notable moments, for the report
+    label_of: dict[str, str] = field(default_factory=dict)  # patientId -> the part they play (demo.people)
     watching: dict[str, str] = field(default_factory=dict)  # slot -> the booking whose patient follows their place
     skipping: dict[str, str] = field(default_factory=dict)  # slot -> the patient who does not answer the first call
 
@@ -81,6 +82,21 @@ class Clinic:
 
     def slot(self, slot_id: str) -> SlotPlan:
         return next(s for s in self.slots if s.slot_id == slot_id)
+
+    def register(self, label: str) -> str:
+        """The desk registers the patient `label` plays (name, and phone if they give one): their patientId."""
+        answer = self.api.register_patient(self.reception, people.name_of(label), people.phone_of(label))
+        patient_id = str(expect(answer, f"registering {label}")["patientId"])
+        self.label_of[patient_id] = label
+        return patient_id
+
+    def desk_patient(self, kind: str, slot: SlotPlan, n: int) -> str:
+        """A patient new to the hospital, registered at the desk before being booked."""
+        return self.register(f"{kind}-{slot.doctor_id.removeprefix('dr-')}-{slot.start:%H%M}-{n}")
+
+    def phone(self, patient_id: str) -> str | None:
+        """The mobile number the patient gave, which the desk books with."""
+        return people.phone_of(self.label_of.get(patient_id, patient_id))
 
     def token_of(self, booking_id: str) -> str:
         """The patient's own token for an online patient's booking, else the desk's."""
@@ -132,12 +148,6 @@ class Clinic:
         return [event for events in in_parallel([partial(room, r) for r in rooms if r]) for event in events]
 
 
-def phone_of(patient: str) -> str | None:
-    """About half the patients give a mobile number (E.164, India's +91): a fixed choice per patient."""
-    digest = zlib.crc32(patient.encode())
-    return f"+9198{digest % 10**8:08d}" if digest % 2 == 0 else None
-
-
 def summary(events: Sequence[Event]) -> str:
     """Counts of what was done and what was refused, and the 429s on the way."""
     done = Counter(PAST.get(e.action, e.action) for e in events if e.ok and e.action != "read")
@@ -184,7 +194,7 @@ def morning_rush(c: Clinic) -> str:
     for patient in patients:
         c.keys[patient] = uuid.uuid4().hex
     calls = [
-        partial(c.book, RUSH, s, p, "ONLINE", c.patients[p], c.keys[p], phone=phone_of(p))
+        partial(c.book, RUSH, s, p, "ONLINE", c.patients[p], c.keys[p], phone=c.phone(p))
         for p, s in zip(patients, wanted, strict=True)
     ]
     events = at_once(calls)
@@ -202,7 +212,7 @@ def double_clicks(c: Clinic) -> str:
     repeats, seconds = [], []
     for first in firsts:
         slot, patient = c.slot(first.slot_id), str(first.patient)
-        own, phone = c.patients[patient], phone_of(patient)
+        own, phone = c.patients[patient], c.phone(patient)
         repeats.append(c.book(DOUBLE_CLICKS, slot, patient, "ONLINE", own, c.keys[patient], phone=phone))
         seconds.append(c.book(DOUBLE_CLICKS, slot, patient, "ONLINE", own, phone=phone))
     same = sum(r.booking_id == f.booking_id and r.token == f.token for r, f in zip(repeats, firsts, strict=True))
@@ -215,7 +225,7 @@ def waitlist(c: Clinic) -> str:
     def room(slot: SlotPlan) -> list[Event]:
         refused = c.waiting.get(slot.slot_id, [])[:WAITLIST_TRIES]
         return [
-            c.book(WAITLIST, slot, p, "ONLINE", c.patients[p], uuid.uuid4().hex, waitlist=True, phone=phone_of(p))
+            c.book(WAITLIST, slot, p, "ONLINE", c.patients[p], uuid.uuid4().hex, waitlist=True, phone=c.phone(p))
             for p in refused
         ]
 
@@ -470,13 +480,13 @@ def desk_bookings(c: Clinic, slot: SlotPlan, first_hour: bool) -> list[Event]:
     patients into the premium buffer, emergencies into the critical one (in the first hour, more than fit)."""
     events = []
     for n in range(3):
-        patient = _patient("walkin", slot, n)
-        events.append(c.book(DESK, slot, patient, "WALKIN", waitlist=n == 2, phone=phone_of(patient)))
+        patient = c.desk_patient("walkin", slot, n)
+        events.append(c.book(DESK, slot, patient, "WALKIN", waitlist=n == 2, phone=c.phone(patient)))
     for n, source in enumerate(("PAID", "FOLLOWUP")):
-        patient = _patient(source.lower(), slot, n)
-        events.append(c.book(DESK, slot, patient, source, phone=phone_of(patient)))
+        patient = c.desk_patient(source.lower(), slot, n)
+        events.append(c.book(DESK, slot, patient, source, phone=c.phone(patient)))
     for n in range(4 if first_hour else 1):
-        events.append(c.book(DESK, slot, _patient("emergency", slot, n), "EMERGENCY"))
+        events.append(c.book(DESK, slot, c.desk_patient("emergency", slot, n), "EMERGENCY"))
     return events
 
 
@@ -581,7 +591,7 @@ def rest_of_hour(c: Clinic, slot: SlotPlan) -> list[Event]:
     """Late comers check in, late walk-ins take freed places, and the doctor sees everyone waiting."""
     events = [c.move(ROOM, b, "check-in") for b in c.log.in_status(slot.slot_id, "BOOKED")[:2]]
     for n in range(2):
-        walk_in = c.book(DESK, slot, _patient("late-walkin", slot, n), "WALKIN")
+        walk_in = c.book(DESK, slot, c.desk_patient("late-walkin", slot, n), "WALKIN")
         events.append(walk_in)
         if walk_in.ok and walk_in.booking_id and walk_in.booking_status == "BOOKED":
             events.append(c.move(ROOM, walk_in.booking_id, "check-in"))
@@ -618,7 +628,7 @@ def doctor_leave(c: Clinic, afternoon: datetime) -> list[Event]:
     attempts = [
         c.book(LEAVE, target, patient, "ONLINE", c.patients[patient], uuid.uuid4().hex),
         c.book(LEAVE, target, patient, "ONLINE", c.patients[patient], uuid.uuid4().hex, waitlist=True),
-        c.book(LEAVE, target, _patient("walkin", target, 9), "WALKIN"),
+        c.book(LEAVE, target, c.desk_patient("walkin", target, 9), "WALKIN"),
     ]
     movers = [
         b
@@ -652,10 +662,6 @@ def doctor_leave(c: Clinic, afternoon: datetime) -> list[Event]:
         + summary([e for e in attempts if e.action in ("book", "reschedule")]),
     )
     return events
-
-
-def _patient(kind: str, slot: SlotPlan, n: int) -> str:
-    return f"{kind}-{slot.doctor_id.removeprefix('dr-')}-{slot.start:%H%M}-{n}"
 
 
 REPLAY: tuple[tuple[str, Callable[[Clinic], str]], ...] = (

@@ -238,9 +238,10 @@ def run_demo(
             f"{sum(s.existing for s in clinic.log.sessions)} existed; the same requests again: "
             f"{sum(s.repeat_created for s in clinic.log.sessions)} created, {existed} existed; tier limits {limits}",
         )
-        ids = [f"pt-{n:04d}" for n in range(1, rush + 1)]
+        # Returning patients: in the register from an earlier visit, each signed in to the app as their patientId.
+        ids = in_parallel([partial(clinic.register, f"pt-{n:04d}") for n in range(1, rush + 1)], 4)
         clinic.patients = dict(zip(ids, in_parallel([partial(api.token, "patient", p) for p in ids], 4), strict=True))
-        progress.say("patients", f"{rush} online patients signed in, each with their own token")
+        progress.say("patients", f"{rush} online patients, registered by name, signed in, each with their own token")
         phases = []
         for phase, play in REPLAY:
             text = play(clinic)

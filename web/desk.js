@@ -764,8 +764,6 @@ async function book(e) {
     } finally {
       await refreshAll().catch(() => {});
     }
-    // The answer names the patient once the register has them; else the name just picked.
-    if (b && !b.patientName && state.picked?.patientId === b.patientId) b.patientName = state.picked.patientName;
     state.picked = null;
     const fields = form.querySelectorAll("#book-patient, #book-phone, #patient-search");
     fields.forEach((i) => (i.value = ""));

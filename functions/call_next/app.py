@@ -6,6 +6,7 @@ One write: the slot's CALLED booking becomes COMPLETED and its first CHECKED_IN 
 
 from __future__ import annotations
 
+from opd.api.answers import names_of
 from opd.api.auth import STAFF
 from opd.api.models import CallNextOut, SlotIdPath
 from opd.api.openapi import BEARER, error_responses
@@ -28,7 +29,8 @@ app = make_app()
 def call_next(slotId: SlotIdPath) -> Response[CallNextOut]:
     who = caller(app).require(*STAFF)
     moved = allocator().call_next(slotId, by=who.username)
-    return answer(CallNextOut.of(slotId, moved.completed, moved.called))
+    names = names_of([moved.completed, moved.called])
+    return answer(CallNextOut.of(slotId, moved.completed, moved.called, names))
 
 
 lambda_handler = make_handler(app)

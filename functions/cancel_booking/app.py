@@ -6,6 +6,7 @@ the patient cancelled it, STAFF when reception or admin did.
 
 from __future__ import annotations
 
+from opd.api.answers import booking_out
 from opd.api.auth import BOOKING_READERS, STAFF, may_see
 from opd.api.models import BookingIdPath
 from opd.api.openapi import BEARER, TRANSITION_ERRORS, error_responses
@@ -31,7 +32,7 @@ def cancel_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
     service = allocator()
     may_see(who, service.get_booking(bookingId))  # whose booking it is never changes
     reason = CancelReason.STAFF if who.is_any(*STAFF) else CancelReason.PATIENT
-    return answer(BookingOut.of(service.cancel(bookingId, by=who.username, reason=reason)))
+    return answer(booking_out(service.cancel(bookingId, by=who.username, reason=reason)))
 
 
 lambda_handler = make_handler(app)

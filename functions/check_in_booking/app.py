@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from opd.api.answers import booking_out
 from opd.api.auth import STAFF
 from opd.api.models import BookingIdPath
 from opd.api.openapi import BEARER, TRANSITION_ERRORS, error_responses
@@ -23,7 +24,7 @@ app = make_app()
 )
 def check_in_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
     who = caller(app).require(*STAFF)
-    return answer(BookingOut.of(allocator().check_in(bookingId, by=who.username)))
+    return answer(booking_out(allocator().check_in(bookingId, by=who.username)))
 
 
 lambda_handler = make_handler(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from opd.api.answers import booking_out
 from opd.api.auth import BOOKING_READERS, may_see
 from opd.api.models import BookingIdPath
 from opd.api.openapi import BEARER, error_responses
@@ -26,7 +27,7 @@ def get_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
     who = caller(app).require(*BOOKING_READERS)
     booking = allocator().get_booking(bookingId)
     may_see(who, booking)
-    return answer(BookingOut.of(booking))
+    return answer(booking_out(booking))
 
 
 lambda_handler = make_handler(app)

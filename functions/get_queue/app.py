@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from opd.api.answers import bookings_out
 from opd.api.auth import STAFF
 from opd.api.models import QueueOut, SlotIdPath
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
-from opd.contract import BookingOut
 from opd.errors import DependencyUnavailable, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 app = make_app()
@@ -28,7 +28,7 @@ app = make_app()
 def get_queue(slotId: SlotIdPath) -> Response[QueueOut]:
     caller(app).require(*STAFF)
     queue = allocator().queue(slotId)
-    return answer(QueueOut(slot_id=slotId, queue=[BookingOut.of(booking) for booking in queue]))
+    return answer(QueueOut(slot_id=slotId, queue=bookings_out(queue)))
 
 
 lambda_handler = make_handler(app)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from opd.api.answers import bookings_out
 from opd.api.auth import STAFF
 from opd.api.models import SlotIdPath, WaitlistOut
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler
-from opd.contract import BookingOut
 from opd.errors import DependencyUnavailable, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 app = make_app()
@@ -28,7 +28,7 @@ app = make_app()
 def get_waitlist(slotId: SlotIdPath) -> Response[WaitlistOut]:
     caller(app).require(*STAFF)
     waitlist = allocator().waitlist(slotId)
-    return answer(WaitlistOut(slot_id=slotId, waitlist=[BookingOut.of(booking) for booking in waitlist]))
+    return answer(WaitlistOut(slot_id=slotId, waitlist=bookings_out(waitlist)))
 
 
 lambda_handler = make_handler(app)

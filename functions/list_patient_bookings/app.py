@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from opd.api.answers import bookings_out
 from opd.api.auth import may_list_bookings
 from opd.api.models import PatientBookingsOut, PatientIdPath, Query, RequestDate
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, allocator, answer, caller, make_app, make_handler, window
-from opd.contract import BookingOut
 from opd.errors import DependencyUnavailable, Forbidden, Unauthorized, ValidationFailed
 from opd.service.reads import CURSOR_MAX_LENGTH, CURSOR_PATTERN
 
@@ -58,7 +58,7 @@ def list_patient_bookings(
     service = allocator()
     window(service).require(**{name: day for name, day in (("from", first), ("to", last)) if day is not None})
     page = service.patient_bookings(patientId, first, last, after)
-    return answer(PatientBookingsOut(bookings=[BookingOut.of(b) for b in page.bookings], next=page.next))
+    return answer(PatientBookingsOut(bookings=bookings_out(page.bookings), next=page.next))
 
 
 lambda_handler = make_handler(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from opd.api import idempotency
+from opd.api.answers import booking_out
 from opd.api.auth import BOOKING_READERS, may_see
 from opd.api.models import BookingIdPath, IdempotencyKeyHeader, RescheduleRequest
 from opd.api.openapi import BEARER, error_responses
@@ -63,7 +64,7 @@ def reschedule_booking(
     body = request.model_dump(mode="json", by_alias=True)
     request_key = None if key is None else idempotency.request_key(caller=who.username, key=key, body=body)
     moved = service.reschedule(bookingId, request.slot_id, by=who.username, key=request_key)
-    return answer(BookingOut.of(moved), HTTPStatus.CREATED)
+    return answer(booking_out(moved), HTTPStatus.CREATED)
 
 
 lambda_handler = make_handler(app)

@@ -6,6 +6,7 @@ gives its place back. Any other state is 409 INVALID_TRANSITION.
 
 from __future__ import annotations
 
+from opd.api.answers import booking_out
 from opd.api.auth import STAFF
 from opd.api.models import BookingIdPath
 from opd.api.openapi import BEARER, TRANSITION_ERRORS, error_responses
@@ -28,7 +29,7 @@ app = make_app()
 )
 def skip_booking(bookingId: BookingIdPath) -> Response[BookingOut]:
     who = caller(app).require(*STAFF)
-    return answer(BookingOut.of(allocator().skip(bookingId, by=who.username)))
+    return answer(booking_out(allocator().skip(bookingId, by=who.username)))
 
 
 lambda_handler = make_handler(app)

@@ -9,6 +9,7 @@ optional `reason` is not stored: it is on this request's log lines (`leave_reaso
 
 from __future__ import annotations
 
+from opd.api.answers import names_of
 from opd.api.auth import Role
 from opd.api.models import DoctorIdPath, LeaveOut, TakeLeaveRequest
 from opd.api.observability import logger
@@ -40,7 +41,7 @@ def take_leave(doctorId: DoctorIdPath, request: TakeLeaveRequest) -> Response[Le
     logger.append_keys(doctor_id=doctorId, leave_date=request.day.isoformat(), leave_reason=request.reason)
     taken = service.take_leave(doctorId, request.day, by=who.username)
     logger.info("leave recorded", by=who.username, slots=taken.slots, cancelled=len(taken.cancelled))
-    return answer(LeaveOut.of(taken))
+    return answer(LeaveOut.of(taken, names_of(taken.cancelled)))
 
 
 lambda_handler = make_handler(app)

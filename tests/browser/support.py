@@ -56,6 +56,13 @@ class Clinic:
         booking: dict[str, Any] = answer.json()
         return booking
 
+    def register(self, name: str, phone: str, year_of_birth: int | None = None) -> dict[str, Any]:
+        body = {"name": name, "phone": phone} | ({} if year_of_birth is None else {"yearOfBirth": year_of_birth})
+        answer = self.call("POST", "/patients", "reception", body)
+        assert answer.status_code == 201, answer.text
+        registered: dict[str, Any] = answer.json()
+        return registered
+
     def check_in(self, booking_id: str) -> None:
         answer = self.call("POST", f"/bookings/{booking_id}/check-in", "reception")
         assert answer.status_code == 200, answer.text

@@ -21,6 +21,7 @@ from tests.handlers.support import PATIENT, call, event, point_runtime_at
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 BOOKING_KEYS = {
+    "patientName",
     "bookingId",
     "slotId",
     "doctorId",

@@ -476,7 +476,7 @@ def test_a_badly_named_patient_is_400() -> None:
     assert (answer.status, [d["field"] for d in answer.details]) == (400, ["patientId"])
 
 
-def test_a_patients_bookings_are_two_indexed_queries_and_take_no_lock(
+def test_a_patients_bookings_are_two_indexed_queries_and_a_read_of_names_and_take_no_lock(
     monkeypatch: pytest.MonkeyPatch,
     allocator: Allocator,
     doctor_id: str,
@@ -491,19 +491,20 @@ def test_a_patients_bookings_are_two_indexed_queries_and_take_no_lock(
     mongo_counter.commands.clear()
     counting_redis.commands.clear()
 
-    # The slots holding the patient's bookings, and their finished bookings that went to the archive.
+    # The slots holding the patient's bookings, their finished bookings that went to the archive, and the
+    # patient's name from the register.
     assert len(listed("pat-counted")) == 3
-    assert (dict(mongo_counter.commands), dict(counting_redis.commands)) == ({"mongo find": 2}, {})
+    assert (dict(mongo_counter.commands), dict(counting_redis.commands)) == ({"mongo find": 3}, {})
 
-    # A page is the same two queries, the one after a cursor as well: here of 2 bookings a page.
+    # A page is the same three queries, the one after a cursor as well: here of 2 bookings a page.
     monkeypatch.setattr(reads, "BOOKINGS_PAGE", 2)
     monkeypatch.setattr(reads, "BOOKINGS_PAGE_SLOTS", 4)
     mongo_counter.commands.clear()
     first = listing("pat-counted").body
-    assert (len(first["bookings"]), dict(mongo_counter.commands)) == (2, {"mongo find": 2})
+    assert (len(first["bookings"]), dict(mongo_counter.commands)) == (2, {"mongo find": 3})
     mongo_counter.commands.clear()
     rest = listing("pat-counted", {"after": first["next"]}).body
-    assert (len(rest["bookings"]), rest["next"], dict(mongo_counter.commands)) == (1, None, {"mongo find": 2})
+    assert (len(rest["bookings"]), rest["next"], dict(mongo_counter.commands)) == (1, None, {"mongo find": 3})
     assert dict(counting_redis.commands) == {}
 
 

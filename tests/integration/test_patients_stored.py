@@ -49,6 +49,15 @@ def test_a_patient_is_read_back_as_registered(store: PatientStore) -> None:
     assert store.holding("nobody@sbx") is None
 
 
+def test_names_are_read_for_many_patients_at_once_and_only_for_the_registered_named(store: PatientStore) -> None:
+    registered(store, "pt-a", name="Asha Verma")
+    registered(store, "pt-b", name="முருகன் ராஜா")
+    store.insert(Patient("pt-phone", None, NOW, NOW, phone="+919000000001"))  # signed in by phone, no name yet
+    asked = ["pt-b", "pt-a", "pt-a", "pt-phone", "walkin-unregistered"]
+    assert store.names_of(asked) == {"pt-a": "Asha Verma", "pt-b": "முருகன் ராஜா"}
+    assert store.names_of([]) == {}
+
+
 def test_an_update_writes_the_change_and_the_search_follows_the_new_name(store: PatientStore) -> None:
     before = registered(store, "pt-1", name="Asha Verma", phone="+919876500001", sex="F", abhaAddress="asha@sbx")
     after = amend(before, {"name": "Asha Iyer", "yearOfBirth": 1990, "abhaAddress": None}, LATER, THIS_YEAR)

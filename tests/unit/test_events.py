@@ -40,7 +40,7 @@ PHONE = "+919876543210"
 BOOKING_FIELDS = {
     "bookingId", "slotId", "doctorId", "patientId", "source", "tier", "token", "status", "createdAt",
     "updatedAt", "position", "estimatedCallAt", "waitlistPosition", "calledAt", "completedAt", "skips",
-    "cancelReason", "rescheduledFrom", "rescheduledTo", "phone", "history",
+    "cancelReason", "rescheduledFrom", "rescheduledTo", "phone", "patientName", "history",
 }  # fmt: skip
 SLOT_FIELDS = {
     "slotId", "doctorId", "start", "end", "capacity", "delayed", "delayMinutes", "closed", "limits", "booked",
@@ -284,6 +284,7 @@ def test_a_booking_event_renders_the_booking_as_it_left_it_whatever_came_after()
     # behind the ONLINE booking (token 1), 6 minutes a consultation (60 minutes, base 10)
     assert booking["position"] == 1 and booking["estimatedCallAt"] == "2026-11-21T09:06:00Z"
     assert (booking["token"], booking["phone"], booking["tier"]) == (2, PHONE, "PREMIUM")
+    assert booking["patientName"] is None  # a name never leaves for the bus: no consumer needs it
     assert detail["slot"]["booked"] == 2 and detail["slotVersion"] == slot.version + 1
     assert detail["eventId"] == event.event_id and detail["occurredAt"] == "2026-11-21T07:05:00Z"
 

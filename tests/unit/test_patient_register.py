@@ -3,7 +3,7 @@ and a change applied again to a record that moved on under it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -46,6 +46,9 @@ class Records:
 
     def search(self, q: str) -> list[Patient]:
         return []
+
+    def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
+        return {i: p.name for i in patient_ids if (p := self.kept.get(i)) is not None and p.name is not None}
 
 
 def ids(*drawn: str) -> Callable[[], str]:

@@ -8,7 +8,9 @@ wraps them in the routes' envelopes) and the events' details are rendered from t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, PlainSerializer
@@ -24,6 +26,7 @@ def iso_utc(value: datetime) -> str:
 
 
 UtcTime = Annotated[AwareDatetime, PlainSerializer(iso_utc, return_type=str)]
+NO_NAMES: Mapping[str, str] = MappingProxyType({})  # an event's booking: no patient's name leaves for the bus
 
 
 # defer_build: a model's validator and serializer are built at its first use, not at import, so a
@@ -124,11 +127,13 @@ class BookingOut(ResponseModel):
     rescheduled_from: str | None
     rescheduled_to: str | None
     phone: str | None  # only its owner and staff are ever answered a booking, and only they are sent SMS
+    patient_name: str | None  # from the patient register, read as the answer is made: null if unregistered
     history: list[ChangeOut]
 
     @classmethod
-    def of(cls, booking: Booking) -> BookingOut:
-        """`booking` as the service answered it: with its standing (position, estimate), null out of the queue."""
+    def of(cls, booking: Booking, names: Mapping[str, str] = NO_NAMES) -> BookingOut:
+        """`booking` as the service answered it: with its standing (position, estimate), null out of the queue,
+        and its patient's name where `names` (patient id to name, `opd.api.answers`) has it."""
         standing = booking.standing
         return cls(
             booking_id=booking.booking_id,
@@ -151,5 +156,6 @@ class BookingOut(ResponseModel):
             rescheduled_from=booking.rescheduled_from,
             rescheduled_to=booking.rescheduled_to,
             phone=booking.phone,
+            patient_name=names.get(booking.patient_id),
             history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )

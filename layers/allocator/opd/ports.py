@@ -205,6 +205,9 @@ class PatientRecords(Protocol):
 
     def get(self, patient_id: str) -> Patient | None: ...
 
+    def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
+        """The names of those of these patients who are registered, by id."""
+
     def update(self, before: Patient, after: Patient) -> Patient | None:
         """Write `after` (changed from `before` as read) if the record is still as read; None, nothing written,
         when it moved on: read it again and repeat the change. PatientExists as for `insert`."""

@@ -6,6 +6,7 @@ A full tier is SLOT_FULL, or with `"waitlist": true` a place on the slot's waitl
 from __future__ import annotations
 
 from opd.api import idempotency
+from opd.api.answers import booking_out
 from opd.api.auth import Caller, may_book
 from opd.api.models import CreateBookingRequest
 from opd.api.observability import count
@@ -35,4 +36,4 @@ def book(request: CreateBookingRequest, caller: Caller, idempotency_key: str | N
     if not booked.replayed:
         waitlisted = booked.booking.status is Status.WAITLISTED
         count("Waitlisted" if waitlisted else "Bookings", tier=booked.booking.tier.value)
-    return BookingOut.of(booked.booking)
+    return booking_out(booked.booking)

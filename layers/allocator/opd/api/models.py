@@ -8,6 +8,7 @@ the Slot themselves are `opd.contract`'s, which the events' details use too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -29,7 +30,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from opd import domain
-from opd.contract import BookingOut, ResponseModel, SlotOut, UtcTime
+from opd.contract import NO_NAMES, BookingOut, ResponseModel, SlotOut, UtcTime
 from opd.domain import (
     ID_PATTERN,
     MAX_CAPACITY,
@@ -262,11 +263,13 @@ class CallNextOut(ResponseModel):
     called: BookingOut | None
 
     @classmethod
-    def of(cls, slot_id: str, completed: Booking | None, called: Booking | None) -> CallNextOut:
+    def of(
+        cls, slot_id: str, completed: Booking | None, called: Booking | None, names: Mapping[str, str] = NO_NAMES
+    ) -> CallNextOut:
         return cls(
             slot_id=slot_id,
-            completed=None if completed is None else BookingOut.of(completed),
-            called=None if called is None else BookingOut.of(called),
+            completed=None if completed is None else BookingOut.of(completed, names),
+            called=None if called is None else BookingOut.of(called, names),
         )
 
 
@@ -340,8 +343,8 @@ class LeaveOut(ResponseModel):
     cancelled: list[BookingOut]
 
     @classmethod
-    def of(cls, taken: LeaveTaken) -> LeaveOut:
-        return cls(slots=taken.slots, cancelled=[BookingOut.of(booking) for booking in taken.cancelled])
+    def of(cls, taken: LeaveTaken, names: Mapping[str, str] = NO_NAMES) -> LeaveOut:
+        return cls(slots=taken.slots, cancelled=[BookingOut.of(booking, names) for booking in taken.cancelled])
 
 
 class HealthOut(ResponseModel):

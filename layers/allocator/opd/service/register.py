@@ -7,7 +7,7 @@ id, and a change that lost its race to another (read again, apply the same chang
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from opd.domain import patients
@@ -55,6 +55,10 @@ class PatientRegister:
 
     def search(self, q: str) -> list[Patient]:
         return self.records.search(q)
+
+    def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
+        """The registered patients' names by id; an unregistered patient id is simply absent."""
+        return self.records.names_of(patient_ids)
 
     def amend(self, patient_id: str, body: Mapping[str, object]) -> Patient:
         """The patient with PATCH's fields changed, applied to the record as it is when written: a write that
