@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "allocator"), str(ROOT)]
 
+from benchmarks.sms_cost import booked_and_called_parts, samples, sms_price_default  # noqa: E402
+from benchmarks.sms_cost import table as sms_table  # noqa: E402
 from devserver.template import function_named, load_template  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -351,7 +353,8 @@ def clinic_day(ops: dict[str, Operation], day: Day, prices: Prices) -> dict[str,
         for item, usd in per_request(ops[name], memory_of(ops[name].handler), day, prices).items():
             items[item] += count * usd
     patients = day.doctors * day.patients_per_doctor
-    items["SMS"] = patients * day.sms_per_patient * prices.sms
+    # Each SMS as many parts as its sample with the status link (benchmarks/sms_cost.py): booked, then called in.
+    items["SMS"] = patients * day.sms_per_patient * sum(booked_and_called_parts()) / 2 * prices.sms
     items["EventBridge"] = sum(counts[name] for name in CHANGES) * day.events_per_change * prices.eventbridge_event
     items["X-Ray traces"] = xray_traces(sum(counts.values()), day.clinic_hours * 3600) * prices.xray_trace
     routes = sorted({op.handler for op in ops.values()} | set(ROUTES_NOT_MEASURED))
@@ -374,7 +377,7 @@ def thousand_bookings(ops: dict[str, Operation], day: Day, prices: Prices) -> di
             if item != "SMS":
                 items[item] += 1000 * share * usd
     items["EventBridge"] = 1000 * day.events_per_change * prices.eventbridge_event
-    items["SMS (1 per booking)"] = 1000 * prices.sms
+    items["SMS (1 per booking)"] = 1000 * booked_and_called_parts()[0] * prices.sms
     return dict(items)
 
 
@@ -442,6 +445,7 @@ def report(ops: list[Operation], day: Day, prices: Prices) -> tuple[str, dict[st
         lines.append(f"| {item} | {money(usd)} | {usd / total:.0%} |")
     lines.append(f"| **total** | **{money(total)}** (~{money(total * 30)} a month of such days) | |")
     lines += ["", *memory_choices(by_name, day, prices)]
+    lines += ["", *sms_table({"SmsPriceUsd's default": sms_price_default(), "--sms-price": prices.sms})]
     result = {
         "pricesAsOf": PRICES_AS_OF,
         "prices": asdict(prices),
@@ -450,6 +454,7 @@ def report(ops: list[Operation], day: Day, prices: Prices) -> tuple[str, dict[st
         "thousandBookings": thousand,
         "clinicDay": clinic,
         "clinicDayTotal": total,
+        "sms": [{"kind": m.kind, "characters": len(m.text)} | asdict(m.size) for m in samples()],
     }
     return "\n".join(lines), result
 

@@ -31,6 +31,8 @@ CONTRACT_CODES = frozenset(
         "IDEMPOTENCY_CONFLICT",
         "SLOT_CLOSED",
         "SLOT_BUSY",
+        "INVALID_CODE",  # sign-in by phone (version 3)
+        "TOO_MANY_CODES",
     }
 )
 # The no-show grace (the deployment's NO_SHOW_GRACE_MINUTES, the contract's default 15 minutes): from a slot's

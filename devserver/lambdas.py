@@ -36,6 +36,8 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    # The sign-in codes' HMAC key: in AWS a generated secret (template.yaml: SignInCodeKey); here, no secret.
+    "SIGN_IN_CODE_KEY": "local-only-sign-in-code-key-not-a-secret",
 }
 
 

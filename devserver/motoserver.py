@@ -53,6 +53,9 @@ ACCOUNT = "123456789012"  # moto's default account
 SMS_PATH = "/_opd/sms"
 SENDER_PREFIX = "/_opd/as/"
 HOUSEKEEPING_EVERY_S = 5.0
+# Cognito ids made as a hash of what made them, not at random: the runner knows the local pool's ids before this
+# process is up, and gives them to the Lambda environments it starts meanwhile (devserver.cognito.PoolIds).
+HASH_IDS = {"MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH", "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY": "HASH"}
 _START_UP_S = 60  # importing moto's server takes a second or two on an idle machine
 
 
@@ -252,7 +255,7 @@ class MotoProcess:
             [sys.executable, "-m", "devserver.motoserver", "--port", str(self.port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            env={**os.environ, **HASH_IDS, "PYTHONPATH": os.pathsep.join(sys.path)},
             start_new_session=True,  # Ctrl-C goes to the runner, which stops this process itself
         )
         assert self.process.stdout is not None

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -36,6 +37,8 @@ from devserver import template as templates
 from devserver.apigw import HttpAnswer, HttpRequest, json_answer
 from devserver.busprocess import BusConfig, BusProcess
 from devserver.cognito import LocalCognito, start_cognito
+from devserver.customauth import CustomAuthFront, TriggerEnvironments
+from devserver.customauth import environment as cognito_environment
 from devserver.gateway import Gateway
 from devserver.lambdas import LOCAL_DEFAULTS, EnvironmentPool
 from devserver.servers import LocalServer, free_port, mongo_server, redis_server
@@ -125,7 +128,8 @@ class _Connection(socketserver.BaseRequestHandler):
         )
         answer = self.server.gateway.handle(request)
         self._send(connection, request.method, answer)
-        log.info("%s %s %d %.0fms", request.method, request.target, answer.status, (time.perf_counter() - began) * 1000)
+        took_ms = (time.perf_counter() - began) * 1000
+        log.info("%s %s %d %.0fms", request.method, _loggable(request.target), answer.status, took_ms)
         return connection.our_state is h11.DONE and connection.their_state is h11.DONE
 
     def _next(self, connection: h11.Connection) -> h11.Event:
@@ -165,6 +169,12 @@ class _Connection(socketserver.BaseRequestHandler):
             wire += connection.send(h11.Data(data=answer.body))
         wire += connection.send(h11.EndOfMessage())
         self.request.sendall(wire)
+
+
+def _loggable(target: str) -> str:
+    """A request's target as the runner logs it: a status link's code is a key to a booking, and is never logged
+    (API Gateway's access log has the route key, `GET /status/{code}`, for the same reason)."""
+    return re.sub(r"^/status/[^?#]*", "/status/{code}", target)
 
 
 @dataclass
@@ -237,19 +247,30 @@ def start_stack(
         # while it comes up.
         moto_endpoint = f"http://127.0.0.1:{free_port()}"
         bus_name = local_bus.new_name()
-        environ = {**templates.plain_environment(template), **LOCAL_DEFAULTS, **os.environ}
+        # Bound now, served once everything is up: its URL is the pages' (the SMS' status links: PUBLIC_URL).
+        server = _Server(("127.0.0.1", port), _Connection)
+        resources.callback(server.server_close)
+        own_url = f"http://127.0.0.1:{server.server_address[1]}"
+        environ = {**templates.plain_environment(template), **LOCAL_DEFAULTS, "PUBLIC_URL": own_url, **os.environ}
         environ |= {"REDIS_URL": redis_url, "MONGODB_URI": mongodb_uri, "OPD_AUTH": "on" if auth else "off"}
         environ |= local_bus.environment(moto_endpoint, bus_name)
+        front_port = free_port()  # their Cognito: moto, and its custom flow (devserver/customauth.py)
+        environ |= cognito_environment(front_port)
         if database:
             environ["MONGODB_DATABASE"] = database
         modules = sorted({route.function.module for route in routes.routes} | {sweeper.module})
         pool = EnvironmentPool(environ, size=concurrency, preload=modules)
         resources.callback(pool.close)
         pool.warm(min(2, concurrency))
+        triggers = TriggerEnvironments(templates.cognito_triggers(template, repo_root), environ)
+        resources.callback(triggers.close)
+        triggers.warm()
 
         cognito = start_cognito(port=int(moto_endpoint.rpartition(":")[2]))
         resources.callback(cognito.stop)
         own["moto"] = [cognito.server.pid]
+        front = CustomAuthFront(cognito, triggers.invoke, port=front_port).serve()
+        resources.callback(front.stop)
         events = BusProcess(
             BusConfig(
                 endpoint=cognito.endpoint,
@@ -267,9 +288,9 @@ def start_stack(
         events.start()
 
         def processes() -> dict[str, list[int]]:
-            return {"gateway": [os.getpid()], "routes": pool.pids(), **events.pids(), **own}
+            functions = {"gateway": [os.getpid()], "routes": pool.pids(), "triggers": triggers.pids()}
+            return {**functions, **events.pids(), **own}
 
-        server = _Server(("127.0.0.1", port), _Connection)
         server.gateway = Gateway(
             routes=routes,
             pool=pool,
@@ -279,7 +300,7 @@ def start_stack(
             openapi_path=repo_root / "docs" / "openapi.json",
             sweep_input=templates.schedule_input(template, sweeper),
             cors=templates.cors(template),
-            own_url=f"http://127.0.0.1:{server.server_address[1]}",
+            own_url=own_url,
             web_root=repo_root / "web",
             bus=events,
             processes=processes,
@@ -288,10 +309,9 @@ def start_stack(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="opd-api", daemon=True
         )
         thread.start()
-        resources.callback(server.server_close)
         resources.callback(server.shutdown)
         stack = LocalStack(
-            url=f"http://127.0.0.1:{server.server_address[1]}",
+            url=own_url,
             data_dir=data_dir,
             redis_url=redis_url,
             mongodb_uri=mongodb_uri,

@@ -271,3 +271,25 @@ def scheduled_input(template_input: dict[str, Any]) -> dict[str, Any]:
     return {
         name: values.get(value, value) if isinstance(value, str) else value for name, value in template_input.items()
     }
+
+
+def cognito_triggers(template: dict[str, Any], repo_root: Path) -> dict[str, Function]:
+    """The functions of the user pool's LambdaConfig, by trigger (`DefineAuthChallenge`, ...): what the local
+    Cognito front invokes as Cognito would. A trigger named by `!Ref <Function>.Alias` or `!GetAtt <Function>.Arn`."""
+    found: dict[str, Function] = {}
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Cognito::UserPool":
+            continue
+        for trigger, target in resource.get("Properties", {}).get("LambdaConfig", {}).items():
+            logical_id = _function_named_by(target)
+            if logical_id is not None and logical_id in template["Resources"]:
+                found[trigger] = function_of(template, logical_id, repo_root)
+    return found
+
+
+def _function_named_by(target: Any) -> str | None:
+    if isinstance(target, dict) and isinstance(target.get("Ref"), str):
+        return str(target["Ref"]).removesuffix(".Alias")
+    if isinstance(target, dict) and isinstance(target.get("Fn::GetAtt"), list) and target["Fn::GetAtt"]:
+        return str(target["Fn::GetAtt"][0])
+    return None

@@ -123,6 +123,12 @@ def test_an_event_delivered_again_sends_no_second_sms(api: Api, stack: LocalStac
     mine = eventually(lambda: [m for m in sms(api) if m["phone"] == "+919999000001"], bool)
     assert len(mine) == 1 and mine[0]["eventId"] == event["detail"]["eventId"]
     assert "token 1" in mine[0]["text"] and "with Dr Meena Iyer on" in mine[0]["text"]  # the directory's name
+    # It ends with the booking's status link on the runner's own URL (PUBLIC_URL), which answers without a token.
+    code = answer.json()["statusCode"]
+    assert mine[0]["text"].endswith(f" {stack.url}/status.html#{code}"), mine[0]["text"]
+    status = api.call("GET", f"/status/{code}")
+    assert status.status_code == 200, status.text
+    assert (status.json()["token"], status.json()["doctorName"], status.json()["room"]) == (1, "Dr Meena Iyer", "OPD-2")
     for _ in range(3):  # EventBridge delivering the same event again, three times
         stack.bus.client("sqs").send_message(QueueUrl=stack.bus.queue, MessageBody=json.dumps(event))
     time.sleep(3)

@@ -19,9 +19,12 @@ PUBLIC = {
     "GET /boards/{doctorId}",
     "GET /doctors",
     "GET /doctors/{doctorId}",
+    "GET /status/{code}",  # a status link: the code is the key
+    "POST /auth/otp",  # sign-in by phone: the code sent by SMS is the proof
+    "POST /auth/otp/verify",
 }
 # The directory and the register: the contract has no event for them (PATCH is never a slot's).
-WRITES_NO_SLOT = {"PUT /doctors/{doctorId}", "POST /patients"}
+WRITES_NO_SLOT = {"PUT /doctors/{doctorId}", "POST /patients", "POST /auth/otp", "POST /auth/otp/verify"}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,9 @@ def test_the_template_routes_each_contract_endpoint_to_its_function(template: di
         "sweep_no_shows",
         "relay_events",
         "notify_sms",
+        "auth_define_challenge",  # Cognito's triggers: invoked by the user pool, not by a route
+        "auth_create_challenge",
+        "auth_verify_challenge",
     }
     assert sorted(route.function.module for route in table.routes) == sorted(f"functions.{h}.app" for h in handlers)
     assert {route.route_key for route in table.routes if route.public} == PUBLIC

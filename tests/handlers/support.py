@@ -46,6 +46,9 @@ ROUTE_HANDLERS = (
     "search_patients",
     "get_patient",
     "update_patient",
+    "get_status",
+    "request_code",
+    "verify_code",
 )
 # Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.
 CACHED_BRIEFLY = {"get_board": "public, max-age=1"}

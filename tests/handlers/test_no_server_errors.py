@@ -80,6 +80,7 @@ def hostile_events(draw: st.DrawFn, name: str, slot: Slot, booking: Booking) -> 
         "bookingId": booking.booking_id,
         "doctorId": slot.doctor_id,
         "patientId": booking.patient_id,
+        "code": str(booking.status_code),
     }
     if sample.get("pathParameters"):
         path = {key: draw(st.one_of(st.just(real[key]), ids)) for key in sample["pathParameters"]}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devserver.motoserver import take_sms
 from opd.api.auth import Role, groups_of
 from opd.doctors import DoctorStore
 from opd.domain import Doctor, Slot, Source, Status
@@ -16,6 +18,7 @@ from opd.patients import SEARCH_KEYS, PatientStore
 from opd.service import Allocator
 from opd.settings import current as current_settings
 from tests.handlers.support import PATIENT, ROUTE_HANDLERS, call, event
+from tests.support.signin import code_in
 
 PUBLIC = {None, "patient", "reception", "admin", "[doctor]"}
 ALLOWED: dict[str, set[str | None]] = {
@@ -46,8 +49,12 @@ ALLOWED: dict[str, set[str | None]] = {
     "search_patients": {"reception", "admin"},
     "get_patient": {"patient", "reception", "admin"},  # a patient their own only: see test_patient_routes.py
     "update_patient": {"patient", "reception", "admin"},
+    "get_status": PUBLIC,  # the status link: whoever has the code
+    "request_code": PUBLIC,  # sign-in by phone: whoever has the phone
+    "verify_code": PUBLIC,
 }
 CREATED = {"create_slot", "create_booking", "reschedule_booking", "open_sessions", "register_patient"}
+ACCEPTED = {"request_code"}  # 202: the code is on its way
 ROLES = [None, "patient", "reception", "admin", "[doctor]"]  # "[doctor]": a group the service does not know
 
 
@@ -78,6 +85,13 @@ def real_event(
     if name == "get_doctor":  # a doctor who is recorded: every role reads it
         DoctorStore(allocator.store.collection.database["doctors"]).record(Doctor.of(slot.doctor_id, "Dr Rao", "ENT"))
         return event(name, path={"doctorId": slot.doctor_id}, role=role, user=user)
+    if name in {"request_code", "verify_code"}:  # a phone of its own, and for verify the code it was sent
+        phone = f"+9197{uuid.uuid4().int % 10**8:08d}"
+        if name == "request_code":
+            return event(name, body={"phone": phone}, role=role, user=user)
+        assert call("request_code", event("request_code", body={"phone": phone})).status == 202
+        [(_, text)] = take_sms("")
+        return event(name, body={"phone": phone, "code": code_in(text)}, role=role, user=user)
     if name in {"register_patient", "search_patients"}:  # the samples: Ravi Kumar, and a search for him
         return event(name, role=role, user=user)
     if name in {"get_patient", "update_patient"}:  # the sample patient's own record, which they may read and change
@@ -87,6 +101,8 @@ def real_event(
         )
         return event(name, path={"patientId": PATIENT}, role=role, user=user)
     booking = allocator.book(slot.slot_id, PATIENT, Source.ONLINE)
+    if name == "get_status":  # the booking's own status link
+        return event(name, path={"code": str(booking.status_code)}, role=role, user=user)
     if name == "list_patient_bookings":  # the sample patient's own, over the default days
         return event(name, path={"patientId": PATIENT}, query=None, role=role, user=user)
     if name == "take_leave":  # the slot's day, with a booking to cancel: a refused caller leaves it as it is
@@ -115,7 +131,7 @@ def stored(allocator: Allocator, slot: Slot) -> tuple[int, Slot, list[list[dict[
 
 def expected_status(name: str, role: str | None) -> int:
     if role in ALLOWED[name]:
-        return 201 if name in CREATED else 200
+        return 201 if name in CREATED else 202 if name in ACCEPTED else 200
     return 401 if role is None else 403
 
 
@@ -233,5 +249,6 @@ def test_groups_claim_forms(claim: object, roles: set[Role]) -> None:
 def test_the_matrix_covers_every_route_handler() -> None:
     functions = Path(__file__).resolve().parents[2] / "functions"
     scheduled_or_bus = {"sweep_no_shows", "relay_events", "notify_sms"}  # no HTTP route
+    scheduled_or_bus |= {"auth_define_challenge", "auth_create_challenge", "auth_verify_challenge"}  # Cognito's
     handlers = {p.parent.name for p in functions.glob("*/app.py")} - scheduled_or_bus
     assert handlers == set(ROUTE_HANDLERS) == set(ALLOWED)

@@ -49,6 +49,9 @@ class FakeBookingArchive:
         found = self.bookings.get(booking_id)
         return found[1] if found else None
 
+    def with_status_code(self, code: str) -> Booking | None:
+        return next((b for _, b in self.bookings.values() if b.status_code == code), None)
+
     def of_patient(self, slot_id: str, patient_id: str) -> list[Booking]:
         return [b for s, b in self.bookings.values() if s.slot_id == slot_id and b.patient_id == patient_id]
 
@@ -130,6 +133,9 @@ class FakeSlotStore:
             and (from_slot is None or (s.start, s.doctor_id) >= from_slot)
         )
         return sorted(found, key=lambda s: (s.start, s.doctor_id))[:limit]
+
+    def slot_with_status_code(self, code: str) -> Slot | None:
+        return next((s for s in self.slots.values() if any(b.status_code == code for b in s.bookings)), None)
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
         # Like the real cursor, nothing is read until the first id is asked for.

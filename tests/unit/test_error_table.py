@@ -8,7 +8,15 @@ import pytest
 
 from opd import errors as domain_errors
 from opd.api import errors
-from opd.errors import DependencyUnavailable, OpdError, OutcomeUnknown, SlotBusy, SlotFull
+from opd.errors import (
+    DependencyUnavailable,
+    InvalidCode,
+    OpdError,
+    OutcomeUnknown,
+    SlotBusy,
+    SlotFull,
+    TooManyCodes,
+)
 
 
 def every_error_class() -> list[type[OpdError]]:
@@ -40,10 +48,13 @@ def test_every_error_class_of_the_domain_module_is_covered() -> None:
 def test_the_derived_views() -> None:
     assert [error for error, kind in domain_errors.ERRORS.items() if kind.transient] == [
         SlotBusy,
+        TooManyCodes,
         DependencyUnavailable,
     ]
     assert errors.status_of(SlotFull.code) is HTTPStatus.CONFLICT
     assert errors.status_of(SlotBusy.code) is HTTPStatus.TOO_MANY_REQUESTS
+    assert errors.status_of(TooManyCodes.code) is HTTPStatus.TOO_MANY_REQUESTS
+    assert errors.status_of(InvalidCode.code) is HTTPStatus.UNAUTHORIZED
     assert errors.status_of(DependencyUnavailable.code) is HTTPStatus.SERVICE_UNAVAILABLE
     assert errors.status_of(OpdError.code) is HTTPStatus.INTERNAL_SERVER_ERROR
     assert errors.status_of("NO_SUCH_CODE") is HTTPStatus.INTERNAL_SERVER_ERROR

@@ -34,6 +34,8 @@ class BookingArchiveStore:
             self.collection.create_index(
                 [("patientId", ASCENDING), ("start", ASCENDING), ("doctorId", ASCENDING), ("bookingId", ASCENDING)]
             )
+            # A status link's lookup, for a booking that left its slot (with_status_code).
+            self.collection.create_index([("statusCode", ASCENDING)])
 
     def add(self, slot: Slot, bookings: Sequence[Booking]) -> None:
         """Archive `bookings` of `slot` in one round trip; those archived already stay as they are."""
@@ -43,6 +45,13 @@ class BookingArchiveStore:
     def get(self, booking_id: str) -> Booking | None:
         with mongo_errors():
             doc = self.collection.find_one({"_id": booking_id})
+        return _booking(doc) if doc else None
+
+    def with_status_code(self, code: str) -> Booking | None:
+        """The archived booking whose status code is `code`: one query on the index (statusCode). Written with `$eq`:
+        nx-27017 reads `{field: value}` as "the value, or an array holding it" and scans for it."""
+        with mongo_errors():
+            doc = self.collection.find_one({"statusCode": {"$eq": code}})
         return _booking(doc) if doc else None
 
     def of_patient(self, slot_id: str, patient_id: str) -> list[Booking]:

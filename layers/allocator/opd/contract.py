@@ -128,6 +128,8 @@ class BookingOut(ResponseModel):
     rescheduled_to: str | None
     phone: str | None  # only its owner and staff are ever answered a booking, and only they are sent SMS
     patient_name: str | None  # from the patient register, read as the answer is made: null if unregistered
+    # Its status link's key: owner and staff only, like the phone (an event carries it too: the SMS link)
+    status_code: str | None
     history: list[ChangeOut]
 
     @classmethod
@@ -157,5 +159,6 @@ class BookingOut(ResponseModel):
             rescheduled_to=booking.rescheduled_to,
             phone=booking.phone,
             patient_name=names.get(booking.patient_id),
+            status_code=booking.status_code,
             history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )

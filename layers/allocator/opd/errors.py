@@ -31,6 +31,13 @@ class Unauthorized(OpdError):
     code = "UNAUTHORIZED"
 
 
+class InvalidCode(OpdError):
+    """A sign-in code that is wrong, expired, already used, or asked for too many tries; the message never says
+    which (nor the code, nor the phone)."""
+
+    code = "INVALID_CODE"
+
+
 class Forbidden(OpdError):
     code = "FORBIDDEN"
 
@@ -89,8 +96,23 @@ class SlotBusy(OpdError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class TooManyCodes(OpdError):
+    """The phone asked for more sign-in codes than the window allows; `retry_after_seconds`: until one more may be."""
+
+    code = "TOO_MANY_CODES"
+
+    def __init__(self, message: str, retry_after_seconds: int, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, details)
+        self.retry_after_seconds = retry_after_seconds
+
+
+# Refusals that say when to come back (a `Retry-After` header, in seconds).
+RETRY_LATER: tuple[type[SlotBusy | TooManyCodes], ...] = (SlotBusy, TooManyCodes)
+
+
 class DependencyUnavailable(OpdError):
-    """Redis or MongoDB cannot be reached; nothing was written (else it is OutcomeUnknown)."""
+    """Redis or MongoDB cannot be reached; nothing was written (else it is OutcomeUnknown). Sign-in by phone's too:
+    Cognito cannot be reached, or its Create trigger could not send the code (`dependency` "cognito", "sms")."""
 
     code = "DEPENDENCY_UNAVAILABLE"
 
@@ -129,6 +151,7 @@ class ErrorKind:
 ERRORS: dict[type[OpdError], ErrorKind] = {
     ValidationFailed: ErrorKind(HTTPStatus.BAD_REQUEST),
     Unauthorized: ErrorKind(HTTPStatus.UNAUTHORIZED),
+    InvalidCode: ErrorKind(HTTPStatus.UNAUTHORIZED),
     Forbidden: ErrorKind(HTTPStatus.FORBIDDEN),
     NotFound: ErrorKind(HTTPStatus.NOT_FOUND),
     SlotFull: ErrorKind(HTTPStatus.CONFLICT),
@@ -141,6 +164,7 @@ ERRORS: dict[type[OpdError], ErrorKind] = {
     DayFull: ErrorKind(HTTPStatus.CONFLICT),
     PatientExists: ErrorKind(HTTPStatus.CONFLICT),
     SlotBusy: ErrorKind(HTTPStatus.TOO_MANY_REQUESTS, transient=True),
+    TooManyCodes: ErrorKind(HTTPStatus.TOO_MANY_REQUESTS, transient=True),
     DependencyUnavailable: ErrorKind(HTTPStatus.SERVICE_UNAVAILABLE, transient=True),
     OpdError: ErrorKind(HTTPStatus.INTERNAL_SERVER_ERROR),  # INTERNAL_ERROR: a bug, never worth a retry
 }

@@ -82,6 +82,8 @@ def booking_to_doc(b: Booking) -> Document:
         doc["requestHash"] = b.request_hash
     if b.phone is not None:
         doc["phone"] = b.phone
+    if b.status_code is not None:  # absent from bookings made before status links
+        doc["statusCode"] = b.status_code
     return doc
 
 
@@ -107,6 +109,7 @@ def booking_from_doc(b: Document, slot_id: str, doctor_id: str) -> Booking:
         rescheduled_from=b.get("rescheduledFrom"),
         rescheduled_to=b.get("rescheduledTo"),
         phone=b.get("phone"),
+        status_code=b.get("statusCode"),
     )
 
 

@@ -61,6 +61,7 @@ class PatientStore:
         with mongo_errors():
             self.keys.create_index(KEY_INDEX)
             self.collection.create_index("abhaAddress", unique=True, sparse=True)
+            self.collection.create_index("phone")  # sign-in by phone: the desk's patients with a phone
 
     def insert(self, patient: Patient) -> bool:
         """Register a new patient, then the keys the search finds them by. PatientExists if another holds its ABHA
@@ -94,6 +95,12 @@ class PatientStore:
         with mongo_errors():
             found = self.collection.find({"_id": {"$in": ids}}, {"name": 1})
             return {doc["_id"]: doc["name"] for doc in found if doc.get("name")}  # no name yet: a phone sign-in
+
+    def with_phone(self, phone: str, limit: int) -> list[str]:
+        """The ids of at most `limit` patients registered with this phone (E.164, as kept), from the phone index."""
+        with mongo_errors():
+            found = self.collection.find({"phone": {"$eq": phone}}, {"_id": 1}).limit(limit)
+            return [str(doc["_id"]) for doc in found]
 
     def holding(self, abha_address: str) -> Patient | None:
         """The patient with this ABHA address (as the register keeps it: `require_abha_address`), if any."""

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from opd.domain import Booking, Doctor, Relayed, Slot
+from opd.domain.otp import CodeTicket, PendingSignIn
 from opd.domain.patients import Patient
 from opd.eventbridge import Entry
 
@@ -25,6 +26,9 @@ class BookingArchive(Protocol):
         """Archive `bookings` of `slot` (idempotent: one archived already stays as it is)."""
 
     def get(self, booking_id: str) -> Booking | None: ...
+
+    def with_status_code(self, code: str) -> Booking | None:
+        """The archived booking whose status code is `code`, found by an index."""
 
     def of_patient(self, slot_id: str, patient_id: str) -> list[Booking]:
         """The patient's archived bookings of one slot."""
@@ -87,6 +91,9 @@ class SlotRepository(Protocol):
         """The slots holding a booking of the patient, in any state, starting at or after `start_from` and
         before `start_before`, by (start, doctor id): the first `limit` of them. With `from_slot`, a start and a
         doctor id, only the slot at that start of that doctor and those after it in that order."""
+
+    def slot_with_status_code(self, code: str) -> Slot | None:
+        """The slot holding the booking whose status code is `code` (not one archived from it), found by an index."""
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int) -> Iterable[str]:
         """Ids of the slots that started at or before `started_by` and still hold a BOOKED booking,
@@ -214,3 +221,80 @@ class PatientRecords(Protocol):
 
     def search(self, q: str) -> list[Patient]:
         """At most 20 patients `q` finds (`domain.patients.search_key`), by name then id."""
+
+
+# -- sign-in by phone (`opd.service.signin`) ---------------------------------------------------------------
+
+
+class PatientPhones(PatientRecords, Protocol):
+    """The register, and who in it has a phone (`opd.patients.PatientStore`)."""
+
+    def with_phone(self, phone: str, limit: int) -> list[str]:
+        """The ids of at most `limit` patients registered with this phone."""
+
+
+class SignInCodes(Protocol):
+    """Each phone's sign-in in Redis (`opd.signins.RedisSignIns`): the codes it asked for lately, and the pending one.
+    Phones are named by `domain.otp.phone_key`."""
+
+    def ask(self, phone_key: str, now_ms: int, limit: int, window_ms: int) -> int | None:
+        """Count one more code for the phone if fewer than `limit` were counted within the last `window_ms`:
+        None. Otherwise count nothing, and answer when (Unix ms) the oldest of them leaves the window."""
+
+    def pending(self, phone_key: str) -> PendingSignIn | None:
+        """The phone's sign-in between its code and its answer; None when there is none (or it ended)."""
+
+    def begin(self, phone_key: str, pending: PendingSignIn, ttl_s: int) -> None:
+        """Keep the phone's sign-in for `ttl_s` seconds, in place of any before it."""
+
+    def carry_on(self, phone_key: str, pending: PendingSignIn) -> None:
+        """Replace the phone's sign-in, keeping its end of life; nothing if it has ended meanwhile."""
+
+    def end(self, phone_key: str) -> None:
+        """Forget the phone's sign-in: its code is used."""
+
+
+class CodeTickets(Protocol):
+    """What the service hands the Create auth challenge trigger, per user: a code it allows, and where it goes."""
+
+    def give(self, username: str, ticket: CodeTicket, ttl_s: int) -> None: ...
+
+    def take(self, username: str) -> CodeTicket | None:
+        """The user's oldest ticket, once: None if the service gave none (or they all expired)."""
+
+
+class PhoneAccounts(Protocol):
+    """Which patient each phone signs in to (`opd.accounts.PhoneAccountStore`): a phone has one, a patient one."""
+
+    def patient_of(self, phone: str) -> str | None: ...
+
+    def has_account(self, patient_id: str) -> bool:
+        """Whether some phone signs in to this patient already."""
+
+    def open(self, phone: str, patient_id: str, now: datetime) -> str | None:
+        """Make `phone` sign in to `patient_id`, unless it signs in to someone already: the patient it signs in to
+        now; None when the patient has an account with another phone (nothing written)."""
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """What Cognito answers a finished sign-in: the tokens, and the access token's life in seconds."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_in: int
+
+
+class PatientPool(Protocol):
+    """The patients in the Cognito user pool, and its custom authentication flow (`opd.cognito.CognitoPatients`).
+    DependencyUnavailable when Cognito cannot be reached, or a trigger failed (no code sent)."""
+
+    def enrol(self, username: str) -> None:
+        """Make sure the user exists, in the group patient."""
+
+    def start(self, username: str) -> str:
+        """Start the user's sign-in (Cognito's triggers send the code): the session to answer it with."""
+
+    def answer(self, username: str, session: str, code: str) -> Tokens | str | None:
+        """The tokens for the right code; a new session after a wrong one (the same code may be tried again);
+        None when Cognito refuses the sign-in for good (too many tries, its life over, the session used)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import redis
 from pymongo import MongoClient
@@ -24,6 +25,9 @@ from opd.service import Allocator, PatientRegister
 from opd.settings import SecretName, Settings
 from opd.settings import current as current_settings
 from opd.store import SlotStore
+
+if TYPE_CHECKING:
+    from opd.service.signin import CodeChecker, CodeSender, PhoneSignIn
 
 # Clients are built once per environment, so a secret is read at its first use; after a rotation,
 # new environments get the new value and old ones keep theirs until Lambda retires them.
@@ -121,6 +125,66 @@ def allocator() -> Allocator:
     return Allocator(slot_store(), slot_lock, config, publisher=event_publisher(), backlog=event_backlog())
 
 
+# -- sign-in by phone (opd.service.signin): its modules load with the first request that signs in ----------
+
+
+def aws_client(service: str, attempts: int = 2) -> Any:
+    """A boto3 client with short timeouts (Cognito's triggers take up to 5 s each), and botocore kept from logging
+    any request's parameters (`opd.cognito.quiet_clients`)."""
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    from opd.cognito import quiet_clients
+
+    quiet_clients()
+    timeouts = Config(connect_timeout=2, read_timeout=9, retries={"max_attempts": attempts, "mode": "standard"})
+    return boto3.client(service, config=timeouts)
+
+
+@cache
+def sign_in_code_key() -> bytes:
+    """The codes' HMAC key (SIGN_IN_CODE_KEY, or the stack's generated secret), read at its first use."""
+    return _connection_string(settings().sign_in_code_key_source).encode()
+
+
+@cache
+def phone_sign_in() -> PhoneSignIn:
+    """The routes' side of sign-in by phone: Redis, the phones' accounts, the register and Cognito."""
+    from opd.accounts import PhoneAccountStore
+    from opd.cognito import CognitoPatients
+    from opd.service.signin import PhoneSignIn
+    from opd.signins import RedisSignIns
+
+    config = settings()
+    pool_id, client_id = config.patient_pool
+    accounts = PhoneAccountStore(mongo_client()[config.mongodb_database]["phone_accounts"])
+    accounts.ensure_indexes()
+    signins = RedisSignIns(redis_client())
+    # One attempt: a repeated AdminInitiateAuth would start a second sign-in, a repeated answer use a session twice.
+    cognito = CognitoPatients(aws_client("cognito-idp", attempts=1), pool_id, client_id)
+    return PhoneSignIn(signins, signins, accounts, patient_store(), cognito, config)
+
+
+@cache
+def code_sender() -> CodeSender:
+    """The Create auth challenge trigger's side: the tickets and the SMS budget in Redis, SNS, the key."""
+    from opd.service.signin import CodeSender
+    from opd.signins import RedisSignIns
+    from opd.sms import RedisSmsLedger, sns_sender
+
+    client = redis_client()
+    sns = sns_sender(aws_client("sns"))
+    return CodeSender(RedisSignIns(client), RedisSmsLedger(client), sns, sign_in_code_key, settings())
+
+
+@cache
+def code_checker() -> CodeChecker:
+    """The Verify auth challenge response trigger's side: the key only."""
+    from opd.service.signin import CodeChecker
+
+    return CodeChecker(sign_in_code_key)
+
+
 def reset() -> None:
     """Forget the settings and every cached client and secret, as a new execution environment would."""
     for cached in (
@@ -134,6 +198,10 @@ def reset() -> None:
         event_backlog,
         event_publisher,
         allocator,
+        sign_in_code_key,
+        phone_sign_in,
+        code_sender,
+        code_checker,
     ):
         cached.cache_clear()
     if parameters := sys.modules.get("aws_lambda_powertools.utilities.parameters"):  # loaded only if secrets were read

@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from opd.domain.languages import Language
+
 MIN_IDEMPOTENCY_TTL_SECONDS = 3_600  # the contract: keys are remembered for at least an hour
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -67,6 +69,13 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
+def _public_url(url: str) -> str:
+    """PUBLIC_URL: an http(s) URL of the pages' origin (and path), to which `/status.html#<code>` is appended."""
+    if not url.startswith(("https://", "http://")) or any(c.isspace() or c in "?#" for c in url):
+        raise ValueError("must be an http(s):// URL without a query or fragment, e.g. https://opd.example.org")
+    return url.rstrip("/")
+
+
 def _url(*schemes: str) -> AfterValidator:
     def check(url: str) -> str:
         if not url.startswith(schemes):
@@ -106,6 +115,10 @@ class Settings(BaseModel):
     sms_monthly_spend_limit_usd: float = Field(default=10.0, ge=0, validation_alias="SMS_MONTHLY_SPEND_LIMIT_USD")
     # What Amazon SNS charges per SMS part to the clinic's country (see its SMS pricing page).
     sms_price_usd: float = Field(default=0.01, gt=0, validation_alias="SMS_PRICE_USD")
+    # Where patients' phones reach the pages (the template: the stack's CloudFront URL unless PublicUrl is given;
+    # locally the runner's own): every SMS about a booking ends with <PUBLIC_URL>/status.html#<its status code>.
+    # Unset: SMS go without the link.
+    public_url: Annotated[str, AfterValidator(_public_url)] | None = Field(default=None, validation_alias="PUBLIC_URL")
 
     # -- connections -------------------------------------------------------------------------------
     redis_url: Annotated[str, _url("redis://", "rediss://", "unix://")] | None = Field(
@@ -124,6 +137,23 @@ class Settings(BaseModel):
     idempotency_ttl_seconds: Annotated[int, AfterValidator(_idempotency_ttl)] = Field(
         default=86_400, validation_alias="IDEMPOTENCY_TTL_SECONDS"
     )
+
+    # -- sign-in by phone (contract v3, "Sign-in by phone"; README, "Sign-in by phone") -------------
+    # The language of an SMS nothing else chooses one for (a sign-in code's, without an Accept-Language of ours).
+    default_language: Language = Field(default=Language.EN, validation_alias="DEFAULT_LANGUAGE")
+    # The user pool, and its app client that patients' tokens are issued to (the template gives both).
+    cognito_user_pool_id: str | None = Field(default=None, min_length=1, validation_alias="COGNITO_USER_POOL_ID")
+    cognito_patient_client_id: str | None = Field(
+        default=None, min_length=1, validation_alias="COGNITO_PATIENT_CLIENT_ID"
+    )
+    # The HMAC key of the codes' hashes, or the Secrets Manager secret holding it (the template's, generated).
+    sign_in_code_key: str | None = Field(default=None, min_length=16, validation_alias="SIGN_IN_CODE_KEY", repr=False)
+    sign_in_code_key_secret: str | None = Field(default=None, validation_alias="SIGN_IN_CODE_KEY_SECRET")
+    # A code's life: the contract's 5 minutes, or less (tests).
+    sign_in_code_ttl_seconds: int = Field(default=300, ge=1, le=300, validation_alias="SIGN_IN_CODE_TTL_SECONDS")
+    # Codes are sent only while the month's SMS stay within this share of the spend limit: however many codes
+    # are asked for, the rest is left for the bookings' SMS.
+    sign_in_sms_share_percent: int = Field(default=50, ge=0, le=100, validation_alias="SIGN_IN_SMS_SHARE_PERCENT")
 
     # -- observability (Powertools reads some of these too; the handlers pass ours explicitly) -----
     service_name: str = Field(default="opd", min_length=1, validation_alias="POWERTOOLS_SERVICE_NAME")
@@ -159,6 +189,18 @@ class Settings(BaseModel):
         """The MongoDB connection string itself, or the secret holding it."""
         return _given("MONGODB_URI", self.mongodb_uri, self.mongodb_uri_secret)
 
+    @property
+    def sign_in_code_key_source(self) -> str | SecretName:
+        """The codes' HMAC key itself, or the secret holding it."""
+        return _given("SIGN_IN_CODE_KEY", self.sign_in_code_key, self.sign_in_code_key_secret)
+
+    @property
+    def patient_pool(self) -> tuple[str, str]:
+        """The user pool's id and the patients' app client id: sign-in by phone needs both."""
+        if not self.cognito_user_pool_id or not self.cognito_patient_client_id:
+            raise SettingsError("set COGNITO_USER_POOL_ID and COGNITO_PATIENT_CLIENT_ID")
+        return self.cognito_user_pool_id, self.cognito_patient_client_id
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings `env` (default: the process environment) gives; SettingsError names what is wrong."""
@@ -182,7 +224,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = tuple(
     field.validation_alias for field in Settings.model_fields.values() if isinstance(field.validation_alias, str)
 )
 # Never echoed in an error: they may carry a password.
-_CONFIDENTIAL = frozenset({"REDIS_URL", "MONGODB_URI"})
+_CONFIDENTIAL = frozenset({"REDIS_URL", "MONGODB_URI", "SIGN_IN_CODE_KEY"})
 
 
 # How a pydantic error type reads for a person, from its context (`ctx`).
@@ -197,8 +239,11 @@ _RULES: dict[str, Callable[[dict[str, Any]], str]] = {
     "int_type": lambda _: "must be a whole number",
     "bool_parsing": lambda _: "must be true or false",
     "bool_type": lambda _: "must be true or false",
-    "string_too_short": lambda _: "must not be empty",
+    "string_too_short": lambda ctx: (
+        "must not be empty" if ctx.get("min_length", 1) <= 1 else f"must be at least {ctx['min_length']} characters"
+    ),
     "literal_error": lambda ctx: f"must be one of {ctx['expected']}",
+    "enum": lambda ctx: f"must be one of {ctx['expected']}",
     "value_error": lambda ctx: str(ctx["error"]),
 }
 

@@ -10,6 +10,9 @@ A process that dies between its claim and its send loses that SMS: at most once,
 
 The cap: SMS_MONTHLY_SPEND_LIMIT_USD / SMS_PRICE_USD parts a calendar month (UTC). Beyond it an SMS
 is not sent, and its claim is kept (a retry must not send it late).
+Sign-in codes (`opd.service.signin`, sent by the Create auth challenge trigger) count against the same
+month's parts, with no claim (`spend`: each code is sent once, by one trigger invocation), and only within
+SIGN_IN_SMS_SHARE_PERCENT of the cap, so codes asked for in bulk never leave the bookings' SMS without any.
 """
 
 from __future__ import annotations
@@ -56,6 +59,34 @@ return 1
 """
 
 
+# KEYS[1] the month's parts. ARGV: parts, the cap in parts for this kind of SMS, the counter's ttl_s. 1: spent.
+SPEND = """
+local spent = tonumber(redis.call('get', KEYS[1]) or '0')
+if spent + tonumber(ARGV[1]) > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('incrby', KEYS[1], ARGV[1])
+redis.call('expire', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+def cap_parts(settings: Settings, share_percent: int = 100) -> int:
+    """SMS parts the month's spend limit pays for (of which `share_percent`: sign-in codes may use only a share)."""
+    whole = int(settings.sms_monthly_spend_limit_usd / settings.sms_price_usd + 1e-9)
+    return whole * share_percent // 100
+
+
+class SmsBudget(Protocol):
+    """The month's SMS parts, for an SMS that is not an event's (a sign-in code): no claim, only the spend."""
+
+    def spend(self, parts: int, cap_parts: int, month: str) -> bool:
+        """Count `parts` against the month if it stays within `cap_parts`; False (nothing counted) if not."""
+
+    def give_back(self, parts: int, month: str) -> None:
+        """The send failed: the parts were not spent."""
+
+
 class SmsLedger(Protocol):
     """Which (event, phone) pairs were claimed, and what the month has spent."""
 
@@ -84,6 +115,14 @@ class RedisSmsLedger:
     def unclaim(self, event_id: str, phone: str, parts: int, month: str) -> None:
         with redis_errors():
             self.client.eval(UNCLAIM, 2, *self.keys(event_id, phone, month), parts)
+
+    def spend(self, parts: int, cap_parts: int, month: str) -> bool:
+        with redis_errors():
+            return bool(self.client.eval(SPEND, 1, f"sms:parts:{month}", parts, cap_parts, MONTH_TTL_S))
+
+    def give_back(self, parts: int, month: str) -> None:
+        with redis_errors():
+            self.client.decrby(f"sms:parts:{month}", parts)
 
 
 class SmsNotSent(RuntimeError):
@@ -128,14 +167,15 @@ class SmsNotifier:
     @property
     def cap_parts(self) -> int:
         """SMS parts the month's spend limit pays for."""
-        return int(self.settings.sms_monthly_spend_limit_usd / self.settings.sms_price_usd + 1e-9)
+        return cap_parts(self.settings)
 
     def notify(self, event: dict[str, Any]) -> Notified:
         """Send what the EventBridge event `event` calls for; raises SmsNotSent if a send failed (after trying all)."""
         detail = event.get("detail")
         if not isinstance(detail, dict) or not isinstance(detail.get("eventId"), str):
             raise ValueError("not an OPD event: its detail has no eventId")
-        messages = texts(str(event.get("detail-type")), detail, self.settings.clinic_zone, self.doctor_name)
+        kind, settings = str(event.get("detail-type")), self.settings
+        messages = texts(kind, detail, settings.clinic_zone, self.doctor_name, settings.public_url)
         month = self.clock().strftime("%Y-%m")
         sent = duplicates = capped = 0
         failed: list[str] = []

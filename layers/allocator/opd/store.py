@@ -225,6 +225,9 @@ class SlotStore:
             # The event relay's query: slots whose outbox holds events. An index on the boolean, not
             # on the array (nx-27017 answers nothing to equality on an indexed array field).
             self.collection.create_index([("outboxPending", ASCENDING)])
+            # A status link's lookup (slot_with_status_code): multikey, one key per booking's code. Queried with
+            # `$elemMatch` only: nx-27017 answers the dotted equality with nothing once this index exists.
+            self.collection.create_index([("bookings.statusCode", ASCENDING)])
         self.archive.ensure_indexes()
 
     def ping(self) -> None:
@@ -319,6 +322,17 @@ class SlotStore:
         with mongo_errors():
             found = self.collection.find(query).sort([("start", ASCENDING), ("doctorId", ASCENDING)]).limit(limit)
             return [slot_from_doc(d) for d in found]
+
+    def slot_with_status_code(self, code: str) -> Slot | None:
+        """The slot holding the booking whose status code is `code`: one query on the index (bookings.statusCode).
+
+        `$elemMatch` with the one condition is, on an array of subdocuments, the same match as
+        `{"bookings.statusCode": code}`, and MongoDB plans it on the multikey index; it is the form written here
+        because nx-27017 answers the dotted equality with nothing once the index exists (see patient_slots).
+        """
+        with mongo_errors():
+            doc = self.collection.find_one({"bookings": {"$elemMatch": {"statusCode": code}}})
+        return slot_from_doc(doc) if doc else None
 
     def slots_awaiting_sweep(self, started_by: datetime, batch_size: int = 100) -> Iterator[str]:
         """Ids of slots that started by `started_by` and still hold BOOKED bookings, fetched in batches."""

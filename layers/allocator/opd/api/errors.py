@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from opd.api.observability import count, logger
-from opd.errors import ERRORS, DependencyUnavailable, NotFound, OpdError, SlotBusy, ValidationFailed
+from opd.errors import ERRORS, RETRY_LATER, DependencyUnavailable, NotFound, OpdError, ValidationFailed
 
 INTERNAL_ERROR = OpdError.code
 
@@ -83,7 +83,7 @@ def register(app: APIGatewayHttpResolver) -> None:
         count("Rejections", code=code)
 
     def domain_error(error: OpdError) -> Response[dict[str, Any]]:
-        headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, SlotBusy) else None
+        headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, RETRY_LATER) else None
         if isinstance(error, DependencyUnavailable):
             logger.warning("dependency unavailable", dependency=error.dependency, reason=error.message)
         else:

@@ -37,13 +37,16 @@ from opd.domain import (
     MAX_DELAY_MINUTES,
     PHONE_PATTERN,
     SLOT_MINUTES,
+    STATUS_CODE_PATTERN,
     WEEKDAYS,
     Booking,
+    BookingStatus,
     Capacity,
     Doctor,
     SessionPlan,
     Slot,
     Source,
+    Status,
 )
 from opd.settings import Settings
 
@@ -110,6 +113,8 @@ SlotIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
 BookingIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
 DoctorIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
 PatientIdPath = Annotated[str, Path(pattern=ID_PATTERN.pattern)]
+# A booking's status code (GET /status/{code}): one outside the pattern is a 400 naming `code`, an unknown one a 404.
+StatusCodePath = Annotated[str, Path(pattern=STATUS_CODE_PATTERN.pattern)]
 # Optional on POST /bookings: printable text without spaces, as clients send UUIDs or similar.
 IdempotencyKeyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
@@ -319,6 +324,43 @@ class BoardOut(ResponseModel):
             room=None if doctor is None else doctor.room,
             date=day,
             slots=[BoardSlotOut.of(slot) for slot in slots],
+        )
+
+
+class StatusOut(ResponseModel):
+    """GET /status/{code} (public): one booking's Status, by its status link. Its token, state and place, and its
+    slot's: nothing that names or reaches the patient (no patient id, name or phone, no booking id or code)."""
+
+    token: int | None
+    status: Status
+    doctor_name: str  # the directory's name; the id itself for a doctor with slots but no record
+    room: str | None
+    start: UtcTime
+    end: UtcTime
+    delayed: bool
+    delay_minutes: int
+    closed: bool
+    position: int | None  # bookings ahead in call order (the CALLED one included); 0 when CALLED
+    estimated_call_at: UtcTime | None
+    waitlist_position: int | None
+    calling: int | None  # the token in the doctor's room
+
+    @classmethod
+    def of(cls, status: BookingStatus, doctor: Doctor | None) -> StatusOut:
+        return cls(
+            token=status.token,
+            status=status.status,
+            doctor_name=status.doctor_id if doctor is None else doctor.name,
+            room=None if doctor is None else doctor.room,
+            start=status.start,
+            end=status.end,
+            delayed=status.delayed,
+            delay_minutes=status.delay_minutes,
+            closed=status.closed,
+            position=status.position,
+            estimated_call_at=status.estimated_call_at,
+            waitlist_position=status.waitlist_position,
+            calling=status.calling,
         )
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from opd.api.errors import CODES
 from opd.errors import (
     ERRORS,
+    RETRY_LATER,
     DependencyUnavailable,
     Forbidden,
     InvalidTransition,
@@ -103,6 +104,6 @@ def error_responses(*errors: type[OpdError]) -> dict[int, OpenAPIResponse]:
     }
     if Unauthorized in errors:
         responses[HTTPStatus.UNAUTHORIZED.value] = _UNAUTHORIZED
-    if SlotBusy in errors:
+    if any(error in RETRY_LATER for error in errors):
         responses[HTTPStatus.TOO_MANY_REQUESTS.value]["headers"] = _RETRY_AFTER
     return responses

@@ -13,6 +13,8 @@ store can write it back in one conditional replace and a lost race simply decide
     languages   the contract's languages
     outbox      the events of a change, written with it
     archive     finished bookings leave the slot
+    status      what a booking's public status link shows
+    otp         sign-in by phone: a code's hash and life, the auth challenge triggers' decisions
 
 Callers use `from opd import domain` and `domain.<name>`: what they use is re-exported here.
 """
@@ -122,6 +124,15 @@ from opd.domain.states import (
     Status,
     event_types,
 )
+from opd.domain.status import (
+    MAX_STATUS_HOPS,
+    STATUS_CODE_PATTERN,
+    BookingStatus,
+    booking_status,
+    replaced_by,
+    require_status_code,
+    with_status_code,
+)
 
 __all__ = [
     "ARCHIVE_AT",
@@ -148,11 +159,13 @@ __all__ = [
     "MAX_SESSION_SLOTS",
     "MAX_SKIPS",
     "MAX_SLOTS_PER_DAY",
+    "MAX_STATUS_HOPS",
     "MAX_WAITLIST_LIMIT",
     "PHONE_PATTERN",
     "REFUSED_RESCHEDULES_KEPT_FOR",
     "SLOT_MINUTES",
     "SPILL_AT",
+    "STATUS_CODE_PATTERN",
     "SYSTEM",
     "TIER_OF_SOURCE",
     "TOLD_OF_DELAY",
@@ -163,6 +176,7 @@ __all__ = [
     "Booking",
     "BookingOptions",
     "BookingSnapshot",
+    "BookingStatus",
     "CancelReason",
     "Capacity",
     "Change",
@@ -189,6 +203,7 @@ __all__ = [
     "book",
     "booking_as_it_was",
     "booking_for_key",
+    "booking_status",
     "call_next",
     "call_order",
     "clinic_day",
@@ -210,9 +225,11 @@ __all__ = [
     "published_through",
     "refuse_reschedule",
     "refuse_transition",
+    "replaced_by",
     "require_aware",
     "require_id",
     "require_room",
+    "require_status_code",
     "session_times",
     "set_delay",
     "skip",
@@ -222,5 +239,6 @@ __all__ = [
     "tier_limits",
     "transition",
     "with_events",
+    "with_status_code",
     "without_archived",
 ]

@@ -156,6 +156,9 @@ class Booking:
     # the new booking is being written in the other slot (see `begin_reschedule`).
     rescheduled_to: str | None = None
     phone: str | None = None  # E.164, for the SMS the booking's events send; shown to its owner and staff only
+    # The key of its public status link (`domain.status`): made by the service with the booking, never changed;
+    # shown to its owner and staff only. None on bookings made before status links.
+    status_code: str | None = None
     # Where it stands in the queue as of an answer: computed from the slot for each answer, never
     # stored, and no part of what makes two bookings the same.
     standing: Standing | None = field(default=None, compare=False, repr=False)

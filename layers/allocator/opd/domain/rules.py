@@ -63,6 +63,7 @@ class BookingOptions:
     idempotency_key: str | None = None
     request_hash: str | None = None
     rescheduled_from: str | None = None  # the booking this one replaces
+    status_code: str | None = None  # the new booking's status code (the service makes it: `service.ids`)
     # The patient's bookings of this slot that went to the archive (asked for only when the slot's
     # filter says there may be some): they count for the 3-rebook rule as those in the slot do.
     archived: tuple[Booking, ...] = ()
@@ -138,6 +139,7 @@ def book(
         history=(Change(status, now, options.by),),
         rescheduled_from=options.rescheduled_from,
         phone=options.phone,
+        status_code=options.status_code,
     )
     next_token = slot.next_token if full else slot.next_token + 1
     return replace(slot, next_token=next_token, bookings=(*slot.bookings, booking)), booking

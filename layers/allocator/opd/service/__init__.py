@@ -17,7 +17,7 @@ The package, by what depends on what (nothing points back up):
 """
 
 from opd.service.allocator import Allocator
-from opd.service.ids import new_booking_id, new_slot_id, utc_now
+from opd.service.ids import new_booking_id, new_slot_id, new_status_code, utc_now
 from opd.service.register import PatientRegister
 from opd.service.relay import PUBLISH_PAUSE_S
 from opd.service.reports import (
@@ -50,5 +50,6 @@ __all__ = [
     "SweepReport",
     "new_booking_id",
     "new_slot_id",
+    "new_status_code",
     "utc_now",
 ]

@@ -19,7 +19,7 @@ from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
 from opd.errors import NotFound
 from opd.ports import EventBacklog, EventPublisher, KeyClaim, SlotMutex, SlotRepository
 from opd.service import reads
-from opd.service.ids import new_booking_id, new_slot_id, utc_now
+from opd.service.ids import new_booking_id, new_slot_id, new_status_code, utc_now
 from opd.service.relay import EventRelay
 from opd.service.reports import (
     Booked,
@@ -264,6 +264,7 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             phone=phone,
             idempotency_key=key.key if key is not None else None,
             request_hash=key.body if key is not None else None,
+            status_code=new_status_code(),  # made once, like the id: a write decided again books the same
         )
 
         def decide(slot: Slot) -> Decision[Booked]:
@@ -284,6 +285,11 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
     def get_booking(self, booking_id: str) -> Booking:
         slot, booking = reads.find_booking(self.store, booking_id)
         return domain.answered(slot, booking, self.clock())
+
+    def booking_status(self, code: str) -> domain.BookingStatus:
+        """What the status link with `code` shows (contract, "Status links"): NotFound for a code no booking has."""
+        slot, booking = reads.booking_of_status_code(self.store, code)
+        return domain.booking_status(slot, booking, self.clock())
 
     def patient_bookings(
         self, patient_id: str, first_day: date | None = None, last_day: date | None = None, after: str | None = None

@@ -1,4 +1,4 @@
-"""The clock and the ids the service makes up: a slot's, and a booking's (which names its slot)."""
+"""The clock and what the service makes up: a slot's id, a booking's (which names its slot), its status code."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from datetime import UTC, datetime
 # slot's bookings by id, and a booking made after a page was answered comes after that page.
 _last = [0, 0]  # the last nonce's (ms, number)
 _guard = threading.Lock()
+# A status code's random bytes: 96 bits, 16 URL-safe characters (A-Za-z0-9_-). Guessing one is hopeless (a
+# billion guesses find one of a million live bookings with a chance of 1 in 8 x 10^13), and two bookings never
+# get the same one in practice (a billion bookings: a chance of about 6 x 10^-12 that any two share one).
+STATUS_CODE_BYTES = 12
 
 
 def utc_now() -> datetime:
@@ -34,3 +38,9 @@ def new_booking_id(slot_id: str) -> str:
             number = secrets.randbits(31)  # room to count up without carrying into the time
         _last[:] = [ms, number]
     return f"{slot_id}.{ms:012x}{number:08x}"
+
+
+def new_status_code() -> str:
+    """A new booking's status code, the key of its public status link (contract, "Status links"): made once, with
+    the booking, and kept for its life; `domain.STATUS_CODE_PATTERN` is what it looks like."""
+    return secrets.token_urlsafe(STATUS_CODE_BYTES)

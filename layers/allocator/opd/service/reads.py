@@ -103,6 +103,30 @@ def find_booking(store: SlotRepository, booking_id: str) -> tuple[Slot, Booking]
     return slot, booking
 
 
+def booking_of_status_code(store: SlotRepository, code: str) -> tuple[Slot, Booking]:
+    """The booking whose status link has `code`, and its slot; for a rescheduled booking, the booking that replaced
+    it (followed at most domain.MAX_STATUS_HOPS times). One indexed query on the slots, one more on the archive for a
+    code no slot holds (and then its slot by primary key), and one or two reads by primary key per reschedule.
+
+    NotFound for a code no booking has; its message never quotes the code (a refusal's message is logged)."""
+    domain.require_status_code(code)
+    slot = store.slot_with_status_code(code)
+    booking = domain.with_status_code(slot.bookings, code) if slot is not None else None
+    if booking is None:  # not in a slot: finished, it may have left it for the archive
+        booking = store.archive.with_status_code(code)
+        slot = store.get(booking.slot_id) if booking is not None else None
+    if slot is None or booking is None:
+        raise NotFound("no booking has this status code")
+    for _ in range(domain.MAX_STATUS_HOPS):
+        if (replacement := domain.replaced_by(booking)) is None:
+            break
+        try:
+            slot, booking = find_booking(store, replacement)
+        except NotFound:  # never so (the old booking is cancelled once the new one is written): show the old one
+            break
+    return slot, booking
+
+
 def archived_of_patient(store: SlotRepository, slot: Slot, patient_id: str) -> tuple[Booking, ...]:
     """The patient's bookings of `slot` that went to the archive: one indexed query, and only if the slot's
     filter says there may be some (`domain.may_have_archived`), so nearly every booking costs nothing more."""

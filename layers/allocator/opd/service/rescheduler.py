@@ -22,7 +22,7 @@ from opd.errors import (
     ValidationFailed,
 )
 from opd.ports import KeyClaim, SlotRepository
-from opd.service.ids import new_booking_id
+from opd.service.ids import new_booking_id, new_status_code
 from opd.service.reads import archived_of_patient, find_booking, get_slot
 from opd.service.reports import ReschedulesReport
 from opd.service.writer import Decision, RequestKey, SlotWriter
@@ -163,6 +163,9 @@ class Rescheduler:
             idempotency_key=key.key if key is not None else None,
             request_hash=key.body if key is not None else None,
             archived=theirs,
+            # A code of its own: only the write that places the booking keeps one (a booking placed is never placed
+            # again), so a code made for a decision that was not written is never anyone's.
+            status_code=new_status_code(),
         )
         pct = self.settings.delay_reduction_percent
         changed, placed = domain.place_rescheduled(target, old, new_id, now, pct, asked)
