@@ -166,6 +166,7 @@ export const CODE_WORDS = {
 export function describeError(err) {
   if (!(err instanceof ApiError)) return { text: String(err?.message || err), details: [] };
   if (err.network) return { text: `${err.message}: check the connection, then try again (nothing was confirmed)`, details: [] };
+  if (err.code === "INVALID_CODE") return { text: CODE_WORDS.INVALID_CODE, details: [] };
   if (err.status === 401) return { text: CODE_WORDS.UNAUTHORIZED, details: [] };
   if (err.status === 429) {
     const base = err.code === "TOO_MANY_CODES" ? CODE_WORDS.TOO_MANY_CODES : "Busy";

@@ -37,20 +37,13 @@
 // typing, while a dialog is open, while an action runs, and while the tab is hidden).
 import { ApiError, createClient, describeError, loadConfig, path, resolveApiBase } from "./api.js";
 import * as auth from "./auth.js";
+import { $, el, hhmm, pad, plural, todayStr, uuid } from "./ui.js";
 
 const REFRESH_MS = 5000;
 const SLOTS_EVERY = 3; // the slot list every 3rd refresh
 const TYPING_PAUSE_MS = 10000;
 const LOG_SIZE = 12;
 
-const $ = (id) => document.getElementById(id);
-const pad = (n) => String(n).padStart(2, "0");
-const todayStr = (d = new Date()) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-const hhmm = (iso) => {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? "" : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-};
 // An estimated time: "09:40", or "Tue 8 Dec 09:40" when it is not today.
 const when = (iso) => {
   const t = hhmm(iso);
@@ -59,7 +52,6 @@ const when = (iso) => {
   if (todayStr(d) === todayStr()) return t;
   return `${d.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short" })} ${t}`;
 };
-const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const hhmmss = (d = new Date()) => `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 const range = (slot) => `${hhmm(slot.start)}–${hhmm(slot.end)}`;
 const TIERS = ["STANDARD", "PREMIUM", "CRITICAL"];
@@ -92,28 +84,6 @@ const ACTION_LABEL = {
   cancel: "Cancel",
   reschedule: "Reschedule",
 };
-
-// crypto.randomUUID needs a secure context; a desk on plain http over a LAN still gets a key.
-function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v == null || v === false) continue;
-    if (k === "dataset") Object.assign(e.dataset, v);
-    else if (k === "className") e.className = v;
-    else e.setAttribute(k, v === true ? "" : String(v));
-  }
-  e.append(...children.filter((c) => c != null).map((c) => (c instanceof Node ? c : String(c))));
-  return e;
-}
 
 // ---- state ----------------------------------------------------------------------------------
 const state = {
