@@ -8,6 +8,7 @@ asks of every client, and the answer says how often that happened.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -218,6 +219,25 @@ class OpdClient:
     def take_leave(self, token: str, doctor_id: str, day: str, reason: str | None = None) -> Answer:
         body = {"date": day} if reason is None else {"date": day, "reason": reason}
         return self.send("POST", f"/doctors/{doctor_id}/leave", token=token, body=body, retry_busy=True)
+
+    # -- sign-in by phone --------------------------------------------------------------------
+
+    def request_code(self, phone: str) -> Answer:
+        """A 6-digit sign-in code sent to `phone` by SMS (202)."""
+        return self.send("POST", "/auth/otp", body={"phone": phone})
+
+    def verify_code(self, phone: str, code: str) -> Answer:
+        """The patient's tokens and patientId for the right code (200), else 401 INVALID_CODE."""
+        return self.send("POST", "/auth/otp/verify", body={"phone": phone, "code": code})
+
+    def sign_in_codes(self) -> dict[str, str]:
+        """Phone to the last sign-in code the local SNS sent it (GET /_local/sms: codes are the SMS of no event)."""
+        codes: dict[str, str] = {}
+        for message in self.sms():
+            found = re.search(r"\b(\d{6})\b", str(message.get("text", "")))
+            if message.get("eventId") is None and found:
+                codes[str(message["phone"])] = found.group(1)
+        return codes
 
     # -- patients ----------------------------------------------------------------------------
 

@@ -36,6 +36,11 @@ def name_of(label: str) -> str:
 
 
 def phone_of(label: str) -> str | None:
-    """About half the patients give a mobile number (E.164, India's +91)."""
+    """About half the patients at the desk give a mobile number (E.164, India's +91)."""
     digest = _digest(label)
     return f"+9198{digest % 10**8:08d}" if digest % 2 == 0 else None
+
+
+def mobile_of(label: str) -> str:
+    """An app user's own mobile number, which they sign in with: one per patient, none a desk patient's."""
+    return f"+9197{_digest(label) % 10**8:08d}"

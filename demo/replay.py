@@ -63,6 +63,7 @@ class Clinic:
     say: Callable[[str, str], None] = lambda phase, text: None
     scene: dict[str, Any] = field(default_factory=dict)  # the day's notable moments, for the report
     label_of: dict[str, str] = field(default_factory=dict)  # patientId -> the part they play (demo.people)
+    phones: dict[str, str] = field(default_factory=dict)  # patientId -> the mobile number they registered with
     watching: dict[str, str] = field(default_factory=dict)  # slot -> the booking whose patient follows their place
     skipping: dict[str, str] = field(default_factory=dict)  # slot -> the patient who does not answer the first call
 
@@ -83,11 +84,15 @@ class Clinic:
     def slot(self, slot_id: str) -> SlotPlan:
         return next(s for s in self.slots if s.slot_id == slot_id)
 
-    def register(self, label: str) -> str:
-        """The desk registers the patient `label` plays (name, and phone if they give one): their patientId."""
-        answer = self.api.register_patient(self.reception, people.name_of(label), people.phone_of(label))
+    def register(self, label: str, app_user: bool = False) -> str:
+        """The desk registers the patient `label` plays (name, and phone if they give one; an app user always
+        does, their own): their patientId."""
+        phone = people.mobile_of(label) if app_user else people.phone_of(label)
+        answer = self.api.register_patient(self.reception, people.name_of(label), phone)
         patient_id = str(expect(answer, f"registering {label}")["patientId"])
         self.label_of[patient_id] = label
+        if phone is not None:
+            self.phones[patient_id] = phone
         return patient_id
 
     def desk_patient(self, kind: str, slot: SlotPlan, n: int) -> str:
@@ -95,8 +100,31 @@ class Clinic:
         return self.register(f"{kind}-{slot.doctor_id.removeprefix('dr-')}-{slot.start:%H%M}-{n}")
 
     def phone(self, patient_id: str) -> str | None:
-        """The mobile number the patient gave, which the desk books with."""
-        return people.phone_of(self.label_of.get(patient_id, patient_id))
+        """The mobile number the patient registered with, which they (or the desk) book with."""
+        return self.phones.get(patient_id)
+
+    def sign_in_by_phone(self, patient_ids: list[str]) -> dict[str, str]:
+        """Each patient asks for a code for their phone, reads it from the SMS and signs in with it (POST
+        /auth/otp, then /auth/otp/verify): their own access token, by patientId. The phone the desk registered
+        for exactly one patient signs in to that patient."""
+        phones = [str(self.phones[p]) for p in patient_ids]
+        asked = in_parallel([partial(self.api.request_code, p) for p in phones], 4)
+        for patient_id, sent in zip(patient_ids, asked, strict=True):
+            expect(sent, f"a sign-in code for {patient_id}")
+        codes = self.api.sign_in_codes()
+        deadline = time.monotonic() + 10  # the local SNS's record of the last SMS may lag its send a moment
+        while not set(phones) <= codes.keys() and time.monotonic() < deadline:
+            time.sleep(0.2)
+            codes = self.api.sign_in_codes()
+        answers = in_parallel([partial(self.api.verify_code, p, codes[p]) for p in phones], 4)
+        tokens = {}
+        for patient_id, answer in zip(patient_ids, answers, strict=True):
+            body = expect(answer, f"signing in {patient_id}")
+            if body["patientId"] != patient_id or body["newPatient"]:
+                raise RuntimeError(f"{patient_id}'s phone signed in to {body['patientId']} (new: {body['newPatient']})")
+            tokens[patient_id] = str(body["accessToken"])
+        self.scene["signIn"] = {"patients": len(tokens), "codes": len(phones), "toTheirRecord": len(tokens)}
+        return tokens
 
     def token_of(self, booking_id: str) -> str:
         """The patient's own token for an online patient's booking, else the desk's."""
@@ -688,7 +716,10 @@ def settle_bus(c: Clinic, quiet_s: float = 1.5, limit_s: float = 20.0) -> Publis
         elif time.monotonic() - last >= quiet_s:
             break
         time.sleep(0.25)
-    return Published(c.api.events(), c.api.sms())
+    # The SMS of events: a sign-in code is the SMS of none (its eventId null), counted apart.
+    messages = c.api.sms()
+    c.scene["signInCodesSent"] = sum(1 for m in messages if m.get("eventId") is None)
+    return Published(c.api.events(), [m for m in messages if m.get("eventId") is not None])
 
 
 def read_back(c: Clinic, store: Callable[[str], dict[str, Any] | None] | None) -> dict[str, FinalView]:

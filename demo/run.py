@@ -182,6 +182,29 @@ def local_stack(database: str) -> Iterator[tuple[str, Callable[[str], dict[str, 
             mongo.close()
 
 
+def patient_followed(clinic: Clinic, slot_id: str) -> tuple[str, str] | None:
+    """(phone, status code) of an online patient still waiting in the slot: the one who follows their place
+    (`clinic.watching`) if they still wait, else the first who does."""
+    watched = clinic.watching.get(slot_id)
+    for booking_id in [*([watched] if watched else []), *clinic.log.bookings(slot_id)]:
+        patient = clinic.log.patient_of.get(booking_id, "")
+        if patient in clinic.patients and patient in clinic.phones:
+            answer = clinic.api.get_booking(clinic.patients[patient], booking_id)
+            if answer.ok and answer.body.get("status") in ("BOOKED", "CHECKED_IN") and answer.body.get("statusCode"):
+                return clinic.phones[patient], str(answer.body["statusCode"])
+    return None
+
+
+def newer_code(clinic: Clinic, phone: str, before: str | None, limit_s: float = 10.0) -> str:
+    """The sign-in code sent to `phone` after `before` (the local SNS's record may lag its send a moment)."""
+    deadline = time.monotonic() + limit_s
+    while (code := clinic.api.sign_in_codes().get(phone)) in (None, before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if code is None or code == before:
+        raise RuntimeError("no new sign-in code reached the followed patient's phone")
+    return code
+
+
 def pictures(camera: Camera, clinic: Clinic, out: Path, shots: list[Path]) -> Callable[[str, datetime], str]:
     """What the day photographs: at the busy moment the board and the desk (the late doctor's slot, its queue
     waiting), in the afternoon the board again (a doctor on leave)."""
@@ -198,6 +221,12 @@ def pictures(camera: Camera, clinic: Clinic, out: Path, shots: list[Path]) -> Ca
                 camera.board(doctors, day, at, out / "board.png"),
                 camera.desk(late.doctor_id, day, late.slot_id, at, out / "desk.png"),
             ]
+            followed = patient_followed(clinic, late.slot_id)
+            if followed is not None:  # an online patient waiting: their app, and their booking's status link
+                phone, code = followed
+                before = clinic.api.sign_in_codes().get(phone)  # the code they signed in with this morning
+                taken.append(camera.app(phone, lambda number: newer_code(clinic, number, before), at, out / "app.png"))
+                taken.append(camera.status(code, at, out / "status.png"))
         else:
             taken = [camera.board(doctors, day, at, out / "board-afternoon.png")]
         shots.extend(taken)
@@ -238,10 +267,15 @@ def run_demo(
             f"{sum(s.existing for s in clinic.log.sessions)} existed; the same requests again: "
             f"{sum(s.repeat_created for s in clinic.log.sessions)} created, {existed} existed; tier limits {limits}",
         )
-        # Returning patients: in the register from an earlier visit, each signed in to the app as their patientId.
-        ids = in_parallel([partial(clinic.register, f"pt-{n:04d}") for n in range(1, rush + 1)], 4)
-        clinic.patients = dict(zip(ids, in_parallel([partial(api.token, "patient", p) for p in ids], 4), strict=True))
-        progress.say("patients", f"{rush} online patients, registered by name, signed in, each with their own token")
+        # Returning patients: in the register from an earlier visit with their mobile, each signs in to the app by
+        # phone and code, and so as the patient the desk registered.
+        ids = in_parallel([partial(clinic.register, f"pt-{n:04d}", app_user=True) for n in range(1, rush + 1)], 4)
+        clinic.patients = clinic.sign_in_by_phone(ids)
+        progress.say(
+            "patients",
+            f"{rush} online patients, registered by name, signed in by phone (a code by SMS each), "
+            "each to their own record, with their own token",
+        )
         phases = []
         for phase, play in REPLAY:
             text = play(clinic)

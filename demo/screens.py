@@ -1,4 +1,5 @@
-"""Pictures of the pages at a moment of the day: the waiting-room board and the desk, in Debian's chromium.
+"""Pictures of the pages at a moment of the day: the waiting-room board, the desk, the patient app and a status
+page, in Debian's chromium.
 
 Playwright drives /usr/bin/chromium (`make chromium` installs it; never `playwright install`), with the
 flags of the browser tests (tests/browser/conftest.py). The replayed day runs in a minute of real time,
@@ -33,6 +34,7 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000
 BOARD_SIZE = {"width": 1920, "height": 1080}  # a waiting-room screen
 DESK_SIZE = {"width": 1440, "height": 900}  # a reception PC
+PHONE_SIZE = {"width": 360, "height": 640}  # a patient's cheap phone
 
 
 class BrowserMissing(RuntimeError):
@@ -98,6 +100,46 @@ class Camera:
     def desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str = "desk-1") -> Path:
         """The desk signed in as reception, the doctor's day shown and the slot selected with its queue."""
         return self._on_thread(lambda: self._desk(doctor, day, slot_id, at, path, user))
+
+    def app(self, phone: str, code_of: Callable[[str], str], at: datetime, path: Path) -> Path:
+        """The patient app on a phone: signed in by `phone` and the code the SMS brought (`code_of(phone)`),
+        the patient's bookings shown."""
+        return self._on_thread(lambda: self._app(phone, code_of, at, path))
+
+    def status(self, code: str, at: datetime, path: Path) -> Path:
+        """A booking's status page on a phone, as its SMS link opens it."""
+        return self._on_thread(lambda: self._status(code, at, path))
+
+    def _app(self, phone: str, code_of: Callable[[str], str], at: datetime, path: Path) -> Path:
+        from playwright.sync_api import expect
+
+        page = self._page(at, PHONE_SIZE)
+        try:
+            page.goto("/app.html")
+            page.fill("#phone", phone)
+            page.click("#send-code")
+            expect(page.locator("#code")).to_be_focused()
+            page.fill("#code", code_of(phone))
+            page.click("#verify")
+            # Cold local Lambda environments of the routes the app reads first: allow them the camera's wait.
+            expect(page.locator("#bookings li").first).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.locator("#slots-heading")).not_to_be_empty(timeout=TIMEOUT_MS)
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.context.close()
+        return path
+
+    def _status(self, code: str, at: datetime, path: Path) -> Path:
+        from playwright.sync_api import expect
+
+        page = self._page(at, PHONE_SIZE)
+        try:
+            page.goto(f"/status.html#{code}")
+            expect(page.locator("#updated")).to_have_text(re.compile(r"^Updated"), timeout=TIMEOUT_MS)
+            page.screenshot(path=str(path))
+        finally:
+            page.context.close()
+        return path
 
     def _board(self, doctors: list[str], day: str, at: datetime, path: Path) -> Path:
         from playwright.sync_api import expect
