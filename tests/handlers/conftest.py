@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pytest
 import redis
 
-from opd.api.observability import metrics
+from opd.api.observability import logger, metrics
 from opd.domain import Booking, Slot, Source
 from opd.service import Allocator
 from tests.handlers.support import PATIENT, close_runtime, point_runtime_at
@@ -53,3 +56,19 @@ def slot(allocator: Allocator, doctor_id: str, soon: datetime) -> Slot:
 def booking(allocator: Allocator, slot: Slot) -> Booking:
     """A BOOKED booking of the sample events' patient."""
     return allocator.book(slot.slot_id, PATIENT, Source.ONLINE)
+
+
+@pytest.fixture
+def log_lines(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+    """The Powertools logger's stream, at DEBUG, while the test runs; the root logger's lines at INFO in caplog."""
+    handler = cast(logging.StreamHandler[Any], logger.registered_handler)
+    level = logger.log_level
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    logger.setLevel("DEBUG")
+    caplog.set_level(logging.INFO)
+    try:
+        yield stream
+    finally:
+        logger.setLevel(level)
+        handler.setStream(previous)

@@ -9,13 +9,10 @@ and stdout and stderr (the metrics' EMF lines). A patientId may appear, and does
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from opd.api.observability import logger
 from opd.domain import Slot
 from tests.handlers.support import Answer, call, event
 
@@ -36,22 +33,6 @@ NEVER_LOGGED = [
     ABHA,
     "meenakshi.s",
 ]
-
-
-@pytest.fixture
-def log_lines(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
-    """The Powertools logger's stream, at DEBUG, while the test runs; the root logger's lines at INFO in caplog."""
-    handler = cast(logging.StreamHandler[Any], logger.registered_handler)
-    level = logger.log_level
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    logger.setLevel("DEBUG")
-    caplog.set_level(logging.INFO)
-    try:
-        yield stream
-    finally:
-        logger.setLevel(level)
-        handler.setStream(previous)
 
 
 def as_role(name: str, role: str, user: str | None = None, **parts: Any) -> Answer:

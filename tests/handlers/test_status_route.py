@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 
 from opd import runtime
-from opd.api.observability import logger
 from opd.contract import iso_utc
 from opd.domain import ARCHIVE_AT, STATUS_CODE_PATTERN, Booking, Capacity, Doctor, Slot, Source
 from opd.domain.patients import register
@@ -183,22 +180,6 @@ def test_a_repeated_booking_has_the_same_code_and_each_booking_its_own(slot: Slo
     assert again["bookingId"] == first["bookingId"] and again["statusCode"] == first["statusCode"]
     assert other["statusCode"] != first["statusCode"]
     assert on_booking("get_booking", first["bookingId"])["statusCode"] == first["statusCode"]
-
-
-@pytest.fixture
-def log_lines(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
-    """The Powertools logger's stream at DEBUG while the test runs, the root logger's lines at INFO in caplog."""
-    handler = cast(logging.StreamHandler[Any], logger.registered_handler)
-    level = logger.log_level
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    logger.setLevel("DEBUG")
-    caplog.set_level(logging.INFO)
-    try:
-        yield stream
-    finally:
-        logger.setLevel(level)
-        handler.setStream(previous)
 
 
 def test_a_code_is_never_logged(
