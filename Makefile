@@ -89,14 +89,15 @@ sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --cached
 	$(PY) -m devserver.layer_check .aws-sam/build/AllocatorLayer --arch aarch64
 
-# The pages to the stack's bucket, with a config.json made from the stack's outputs (web/config.json stays
-# empty: that is the local setting), then a CloudFront invalidation. Needs the AWS CLI and a deployed stack.
+# The pages to the stack's bucket (with their catalogs, i18n-<code>.json), with a config.json made from the
+# stack's outputs (web/config.json stays empty: that is the local setting), then a CloudFront invalidation.
+# Needs the AWS CLI and a deployed stack.
 deploy-web:
 	@set -euo pipefail; \
 	output() { aws cloudformation describe-stacks --stack-name "$(STACK)" \
 	  --query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
 	bucket=$$(output WebBucketName); pages=$$(output WebUrl); \
-	aws s3 sync web/ "s3://$$bucket/" --delete --exclude '*' --include '*.html' --include '*.js' --include '*.css'; \
+	aws s3 sync web/ "s3://$$bucket/" --delete --exclude '*' --include '*.html' --include '*.js' --include '*.css' --include 'i18n-*.json'; \
 	printf '{"apiBase": "%s", "cognitoDomain": "%s", "clientId": "%s", "redirectUri": "%s/desk.html"}\n' \
 	  "$$(output ApiUrl)" "$$(output CognitoDomain)" "$$(output DeskClientId)" "$$pages" \
 	  | aws s3 cp - "s3://$$bucket/config.json" --content-type application/json; \

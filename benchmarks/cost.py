@@ -454,7 +454,9 @@ def report(ops: list[Operation], day: Day, prices: Prices) -> tuple[str, dict[st
         "thousandBookings": thousand,
         "clinicDay": clinic,
         "clinicDayTotal": total,
-        "sms": [{"kind": m.kind, "characters": len(m.text)} | asdict(m.size) for m in samples()],
+        "sms": [
+            {"kind": m.kind, "language": m.language, "characters": len(m.text)} | asdict(m.size) for m in samples()
+        ],
     }
     return "\n".join(lines), result
 

@@ -1,13 +1,15 @@
-"""The SMS side of the cost model: each kind of SMS the notifier sends, with its status link, as SMS parts and dollars.
+"""The SMS side of the cost model: each kind of SMS, in each language, with its status link, as SMS parts and dollars.
 
-One sample text per message kind (`opd.messages.MESSAGES`), filled as the notifier fills it and ended with the
-status link by the notifier's own `with_status_link`, with a realistic link (a CloudFront URL, as the template's
-PUBLIC_URL defaults to, and a 16-character code) and doctor name; then a long Latin name, and a name in
-Devanagari (the directory keeps names in any script, and one character outside GSM 03.38 makes the whole SMS
-UCS-2). Each is counted by `opd.messages.size`, the function the notifier's spend cap counts parts with:
-GSM-7 160 septets in one part (an extension character counts 2), 153 a part once split; UCS-2 70 / 67.
-A message costs its parts x the price of a part: SmsPriceUsd's default in template.yaml, and the cost model's
-price to India (benchmarks/cost.py, `Prices.sms`).
+One sample text per message kind (`opd.messages.MESSAGES`, and the sign-in code's) and language (`opd.catalogs`),
+filled as the notifier fills it and ended with the status link by the notifier's own `with_status_link`, with a
+realistic link (a CloudFront URL, as the template's PUBLIC_URL defaults to, and a 16-character code) and doctor
+name; a sign-in code has no link. Then the booking's first SMS in English with a long Latin name, and with a name
+in Devanagari (the directory keeps names in any script, and one character outside GSM 03.38 makes the whole SMS
+UCS-2). Each is counted by `opd.messages.size`, the function the notifier's spend cap counts parts with: GSM-7 160
+septets in one part (an extension character counts 2), 153 a part once split; UCS-2 (Devanagari, Tamil) 70 / 67.
+A message costs its parts x the price of a part: SmsPriceUsd's default in template.yaml, and the cost model's price
+to India (benchmarks/cost.py, `Prices.sms`). Then the parts side by side, kind by language, and one SMS of each
+language, whole, as the README shows them.
 
     .venv/bin/python benchmarks/sms_cost.py
 """
@@ -21,20 +23,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "allocator"), str(ROOT)]
 
-from opd.domain import CancelReason, EventType  # noqa: E402
-from opd.messages import MESSAGES, SmsSize, size, with_status_link  # noqa: E402
+from opd import catalogs  # noqa: E402
+from opd.domain import CancelReason, EventType, Language  # noqa: E402
+from opd.messages import DATE_FORMAT, MESSAGES, SIGN_IN_CODE, SmsSize, size, with_status_link  # noqa: E402
 
 SAMPLE_URL = "https://d111111abcdef8.cloudfront.net"  # a CloudFront distribution's domain, as AWS's examples write it
 SAMPLE_CODE = "q3Vw9Zb1Kx0Tt7Lm"  # 16 characters: the 96 random bits the service makes
 DOCTOR = "Dr Asha Rao"
 LONG_NAME = "Dr Meenakshi Sundaram"
 DEVANAGARI = "डॉ. आशा राव"
-FIELDS = {"date": "2026-11-21", "start": "09:00", "token": 12, "time": "09:36", "minutes": 25}
+FIELDS = {"date": "21/11", "start": "09:00", "token": 12, "time": "09:36", "minutes": 25}  # date: DATE_FORMAT
+CODE_FIELDS = {"code": "123456", "minutes": 5}  # a sign-in code and its life
+SIGN_IN_KIND = "sign-in code"
+assert DATE_FORMAT == "%d/%m", "FIELDS' date is written as the notifier writes it"
 
 
 @dataclass(frozen=True)
 class Sample:
-    kind: str  # the event type, a cancellation with its reason
+    kind: str  # the event type, a cancellation with its reason; or SIGN_IN_KIND
+    language: str
     text: str
     size: SmsSize
 
@@ -43,21 +50,38 @@ def kind_of(key: EventType | tuple[EventType, CancelReason]) -> str:
     return f"{key[0].value} ({key[1].value})" if isinstance(key, tuple) else key.value
 
 
-def sample(key: EventType | tuple[EventType, CancelReason], doctor: str = DOCTOR) -> Sample:
-    text = with_status_link(MESSAGES[key].format(doctor=doctor, **FIELDS), SAMPLE_CODE, SAMPLE_URL)
-    return Sample(kind_of(key), text, size(text))
+# Every kind of SMS, by its label: its catalog key, and whether it ends with a status link (a booking's SMS do).
+KINDS: dict[str, tuple[str, bool]] = {kind_of(event): (key, True) for event, key in MESSAGES.items()} | {
+    SIGN_IN_KIND: (SIGN_IN_CODE, False)
+}
+
+
+def render(kind: str, language: Language = Language.EN, doctor: str = DOCTOR) -> str:
+    """The SMS of `kind` in `language`, as the notifier (or, for a code, the Create auth challenge trigger) sends it."""
+    key, linked = KINDS[kind]
+    if not linked:
+        return catalogs.template(key, language).format(**CODE_FIELDS)
+    return with_status_link(catalogs.template(key, language).format(doctor=doctor, **FIELDS), SAMPLE_CODE, SAMPLE_URL)
+
+
+def sample(kind: str, language: Language = Language.EN, doctor: str = DOCTOR) -> Sample:
+    text = render(kind, language, doctor)
+    return Sample(kind, language.value, text, size(text))
 
 
 def samples() -> list[Sample]:
-    """Every kind with the usual name; then the booking's first SMS with a long name and with a Devanagari one."""
-    made = [sample(key) for key in MESSAGES]
-    made += [sample(key, name) for name in (LONG_NAME, DEVANAGARI) for key in (EventType.BOOKING_CREATED,)]
+    """Every kind in every language with the usual name; then the booking's first SMS in English with a long name
+    and with a Devanagari one."""
+    made = [sample(kind, language) for language in Language for kind in KINDS]
+    created = kind_of(EventType.BOOKING_CREATED)
+    made += [sample(created, Language.EN, name) for name in (LONG_NAME, DEVANAGARI)]
     return made
 
 
-def booked_and_called_parts() -> tuple[int, int]:
+def booked_and_called_parts(language: Language = Language.EN) -> tuple[int, int]:
     """The parts of a booking's two usual SMS (booked; called in), with the usual name: the clinic day's."""
-    return sample(EventType.BOOKING_CREATED).size.parts, sample(EventType.BOOKING_CALLED).size.parts
+    booked = sample(kind_of(EventType.BOOKING_CREATED), language).size.parts
+    return booked, sample(kind_of(EventType.BOOKING_CALLED), language).size.parts
 
 
 def sms_price_default() -> float:
@@ -71,17 +95,53 @@ def table(prices: dict[str, float]) -> list[str]:
     """The samples as a Markdown table, one cost column per price (its label: USD a part)."""
     heads = " | ".join(f"cost at {label} (${usd:g} a part)" for label, usd in prices.items())
     lines = [
-        f"Each SMS with its status link ({SAMPLE_URL}/status.html#<16-character code>), doctor {DOCTOR!r}:",
+        f"Each SMS with its status link ({SAMPLE_URL}/status.html#<16-character code>; a sign-in code has none), "
+        f"doctor {DOCTOR!r}:",
         "",
-        f"| SMS | characters | encoding | units | parts | {heads} |",
-        "|---|---|---|---|---|" + "---|" * len(prices),
+        f"| SMS | language | characters | encoding | units | parts | {heads} |",
+        "|---|---|---|---|---|---|" + "---|" * len(prices),
     ]
     for made in samples():
-        name = "" if DOCTOR in made.text else f", doctor {LONG_NAME if LONG_NAME in made.text else DEVANAGARI!r}"
+        linked = KINDS[made.kind][1]
+        other = LONG_NAME if LONG_NAME in made.text else DEVANAGARI
+        name = "" if not linked or DOCTOR in made.text else f", doctor {other!r}"
         costs = " | ".join(f"${made.size.parts * usd:.4f}" for usd in prices.values())
         lines.append(
-            f"| {made.kind}{name} | {len(made.text)} | {made.size.encoding} | {made.size.units} | {made.size.parts} "
-            f"| {costs} |"
+            f"| {made.kind}{name} | {made.language} | {len(made.text)} | {made.size.encoding} | {made.size.units} "
+            f"| {made.size.parts} | {costs} |"
+        )
+    return lines
+
+
+def languages_table(prices: dict[str, float], kind: str = kind_of(EventType.BOOKING_CREATED)) -> list[str]:
+    """One SMS of each language, whole (the README's): its text, parts and cost."""
+    heads = " | ".join(f"at {label} (${usd:g})" for label, usd in prices.items())
+    lines = [
+        f"One {kind} SMS in each language, doctor {DOCTOR!r}:",
+        "",
+        f"| language | SMS | characters | encoding | parts | {heads} |",
+        "|---|---|---|---|---|" + "---|" * len(prices),
+    ]
+    for language in Language:
+        made = sample(kind, language)
+        costs = " | ".join(f"${made.size.parts * usd:.4f}" for usd in prices.values())
+        lines.append(
+            f"| {made.language} | {made.text} | {len(made.text)} | {made.size.encoding} | {made.size.parts} | {costs} |"
+        )
+    return lines
+
+
+def parts_table() -> list[str]:
+    """The parts of each kind in each language, side by side (the usual name)."""
+    lines = [
+        f"Parts of each SMS, doctor {DOCTOR!r}:",
+        "",
+        "| SMS | " + " | ".join(language.value for language in Language) + " |",
+        "|---|" + "---|" * len(Language),
+    ]
+    for kind in KINDS:
+        lines.append(
+            f"| {kind} | " + " | ".join(str(sample(kind, language).size.parts) for language in Language) + " |"
         )
     return lines
 
@@ -89,7 +149,8 @@ def table(prices: dict[str, float]) -> list[str]:
 def main() -> int:
     from benchmarks.cost import PRICES
 
-    print("\n".join(table({"SmsPriceUsd's default": sms_price_default(), "India (cost model)": PRICES.sms})))
+    prices = {"SmsPriceUsd's default": sms_price_default(), "India (cost model)": PRICES.sms}
+    print("\n".join([*table(prices), "", *parts_table(), "", *languages_table(prices)]))
     return 0
 
 

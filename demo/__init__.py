@@ -13,8 +13,8 @@ slots, queues, waitlists, every booking and the store's documents are read back,
 invariants checked (demo/checks.py, in the demo's own words: nothing is imported from the service).
 
 Output: a report on stdout, and under demo-output/ a JSON report, a PNG timeline of each slot's places
-held against its tier limits, and the pictures (board.png, desk.png, board-afternoon.png). The exit
-status is 1 when an invariant fails.
+held against its tier limits, and the pictures (board-hi.png and board.png: the board in Hindi and in English;
+desk.png, board-afternoon.png). The exit status is 1 when an invariant fails.
 
 Beside the day: `seed` (`make seed`: a clinic day on a running `make serve`) and `client`, the small
 HTTP client of the API that the day, the seed and the benchmarks use.

@@ -36,7 +36,8 @@ class Published:
     """What left the service: the local bus's events (every delivery) and the SMS the local SNS sent."""
 
     events: list[dict[str, Any]]  # GET /_local/events: EventBridge events, {"detail-type", "detail"}
-    sms: list[dict[str, Any]]  # GET /_local/sms: {"phone", "text", "eventId", "at"}
+    sms: list[dict[str, Any]]  # GET /_local/sms: {"phone", "text", "eventId", "at"}, the events' SMS
+    codes: list[dict[str, Any]] = field(default_factory=list)  # the SMS of no event: sign-in codes
 
     def distinct(self) -> dict[str, dict[str, Any]]:
         """Each event once (delivery is at least once: a redelivery has the same eventId), by eventId."""

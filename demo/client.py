@@ -222,9 +222,10 @@ class OpdClient:
 
     # -- sign-in by phone --------------------------------------------------------------------
 
-    def request_code(self, phone: str) -> Answer:
-        """A 6-digit sign-in code sent to `phone` by SMS (202)."""
-        return self.send("POST", "/auth/otp", body={"phone": phone})
+    def request_code(self, phone: str, accept_language: str | None = None) -> Answer:
+        """A 6-digit sign-in code sent to `phone` by SMS (202), in the language `accept_language` prefers."""
+        headers = None if accept_language is None else {"Accept-Language": accept_language}
+        return self.send("POST", "/auth/otp", body={"phone": phone}, headers=headers)
 
     def verify_code(self, phone: str, code: str) -> Answer:
         """The patient's tokens and patientId for the right code (200), else 401 INVALID_CODE."""
@@ -241,9 +242,10 @@ class OpdClient:
 
     # -- patients ----------------------------------------------------------------------------
 
-    def register_patient(self, token: str, name: str, phone: str | None = None) -> Answer:
-        """A new patient in the register: their name, and their phone if they give one."""
-        body = {"name": name} if phone is None else {"name": name, "phone": phone}
+    def register_patient(self, token: str, name: str, phone: str | None = None, language: str | None = None) -> Answer:
+        """A new patient in the register: their name, and their phone and language if they give them."""
+        body = {"name": name} | ({} if phone is None else {"phone": phone})
+        body |= {} if language is None else {"language": language}
         return self.send("POST", "/patients", token=token, body=body)
 
     # -- bookings ----------------------------------------------------------------------------

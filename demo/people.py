@@ -1,8 +1,11 @@
-"""The demo's patients as people: a name and, for about half, a mobile number, each a fixed choice per patient.
+"""The demo's patients as people: a name, a language and, for about half, a mobile number, each a fixed choice per
+patient.
 
 A patient is known to the replay by a label that says what part they play (`walkin-asha-0900-1`, `pt-0042`);
-the desk registers them under a name (POST /patients) and books them by the id the register answers. Names come
-in the scripts a hospital in India registers: most in Latin letters, some in Devanagari, some in Tamil.
+the desk registers them under a name and language (POST /patients) and books them by the id the register answers,
+so their bookings, and SMS, take that language. Names come in the scripts a hospital in India registers: most in
+Latin letters, some in Devanagari, some in Tamil; the language follows the script, and a name in Latin letters
+reads its SMS in English, Hindi or Tamil.
 """
 
 from __future__ import annotations
@@ -33,6 +36,22 @@ def name_of(label: str) -> str:
     if digest % 8 == 1:
         return TAMIL[digest // 8 % len(TAMIL)]
     return f"{GIVEN[digest // 7 % len(GIVEN)]} {FAMILY[digest // 11 % len(FAMILY)]}"
+
+
+LANGUAGES = ("en", "hi", "ta")  # the contract's
+# What a phone's browser sends in each language (the app's sign-in asks for its code with it).
+ACCEPT_LANGUAGE = {"en": "en-IN,en;q=0.9", "hi": "hi-IN,hi;q=0.9,en;q=0.8", "ta": "ta-IN,ta;q=0.9,en;q=0.8"}
+
+
+def language_of(label: str) -> str:
+    """A name in Devanagari reads Hindi, one in Tamil Tamil; of those in Latin letters, half English, a quarter
+    Hindi, a quarter Tamil (many who write their name in Latin letters read their SMS in their own language)."""
+    name = name_of(label)
+    if name in DEVANAGARI:
+        return "hi"
+    if name in TAMIL:
+        return "ta"
+    return ("en", "en", "hi", "ta")[_digest(label) // 13 % 4]
 
 
 def phone_of(label: str) -> str | None:

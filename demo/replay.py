@@ -85,10 +85,10 @@ class Clinic:
         return next(s for s in self.slots if s.slot_id == slot_id)
 
     def register(self, label: str, app_user: bool = False) -> str:
-        """The desk registers the patient `label` plays (name, and phone if they give one; an app user always
-        does, their own): their patientId."""
+        """The desk registers the patient `label` plays (name, language, and phone if they give one; an app user
+        always does, their own): their patientId. Their bookings take the language (none asks for another)."""
         phone = people.mobile_of(label) if app_user else people.phone_of(label)
-        answer = self.api.register_patient(self.reception, people.name_of(label), phone)
+        answer = self.api.register_patient(self.reception, people.name_of(label), phone, people.language_of(label))
         patient_id = str(expect(answer, f"registering {label}")["patientId"])
         self.label_of[patient_id] = label
         if phone is not None:
@@ -108,7 +108,9 @@ class Clinic:
         /auth/otp, then /auth/otp/verify): their own access token, by patientId. The phone the desk registered
         for exactly one patient signs in to that patient."""
         phones = [str(self.phones[p]) for p in patient_ids]
-        asked = in_parallel([partial(self.api.request_code, p) for p in phones], 4)
+        # Each asks from a phone whose browser is in their language: the code's SMS comes in it (Accept-Language).
+        accepts = [people.ACCEPT_LANGUAGE[people.language_of(self.label_of[p])] for p in patient_ids]
+        asked = in_parallel([partial(self.api.request_code, p, a) for p, a in zip(phones, accepts, strict=True)], 4)
         for patient_id, sent in zip(patient_ids, asked, strict=True):
             expect(sent, f"a sign-in code for {patient_id}")
         codes = self.api.sign_in_codes()
@@ -719,7 +721,8 @@ def settle_bus(c: Clinic, quiet_s: float = 1.5, limit_s: float = 20.0) -> Publis
     # The SMS of events: a sign-in code is the SMS of none (its eventId null), counted apart.
     messages = c.api.sms()
     c.scene["signInCodesSent"] = sum(1 for m in messages if m.get("eventId") is None)
-    return Published(c.api.events(), [m for m in messages if m.get("eventId") is not None])
+    codes = [m for m in messages if m.get("eventId") is None]
+    return Published(c.api.events(), [m for m in messages if m.get("eventId") is not None], codes)
 
 
 def read_back(c: Clinic, store: Callable[[str], dict[str, Any] | None] | None) -> dict[str, FinalView]:

@@ -12,6 +12,7 @@ from typing import Any
 from demo.checks import Check, FinalView, Published
 from demo.client import TIER_OF_SOURCE
 from demo.day import BOOKING_EVENTS, EVENT_TYPES, PHASES, SLOT_EVENTS, TIERS, DayLog, Point, SlotPlan
+from demo.people import LANGUAGES
 
 # -- the figures ---------------------------------------------------------------------------------
 
@@ -103,9 +104,12 @@ def day_figures(
     reasons = Counter(b.get("cancelReason") for b in bookings.values() if b.get("status") == "CANCELLED")
     events = published.distinct()
     sms_kinds = Counter(_sms_kind(message, events) for message in published.sms)
-    samples: dict[str, dict[str, Any]] = {}
-    for message in published.sms:
-        samples.setdefault(_sms_kind(message, events), {"phone": message["phone"], "text": message["text"]})
+    samples: dict[tuple[str, str], dict[str, Any]] = {}  # one SMS of each kind in each language
+    for message in [*published.sms, *published.codes]:
+        told = {"phone": message["phone"], "text": message["text"]}
+        samples.setdefault((_sms_kind(message, events), _sms_language(message, events)), told)
+    order = {kind: n for n, kind in enumerate(SMS_KINDS)}
+    by_kind = sorted(samples.items(), key=lambda s: (order.get(s[0][0], len(order)), s[0][0], LANGUAGES.index(s[0][1])))
     return {
         "sessions": {
             "requests": [s.__dict__ for s in log.sessions],
@@ -168,17 +172,51 @@ def day_figures(
         "sms": {
             "sent": len(published.sms),
             "byKind": dict(sms_kinds.most_common()),
-            "samples": [{"kind": kind} | sample for kind, sample in samples.items()],
+            "byLanguage": dict(Counter(_sms_language(message, events) for message in published.sms).most_common()),
+            "samples": [{"kind": kind, "language": language} | sample for (kind, language), sample in by_kind],
+            "notSent": [f"{k} ({lang})" for k in SMS_KINDS for lang in LANGUAGES if (k, lang) not in samples],
         },
     }
 
 
+# Every kind of SMS the service sends (contract, "Events and SMS"; "Sign-in by phone"), in the report's order.
+SIGN_IN_CODE = "sign-in code"
+SMS_KINDS = (
+    "BookingCreated",
+    "BookingPromoted",
+    "BookingCalled",
+    "BookingCancelled (DOCTOR_UNAVAILABLE)",
+    "BookingCancelled (WAITLIST_EXPIRED)",
+    "BookingRescheduled",
+    "SlotDelayChanged",
+    SIGN_IN_CODE,
+)
+# A character of each script: how a sign-in code's SMS (of no event, so of no booking) shows its language.
+SCRIPTS = {"hi": ("\u0900", "\u097f"), "ta": ("\u0b80", "\u0bff")}
+
+
 def _sms_kind(message: dict[str, Any], events: dict[str, dict[str, Any]]) -> str:
-    """What an SMS was sent for: its event's detail-type, with the reason of a cancellation."""
+    """What an SMS was sent for: its event's detail-type, with the reason of a cancellation; a sign-in code's has
+    no event."""
+    if message.get("eventId") is None:
+        return SIGN_IN_CODE
     event = events.get(str(message.get("eventId")), {})
     booking = event.get("booking") or {}
     reason = booking.get("cancelReason") if event.get("type") == "BookingCancelled" else None
     return str(event.get("type", "?")) + (f" ({reason})" if reason else "")
+
+
+def _sms_language(message: dict[str, Any], events: dict[str, dict[str, Any]]) -> str:
+    """The language an SMS was asked in: its booking's (a delay's: the recipient's with its phone), as the event
+    carries it; a sign-in code's (asked for by Accept-Language), by its script. "en" for a booking without one."""
+    event = events.get(str(message.get("eventId")), {})
+    if message.get("eventId") is None:
+        text = str(message.get("text", ""))
+        found = [code for code, (first, last) in SCRIPTS.items() if any(first <= c <= last for c in text)]
+        return found[0] if found else "en"
+    told = [r for r in event.get("recipients", []) if r.get("phone") == message.get("phone")]
+    language = (told[0] if told else event.get("booking") or {}).get("language")
+    return str(language) if language in LANGUAGES else "en"
 
 
 def _label(log: DayLog, slot_id: str) -> str:
@@ -379,8 +417,12 @@ def _events_text(rows: list[dict[str, Any]], figures: dict[str, Any]) -> list[st
     )
     sms = figures["sms"]
     kinds = ", ".join(f"{kind} {n}" for kind, n in sms["byKind"].items())
-    lines += ["", f"SMS (GET /_local/sms): {sms['sent']} sent: {kinds}"]
-    lines += [f"  {s['phone']}  {s['text']}" for s in sms["samples"]]
+    languages = ", ".join(f"{language} {n}" for language, n in sms.get("byLanguage", {}).items())
+    lines += ["", f"SMS (GET /_local/sms): {sms['sent']} sent: {kinds}; by language: {languages}"]
+    lines += ["One of each kind in each language:"]
+    lines += [f"  {s['kind']:<38} {s.get('language', ''):<3} {s['phone']}  {s['text']}" for s in sms["samples"]]
+    if sms.get("notSent"):
+        lines += [f"  (none sent this day: {', '.join(sms['notSent'])})"]
     return lines
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from demo.checks import Check, check_day
@@ -154,6 +155,13 @@ def no_show_grace() -> timedelta:
     return timedelta(minutes=int(minutes)) if minutes else GRACE
 
 
+# The SMS spend limit of the demo's stack, unless this environment gives one. The day sends ~770 SMS parts (a Hindi
+# or Tamil SMS is UCS-2, two or three parts with its link), and sign-in codes may use only half of the month's limit
+# (SIGN_IN_SMS_SHARE_PERCENT): the template's default, $10 (1,000 parts at $0.01), is a new deployment's safe start,
+# not a clinic's month, and would refuse the codes asked for late in the day.
+DEMO_SMS_LIMIT_USD = "100"
+
+
 @contextmanager
 def local_stack(database: str) -> Iterator[tuple[str, Callable[[str], dict[str, Any] | None]]]:
     """The local runner in this process, on its own servers and a throwaway data directory."""
@@ -161,7 +169,9 @@ def local_stack(database: str) -> Iterator[tuple[str, Callable[[str], dict[str, 
 
     from devserver.runner import start_stack
 
+    limit = os.environ.get("SMS_MONTHLY_SPEND_LIMIT_USD") or DEMO_SMS_LIMIT_USD
     with (
+        mock.patch.dict(os.environ, {"SMS_MONTHLY_SPEND_LIMIT_USD": limit}),  # the stack's functions read it
         tempfile.TemporaryDirectory(prefix="opd-demo-") as data,
         start_stack(port=0, data_dir=Path(data), auth=True, persist=False, database=database) as stack,
     ):
@@ -206,8 +216,9 @@ def newer_code(clinic: Clinic, phone: str, before: str | None, limit_s: float = 
 
 
 def pictures(camera: Camera, clinic: Clinic, out: Path, shots: list[Path]) -> Callable[[str, datetime], str]:
-    """What the day photographs: at the busy moment the board and the desk (the late doctor's slot, its queue
-    waiting), in the afternoon the board again (a doctor on leave)."""
+    """What the day photographs: at the busy moment the board (`?lang=hi,en`: as it shows Hindi, then English)
+    and the desk (the late doctor's slot, its queue waiting), and an online patient of that slot's app (then in
+    Hindi) and status page (then in Tamil); in the afternoon the board again (a doctor on leave)."""
 
     def moment(name: str, at: datetime) -> str:
         doctors = list(clinic.doctors())
@@ -218,17 +229,21 @@ def pictures(camera: Camera, clinic: Clinic, out: Path, shots: list[Path]) -> Ca
                 (s for s in clinic.slots if s.doctor_id == clinic.doctor(2) and s.start <= at < s.end), clinic.slots[0]
             )
             taken = [
-                camera.board(doctors, day, at, out / "board.png"),
+                *camera.board(doctors, day, at, out / "board.png", hindi=out / "board-hi.png"),
                 camera.desk(late.doctor_id, day, late.slot_id, at, out / "desk.png"),
             ]
             followed = patient_followed(clinic, late.slot_id)
             if followed is not None:  # an online patient waiting: their app, and their booking's status link
                 phone, code = followed
                 before = clinic.api.sign_in_codes().get(phone)  # the code they signed in with this morning
-                taken.append(camera.app(phone, lambda number: newer_code(clinic, number, before), at, out / "app.png"))
-                taken.append(camera.status(code, at, out / "status.png"))
+
+                def code_of(number: str) -> str:  # a newer code than this morning's
+                    return newer_code(clinic, number, before)
+
+                taken += camera.app(phone, code_of, at, out / "app.png", hindi=out / "app-hi.png")
+                taken += camera.status(code, at, out / "status.png", tamil=out / "status-ta.png")
         else:
-            taken = [camera.board(doctors, day, at, out / "board-afternoon.png")]
+            taken = camera.board(doctors, day, at, out / "board-afternoon.png")
         shots.extend(taken)
         return f"pictures at {at:%H:%M}: {', '.join(p.name for p in taken)} ({time.perf_counter() - began:.1f} s)"
 

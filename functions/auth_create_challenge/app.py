@@ -20,7 +20,16 @@ def create(event: Event) -> dict[str, Any]:
     return runtime.code_sender().create(str(event["userName"]), event["request"])
 
 
-# Imported before a SnapStart snapshot: the clients' modules, and Powertools' for the secrets (the key, Redis's URL).
-CLIENT_MODULES = ("boto3", "redis", "opd.runtime", "opd.service.signin", "opd.signins", SECRETS_MODULE)
+# Imported before a SnapStart snapshot: the clients' modules, Powertools' for the secrets (the key, Redis's URL),
+# and Babel's reader of the SMS catalogs (`opd.catalogs`, read at the first code sent).
+CLIENT_MODULES = (
+    "boto3",
+    "redis",
+    "opd.runtime",
+    "opd.service.signin",
+    "opd.signins",
+    "babel.messages.pofile",
+    SECRETS_MODULE,
+)
 
 lambda_handler = make_trigger("CreateAuthChallenge_Authentication", create, prime=CLIENT_MODULES)

@@ -15,7 +15,7 @@ from opd.api.observability import logger
 from opd.api.openapi import error_responses
 from opd.api.resolver import Response, answer, make_app, make_handler
 from opd.api.signin import CodeSentOut, RequestCodeRequest
-from opd.domain.languages import preferred
+from opd.catalogs import preferred
 from opd.errors import DependencyUnavailable, TooManyCodes, ValidationFailed
 from opd.settings import current as settings
 

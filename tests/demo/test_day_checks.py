@@ -858,3 +858,33 @@ def _final_of(log: DayLog) -> FinalView:
     active = [b for b in bookings.values() if b["status"] in ("BOOKED", "CHECKED_IN")]
     slot = {"slotId": "s1", "booked": len(active), "limits": log.limits["s1"], "closed": False}
     return FinalView(slot, active, bookings, {"booked": len(active), "bookings": list(bookings.values())})
+
+
+def test_the_report_shows_one_sms_of_each_kind_in_each_language() -> None:
+    """Each SMS by its booking's language (a delay's by its recipient's, a code's by its script), one of each
+    kind in each language, and the pairs the day sent none of."""
+    day = a_day()
+    hindi = event("BookingCreated", "s9", 1, 0, 1, body("s9", "h1", "BOOKED", 1, language="hi"))
+    delay = event("SlotDelayChanged", "s9", 2, 0, 1, delayed=True)
+    delay["detail"]["recipients"] = [{"bookingId": "s9.h1", "token": 1, "phone": "+919800000091", "language": "ta"}]
+    sms = [
+        *day.sms,
+        {"phone": "+919800000091", "text": "OPD: टोकन 1 …", "eventId": "s9:1:0", "at": "x"},
+        {"phone": "+919800000091", "text": "OPD: Dr … தாமதம் …", "eventId": "s9:2:0", "at": "x"},
+    ]
+    codes = [
+        {"phone": "+919800000092", "text": "OPD: உள்நுழைவு குறியீடு 123456.", "eventId": None, "at": "x"},
+        {"phone": "+919800000093", "text": "OPD: your sign-in code is 654321.", "eventId": None, "at": "x"},
+    ]
+    figures = day_figures(day.log, day.finals, Published([*day.bus, hindi, delay], sms, codes))["sms"]
+    shown = [(s["kind"], s["language"]) for s in figures["samples"]]
+    assert shown == [
+        ("BookingCreated", "en"),
+        ("BookingCreated", "hi"),
+        ("BookingPromoted", "en"),
+        ("SlotDelayChanged", "ta"),
+        ("sign-in code", "en"),
+        ("sign-in code", "ta"),
+    ]
+    assert figures["byLanguage"] == {"en": 2, "hi": 1, "ta": 1}  # the events' SMS
+    assert "BookingCalled (hi)" in figures["notSent"] and "BookingCreated (hi)" not in figures["notSent"]

@@ -47,7 +47,11 @@ def test_a_small_day_keeps_every_invariant(tmp_path: Path, capsys: pytest.Captur
         assert kinds.get(kind, 0) > 0, kind
     assert (kinds["SlotClosed"], kinds["SlotDelayChanged"]) == (3, 1)
     assert figures["sms"]["sent"] > 0
-    assert [p.name for p in result.screenshots] == ["board.png", "desk.png", "board-afternoon.png"]
+    assert [p.name for p in result.screenshots] == [
+        *("board-hi.png", "board.png", "desk.png"),  # the board in Hindi, then English
+        *("app.png", "app-hi.png", "status.png", "status-ta.png"),  # the app, then in Hindi; the status page, in Tamil
+        "board-afternoon.png",
+    ]
     assert all(p.read_bytes()[:8] == PNG for p in [*result.screenshots, result.timeline])
     report = json.loads(result.report.read_text(encoding="utf-8"))
     assert all(check["ok"] for check in report["invariants"])

@@ -161,3 +161,43 @@ def test_the_events_of_a_slot_oldest_first_with_the_contracts_detail(api: Api) -
     assert api.call("GET", "/_local/events?slotId=slot-nowhere").json() == {"events": []}
     relayed = api.call("POST", "/_local/relay")
     assert relayed.status_code == 200 and relayed.json()["pending"] == 0
+
+
+def test_sms_are_written_in_each_bookings_language(api: Api, stack: LocalStack) -> None:
+    """Contract, "Languages": a booking asked for in Hindi is texted in Devanagari, a patient registered in Tamil is
+    texted in Tamil without asking, and a delay tells each of them in theirs, each SMS ending with its link."""
+    made = api.new_slot()
+    slot = made["slotId"]
+    doctor = {"name": "Dr Meena Iyer", "department": "ENT"}
+    assert api.as_role("admin", "PUT", f"/doctors/{made['doctorId']}", doctor).status_code == 200
+    patient = api.as_role("reception", "POST", "/patients", {"name": "கவிதா சுப்பிரமணியன்", "language": "ta"})
+    assert patient.status_code == 201, patient.text
+    hindi_phone, tamil_phone = "+919999000021", "+919999000022"
+    hindi = api.as_role("reception", "POST", "/bookings",
+                        {"slotId": slot, "patientId": "walkin-hi", "source": "WALKIN", "phone": hindi_phone,
+                         "language": "hi"})  # fmt: skip
+    tamil = api.as_role("reception", "POST", "/bookings",
+                        {"slotId": slot, "patientId": patient.json()["patientId"], "source": "WALKIN",
+                         "phone": tamil_phone})  # fmt: skip
+    assert (hindi.status_code, tamil.status_code) == (201, 201), (hindi.text, tamil.text)
+    assert (hindi.json()["language"], tamil.json()["language"]) == ("hi", "ta")
+    assert api.as_role("admin", "PUT", f"/slots/{slot}/delay", {"delayed": True, "minutes": 20}).status_code == 200
+
+    def texts_to(phone: str) -> list[str]:
+        return [m["text"] for m in sms(api) if m["phone"] == phone]
+
+    def booked_then_delayed(phone: str, late: str) -> list[str]:
+        got = eventually(lambda: texts_to(phone), lambda got: len(got) >= 2)
+        assert len(got) == 2, got
+        return sorted(got, key=lambda text: late in text)  # the delay's SMS may overtake the booking's
+
+    booked_hi, delayed_hi = booked_then_delayed(hindi_phone, "देर से")
+    booked_ta, delayed_ta = booked_then_delayed(tamil_phone, "தாமதம்")
+    assert booked_hi.startswith("OPD: Dr Meena Iyer, ") and "को टोकन 1।" in booked_hi, booked_hi
+    assert "20 मिनट देर से" in delayed_hi and "टोकन 1" in delayed_hi, delayed_hi
+    assert booked_ta.startswith("OPD: Dr Meena Iyer, ") and "டோக்கன் 2." in booked_ta, booked_ta
+    assert "20 நிமிடம் தாமதம்" in delayed_ta and "டோக்கன் 2" in delayed_ta, delayed_ta
+    codes = {hindi_phone: hindi.json()["statusCode"], tamil_phone: tamil.json()["statusCode"]}
+    for phone, text in [(hindi_phone, booked_hi), (hindi_phone, delayed_hi), (tamil_phone, booked_ta),
+                        (tamil_phone, delayed_ta)]:  # fmt: skip
+        assert text.endswith(f" {stack.url}/status.html#{codes[phone]}"), text

@@ -42,6 +42,7 @@ BOOKING_KEYS = {
     "rescheduledFrom",
     "rescheduledTo",
     "phone",
+    "language",
     "statusCode",
     "history",
 }

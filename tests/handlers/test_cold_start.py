@@ -25,6 +25,7 @@ HEAVY = [
     "asyncio",  # Powertools' AppSync resolvers import it (opd.api.lazy_packages)
     "ssl",  # asyncio's, and later the clients' (TLS to Atlas and Upstash)
     "aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event",  # one of 30 event classes
+    "babel",  # the SMS catalogs and Accept-Language: read at the first use (opd.catalogs)
 ]
 # Where tracing is on, as in a deployed function: the Tracer must still wait for the first invocation.
 IN_LAMBDA = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13", "AWS_REGION": "us-east-1"}

@@ -15,8 +15,9 @@ import boto3  # type: ignore[import-untyped]
 import jwt
 import pytest
 
-from opd import runtime
+from opd import catalogs, runtime
 from opd.api.observability import logger
+from opd.domain import Language
 from opd.domain.patients import register
 from opd.messages import SIGN_IN_CODE, parts
 from tests.handlers.support import Answer, call, event
@@ -228,9 +229,15 @@ def test_a_code_not_of_6_digits_is_400(code: object) -> None:
     [
         ("ta-IN,ta;q=0.9,en;q=0.8", "ta"),
         ("en-GB,hi;q=0.5", "en"),
+        ("en-GB,hi;q=0.8", "en"),
         ("fr-FR, hi;q=0.4", "hi"),
+        ("hi-IN", "hi"),
+        ("ta", "ta"),
+        ("en;q=0.3, ta;q=0.9, hi;q=0.6", "ta"),  # by quality, not as listed
+        ("hi;q=0, en;q=0.2", "en"),  # q=0: not wanted
         (None, "en"),
         ("fr", "en"),
+        ("*", "en"),
     ],
 )
 def test_the_code_is_written_in_the_requests_language(
@@ -240,7 +247,7 @@ def test_the_code_is_written_in_the_requests_language(
     assert ask(phone, accept_language).status == 202
     [(to, text)] = signin_cognito.sms()
     code = code_in(text)
-    assert to == phone and text == SIGN_IN_CODE[language].format(code=code, minutes=5)
+    assert to == phone and text == catalogs.template(SIGN_IN_CODE, Language(language)).format(code=code, minutes=5)
     assert parts(text) == 1
 
 
@@ -252,7 +259,10 @@ def test_without_accept_language_the_deployments_default_is_used(
     phone = new_phone()
     assert ask(phone).status == 202
     [(_, text)] = signin_cognito.sms()
-    assert text == SIGN_IN_CODE["hi"].format(code=code_in(text), minutes=5)
+    assert text == catalogs.template(SIGN_IN_CODE, Language.HI).format(code=code_in(text), minutes=5)
+    assert ask(new_phone(), "fr-FR, de;q=0.9").status == 202  # none of ours: the default too
+    [(_, text)] = signin_cognito.sms()
+    assert text == catalogs.template(SIGN_IN_CODE, Language.HI).format(code=code_in(text), minutes=5)
 
 
 def test_redis_unreachable_is_503_and_sends_nothing(

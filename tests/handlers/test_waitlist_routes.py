@@ -17,7 +17,7 @@ import pytest
 from devserver import openapi
 from opd import runtime
 from opd.api import idempotency
-from opd.domain import CancelReason, Capacity, Slot, Source
+from opd.domain import BookingOptions, CancelReason, Capacity, Slot, Source
 from opd.service import Allocator, reads
 from tests.handlers.support import PATIENT, Answer, call, close_runtime, event, handler_module
 from tests.handlers.test_room_routes import counted_runtime  # noqa: F401 (a fixture)
@@ -268,7 +268,7 @@ def test_a_key_kept_before_the_flag_existed_still_replays(allocator: Allocator, 
     """A booking stored with the hash of a body of three fields, as every booking before the waitlist was."""
     body = {"slotId": slot.slot_id, "patientId": "p-earlier", "source": "WALKIN"}
     key = idempotency.request_key(caller=DESK, key="key-from-before", body=body)
-    earlier = allocator.book_once(slot.slot_id, "p-earlier", Source.WALKIN, key, by=DESK).booking
+    earlier = allocator.book_once(slot.slot_id, "p-earlier", Source.WALKIN, key, BookingOptions(by=DESK)).booking
     for waitlist in (None, False):  # the body as sent then, and the same written out
         again = post_booking(slot.slot_id, "p-earlier", waitlist=waitlist, key="key-from-before")
         assert (again.status, again.body["bookingId"]) == (201, earlier.booking_id), again.body

@@ -103,7 +103,7 @@ def test_a_keyed_booking_that_went_to_the_archive_answers_its_repeat_and_its_con
     for n in range(ARCHIVE_AT):
         allocator.cancel(allocator.book(slot.slot_id, f"o-{n}", Source.ONLINE, waitlist=True).booking_id)
     assert allocator.store.slots[slot.slot_id].booking(first.booking_id) is None
-    again = allocator.book_once(slot.slot_id, "asha", Source.ONLINE, key=key, waitlist=True)
+    again = allocator.book_once(slot.slot_id, "asha", Source.ONLINE, key, domain.BookingOptions(waitlist=True))
     assert again.replayed and again.booking.booking_id == first.booking_id
     assert again.booking.status is Status.WAITLISTED  # as first answered
     allocator.lock.records.clear()  # Redis forgot the key's record: the archived booking still knows its body

@@ -40,7 +40,7 @@ PHONE = "+919876543210"
 BOOKING_FIELDS = {
     "bookingId", "slotId", "doctorId", "patientId", "source", "tier", "token", "status", "createdAt",
     "updatedAt", "position", "estimatedCallAt", "waitlistPosition", "calledAt", "completedAt", "skips",
-    "cancelReason", "rescheduledFrom", "rescheduledTo", "phone", "patientName", "statusCode", "history",
+    "cancelReason", "rescheduledFrom", "rescheduledTo", "phone", "patientName", "language", "statusCode", "history",
 }  # fmt: skip
 SLOT_FIELDS = {
     "slotId", "doctorId", "start", "end", "capacity", "delayed", "delayMinutes", "closed", "limits", "booked",

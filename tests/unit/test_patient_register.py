@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from opd.domain.languages import Language
 from opd.domain.patients import Patient, Sex
 from opd.errors import NotFound, SlotBusy, ValidationFailed
 from opd.service import PatientRegister
@@ -33,6 +34,10 @@ class Records:
 
     def get(self, patient_id: str) -> Patient | None:
         return self.kept.get(patient_id)
+
+    def language_of(self, patient_id: str) -> Language | None:
+        found = self.kept.get(patient_id)
+        return None if found is None else found.language
 
     def update(self, before: Patient, after: Patient) -> Patient | None:
         self.updates += 1
@@ -132,3 +137,10 @@ def test_an_empty_change_writes_nothing(records: Records) -> None:
     records.kept["pt-1"] = Patient("pt-1", "Meena", NOW, NOW)
     assert PatientRegister(records).amend("pt-1", {}) == records.kept["pt-1"]
     assert records.updates == 0
+
+
+def test_a_patients_language_is_read_from_their_record(records: Records) -> None:
+    register = PatientRegister(records, clock=lambda: NOW, new_id=ids("pt-1", "pt-2"))
+    register.register({"name": "Kavya S", "language": "ta"})
+    register.register({"name": "Ravi Kumar"})
+    assert [register.language_of(p) for p in ("pt-1", "pt-2", "pt-none")] == [Language.TA, None, None]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from opd import domain
-from opd.domain import Booking, CancelReason, Capacity, Slot, Source, Status
+from opd.domain import Booking, CancelReason, Capacity, Language, Slot, Source, Status
 from opd.errors import (
     DependencyUnavailable,
     IdempotencyConflict,
@@ -774,3 +774,13 @@ def test_a_new_booking_cancelled_and_archived_before_the_move_finished_is_not_ma
     assert allocator.get_booking(new_id).status is Status.CANCELLED
     old = allocator.get_booking(asha.booking_id)
     assert (old.status, old.cancel_reason) == (Status.CANCELLED, CancelReason.RESCHEDULED)
+
+
+def test_the_new_booking_keeps_the_old_ones_phone_and_language() -> None:
+    """Contract, "Languages": a reschedule's new booking is told in the language the old one was."""
+    old_slot = Slot("slot-1", "dr-a", START, START + HOUR, ONE_PLACE)
+    asked = domain.BookingOptions(phone="+919800000001", language=Language.TA)
+    old_slot, old = domain.book(old_slot, "slot-1.a", "asha", Source.ONLINE, NOW, 20, asked)
+    target = Slot("slot-2", "dr-a", START + HOUR, START + 2 * HOUR, ONE_PLACE)
+    _, placed = domain.place_rescheduled(target, old, "slot-2.b", NOW, 20)
+    assert (placed.phone, placed.language, placed.rescheduled_from) == ("+919800000001", Language.TA, "slot-1.a")

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from opd import catalogs
+from opd.catalogs import preferred
 from opd.domain import Language, otp
-from opd.domain.languages import preferred
+from opd.domain.languages import ranges
 from opd.domain.otp import CodeChallenge, CodeTicket, PendingSignIn
 from opd.domain.patients import Patient
 from opd.errors import DependencyUnavailable, InvalidCode, TooManyCodes
@@ -160,18 +162,35 @@ def test_a_phone_key_names_no_digit_of_the_phone() -> None:
         ("*", None),
         ("", None),
         (None, None),
+        ("hi-IN", Language.HI),
+        ("ta", Language.TA),
+        ("en-GB,hi;q=0.8", Language.EN),
+        ("fr-CA, fr;q=0.9, hi-IN;q=0.7, en;q=0.6", Language.HI),
+        ("hi;q=0.8, ta;q=0.8", Language.HI),  # equal weights: as listed
+        ("ta; q=0.5, en ;Q=0.9", Language.EN),  # spaces, and Q in capitals
+        ("hi;q=1.5, ta;q=0.1", Language.TA),  # a weight over 1 is malformed: not wanted
+        ("hi;q=0.5000, ta;q=0.1", Language.TA),  # more than 3 decimals: malformed
+        ("hi-Deva-IN", Language.HI),  # script and region subtags
+        ("*, hi;q=0.1", Language.HI),  # any language: chooses none of ours over another
+        ("x" * 30 + ",hi", Language.HI),
     ],
 )
 def test_the_preferred_language_of_accept_language(header: str | None, language: Language | None) -> None:
     assert preferred(header) == language
 
 
+def test_the_ranges_of_accept_language_by_weight_then_as_listed() -> None:
+    assert ranges("da, en-GB;q=0.8, en;q=0.7") == ["da", "en-GB", "en"]
+    assert ranges("en;q=0.7, da, hi;q=0, en-GB;q=0.8") == ["da", "en-GB", "en"]
+    assert ranges(",".join(["fr"] * 40 + ["hi"])) == ["fr"] * 32  # a header's first 32 ranges
+
+
 def test_the_code_sms_exists_in_every_language_with_the_same_fields_in_one_part() -> None:
-    assert set(SIGN_IN_CODE) == {language.value for language in Language}
-    for language, template in SIGN_IN_CODE.items():
+    for language in Language:
+        template = catalogs.template(SIGN_IN_CODE, language)
         assert {name for _, name, _, _ in string.Formatter().parse(template) if name} == {"code", "minutes"}
-        text = sign_in_text("123456", 5, language)
-        assert "123456" in text and parts(text) == 1, language
+        text = sign_in_text("123456", 5, language.value)
+        assert text == template.format(code="123456", minutes=5) and parts(text) == 1, language
     assert sign_in_text("123456", 5, "fr") == sign_in_text("123456", 5, "en")
 
 
@@ -261,6 +280,10 @@ class FakePatients:
 
     def get(self, patient_id: str) -> Patient | None:
         return self.records.get(patient_id)
+
+    def language_of(self, patient_id: str) -> Language | None:
+        found = self.records.get(patient_id)
+        return None if found is None else found.language
 
     def names_of(self, patient_ids: Any) -> dict[str, str]:
         return {}

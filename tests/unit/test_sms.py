@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from opd import domain, eventbridge, messages
+from opd import catalogs, domain, eventbridge, messages
 from opd.doctors import DoctorNames
-from opd.domain import BookingOptions, CancelReason, Capacity, Doctor, Slot, Source, Status
+from opd.domain import BookingOptions, CancelReason, Capacity, Doctor, Language, Slot, Source, Status
 from opd.errors import DependencyUnavailable
 from opd.settings import Settings
 from opd.sms import SmsNotifier, SmsNotSent
@@ -88,7 +88,7 @@ def test_a_booking_is_told_its_token_and_time_in_the_clinics_zone() -> None:
     after, _ = domain.book(slot, "slot-1.n", "pn", Source.ONLINE, BEFORE, 20, BookingOptions(phone=OTHER))
     (event,) = bus_events(slot, after)
     assert texts(event) == [
-        messages.Sms(OTHER, "OPD: booked with Dr dr-rao on 2026-11-21, token 2. Expect to be called about 09:06.")
+        messages.Sms(OTHER, "OPD: booked with Dr dr-rao on 21/11, token 2. Expect to be called about 09:06.")
     ]
 
 
@@ -98,7 +98,7 @@ def test_a_booking_is_told_its_token_and_time_in_the_clinics_zone() -> None:
         (lambda s: domain.transition(s, s.bookings[0], Status.CHECKED_IN, BEFORE)[0], []),
         (lambda s: domain.transition(s, s.bookings[0], Status.NO_SHOW, BEFORE)[0], []),
         (lambda s: domain.transition(s, s.bookings[0], Status.CANCELLED, BEFORE, reason=CancelReason.PATIENT)[0], []),
-        (lambda s: domain.close_for_leave(s, BEFORE, "admin")[0], ["Dr dr-rao is not available on 2026-11-21"]),
+        (lambda s: domain.close_for_leave(s, BEFORE, "admin")[0], ["Dr dr-rao is away on 21/11"]),
         (lambda s: domain.set_delay(s, True, 25, BEFORE), ["running about 25 min late"]),
         (lambda s: domain.set_delay(s, False, None, BEFORE), []),
     ],
@@ -175,15 +175,7 @@ def test_the_months_spend_limit_stops_sending() -> None:
 def test_parts_are_counted_as_sns_bills_them() -> None:
     assert messages.parts("a" * 160) == 1 and messages.parts("a" * 161) == 2 and messages.parts("a" * 307) == 3
     assert messages.parts("नमस्ते") == 1 and messages.parts("न" * 71) == 2
-    longest = {
-        "doctor": "d" * 20,
-        "date": "2026-11-21",
-        "start": "09:00",
-        "time": "09:00",
-        "token": 450,
-        "minutes": 1440,
-    }
-    assert all(messages.parts(template.format(**longest)) == 1 for template in messages.MESSAGES.values())
+    # Each message's parts in each language: tests/unit/test_catalogs.py.
 
 
 def test_an_event_without_an_id_is_refused() -> None:
@@ -197,7 +189,7 @@ def test_an_sms_names_the_doctor_as_the_directory_records_them() -> None:
     (event,) = bus_events(slot, after)
     named = messages.texts(event["detail-type"], event["detail"], SETTINGS.clinic_zone, {"dr-rao": "Dr Asha Rao"}.get)  # type: ignore[arg-type]
     assert [m.text for m in named] == [
-        "OPD: booked with Dr Asha Rao on 2026-11-21, token 2. Expect to be called about 09:06."
+        "OPD: booked with Dr Asha Rao on 21/11, token 2. Expect to be called about 09:06."
     ]
 
 
@@ -224,3 +216,69 @@ def test_the_notifier_reads_a_doctors_name_once_in_a_while_and_never_fails_for_i
     assert (names("dr-rao"), names("dr-new")) == ("Dr Asha Rao", "Dr dr-new")  # the last name read, or the id
     directory.down, directory.names["dr_rao"] = False, "Dr A. Rao"
     assert names("dr-rao") == "Dr A. Rao"  # read again once its time is up
+
+
+# -- languages (contract, "Languages") ----------------------------------------------------------------------------
+
+
+def devanagari(text: str) -> bool:
+    return any("\u0900" <= character <= "\u097f" for character in text)
+
+
+def tamil(text: str) -> bool:
+    return any("\u0b80" <= character <= "\u0bff" for character in text)
+
+
+def test_a_booking_is_told_in_its_language() -> None:
+    slot = slot_with(PHONE)
+    asked = BookingOptions(phone=OTHER, language=Language.HI)
+    after, _ = domain.book(slot, "slot-1.n", "pn", Source.ONLINE, BEFORE, 20, asked)
+    (event,) = bus_events(slot, after)
+    assert event["detail"]["booking"]["language"] == "hi"
+    fields = {"doctor": "Dr dr-rao", "date": "21/11", "token": 2, "time": "09:06"}
+    expected = catalogs.template("BookingCreated", Language.HI).format(**fields)
+    assert texts(event) == [messages.Sms(OTHER, expected)]
+    assert devanagari(expected) and "टोकन 2" in expected and "09:06" in expected
+
+
+def test_a_delay_tells_each_phone_in_its_bookings_language() -> None:
+    slot = Slot("slot-1", "dr-rao", START, START + timedelta(hours=1), Capacity(10, 0, 0))
+    for n, (phone, language) in enumerate([(PHONE, Language.TA), (OTHER, Language.HI), ("+15550100000", None)]):
+        asked = BookingOptions(phone=phone, language=language)
+        slot, _ = domain.book(slot, f"slot-1.b{n}", f"p{n}", Source.WALKIN, BEFORE, 20, asked)
+    (event,) = bus_events(slot, domain.set_delay(slot, True, 25, BEFORE))
+    assert [r["language"] for r in event["detail"]["recipients"]] == ["ta", "hi", None]
+    sent = messages.texts(event["detail-type"], event["detail"], SETTINGS.clinic_zone, default_language=Language.HI)
+    ta, hi, made_before_languages = (m.text for m in sent)
+    assert tamil(ta) and "டோக்கன் 1" in ta and "25" in ta
+    assert devanagari(hi) and "टोकन 2" in hi
+    assert devanagari(made_before_languages) and "टोकन 3" in made_before_languages  # no language: the default's
+
+
+def test_the_notifier_writes_a_booking_without_a_language_in_default_language() -> None:
+    slot = slot_with(PHONE)  # booked without a language, as before bookings had one
+    (event,) = bus_events(slot, domain.set_delay(slot, True, 30, BEFORE))
+    assert event["detail"]["recipients"][0]["language"] is None
+    phones = Phones()
+    notifier(phones, settings=SETTINGS.model_copy(update={"default_language": Language.TA})).notify(event)
+    ((phone, text),) = phones.sent
+    assert phone == PHONE and tamil(text) and text.startswith("OPD: Dr dr-rao 21/11: 30 நிமிடம் தாமதம்")
+
+
+def test_a_language_no_longer_offered_is_told_in_the_default() -> None:
+    assert messages.language_of("fr", Language.HI) is Language.HI
+    assert messages.language_of(None, Language.EN) is Language.EN
+    assert messages.language_of("ta", Language.EN) is Language.TA
+
+
+def test_a_bookings_language_is_stored_with_it_and_one_made_before_languages_reads_as_none() -> None:
+    from opd.mongo import booking_from_doc, booking_to_doc
+
+    asked = BookingOptions(phone=PHONE, language=Language.TA)
+    _, booking = domain.book(slot_with(), "slot-1.a", "p", Source.ONLINE, BEFORE, 20, asked)
+    doc = booking_to_doc(booking)
+    assert doc["language"] == "ta" and booking_from_doc(doc, "slot-1", "dr-rao") == booking
+    before_languages = {name: value for name, value in doc.items() if name != "language"}
+    assert booking_from_doc(before_languages, "slot-1", "dr-rao").language is None
+    assert "language" not in booking_to_doc(replace(booking, language=None))  # no field: slot documents stay small
+    assert booking_from_doc({**doc, "language": "fr"}, "slot-1", "dr-rao").language is None  # one no longer offered

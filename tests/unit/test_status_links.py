@@ -233,7 +233,7 @@ def test_the_notifier_sends_the_link_under_public_url_and_none_without_one() -> 
     SmsNotifier(FakeLedger(), unset.send, replace_public_url(None), lambda: NOW).notify(event)
     ((phone, text),) = phones.sent
     assert text == f"{unset.sent[0][1]} {URL}/status.html#{code(0)}"
-    assert text.startswith("OPD: booked with Dr dr-rao on 2030-01-07, token 1.") and phone == "+919800000000"
+    assert text.startswith("OPD: booked with Dr dr-rao on 07/01, token 1.") and phone == "+919800000000"
     old = {**event["detail"], "booking": {**event["detail"]["booking"], "statusCode": None}}  # made before links
     (as_before,) = messages.texts("BookingCreated", old, SETTINGS.clinic_zone, public_url=URL)
     assert as_before.text == unset.sent[0][1]

@@ -16,7 +16,18 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from opd.domain import Booking, CancelReason, Slot, SlotSnapshot, Source, Status, Tier, slot_snapshot, tier_limits
+from opd.domain import (
+    Booking,
+    CancelReason,
+    Language,
+    Slot,
+    SlotSnapshot,
+    Source,
+    Status,
+    Tier,
+    slot_snapshot,
+    tier_limits,
+)
 
 
 def iso_utc(value: datetime) -> str:
@@ -128,6 +139,8 @@ class BookingOut(ResponseModel):
     rescheduled_to: str | None
     phone: str | None  # only its owner and staff are ever answered a booking, and only they are sent SMS
     patient_name: str | None  # from the patient register, read as the answer is made: null if unregistered
+    # The language of its SMS (contract, "Languages"); null on a booking made before bookings had one
+    language: Language | None
     # Its status link's key: owner and staff only, like the phone (an event carries it too: the SMS link)
     status_code: str | None
     history: list[ChangeOut]
@@ -159,6 +172,7 @@ class BookingOut(ResponseModel):
             rescheduled_to=booking.rescheduled_to,
             phone=booking.phone,
             patient_name=names.get(booking.patient_id),
+            language=booking.language,
             status_code=booking.status_code,
             history=[ChangeOut(status=c.status, at=c.at, by=c.by) for c in booking.history],
         )

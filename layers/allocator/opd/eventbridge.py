@@ -11,8 +11,9 @@ history up to that event says its state, and the snapshot its standing. Pure cod
 Every event carries the slot as the change left it (its counts, delay and leave), a booking event
 the booking too.
 
-A delay set also names who it concerns (`recipients`: bookingId, token, phone and statusCode of every
-BOOKED or CHECKED_IN booking with a phone, as the change left them), so the SMS notifier needs no database.
+A delay set also names who it concerns (`recipients`: bookingId, token, phone, statusCode and language of every
+BOOKED or CHECKED_IN booking with a phone, as the change left them), so the SMS notifier needs no database and
+writes to each in their booking's language.
 """
 
 from __future__ import annotations
@@ -64,7 +65,13 @@ def detail(
     body["slot"] = rendered
     if event.slot.recipients:
         body["recipients"] = [
-            {"bookingId": b.booking_id, "token": b.token, "phone": b.phone, "statusCode": b.status_code}
+            {
+                "bookingId": b.booking_id,
+                "token": b.token,
+                "phone": b.phone,
+                "statusCode": b.status_code,
+                "language": None if b.language is None else b.language.value,
+            }
             for b in (slot.booking(booking_id) for booking_id in event.slot.recipients)
             if b is not None
         ]

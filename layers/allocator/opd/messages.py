@@ -1,14 +1,19 @@
-"""The SMS a patient is sent, in one place, keyed by event type: a hospital translates MESSAGES and nothing else.
+"""The SMS a patient is sent: which message each event sends, filled in the booking's language.
 
-Each template is filled with str.format from these fields: {doctor} (the doctor's name as the directory
-records it, e.g. "Dr Asha Rao"; "Dr <id>" for a doctor it does not know: `unrecorded`), {date}
-(YYYY-MM-DD) and {start} (HH:MM) of the slot, {token}, {time} (HH:MM, the estimated call time)
-and {minutes} (a delay), times in the clinic's zone. A template that names a field the event does
-not have is never used for it (see `texts`). Every text about a booking then ends with a space and the
-booking's status link, `<PUBLIC_URL>/status.html#<statusCode>` (`with_status_link`, the one place it is
-added, whatever the language), ~67 characters with a CloudFront URL. An SMS part holds 160 GSM-7 characters
+The texts are in the catalogs (`opd.catalogs`: a PO file per language), by key: MESSAGES names the key of each
+event type (a cancellation's by its reason too), SIGN_IN_CODE the sign-in code's. A hospital rewords or translates
+the catalogs and nothing else. Each text is filled with str.format from these fields: {doctor} (the doctor's name
+as the directory records it, e.g. "Dr Asha Rao"; "Dr <id>" for a doctor it does not know: `unrecorded`), {date}
+(DD/MM, as India reads a date: "21/11") and {start} (HH:MM) of the slot, {token}, {time} (HH:MM, the estimated
+call time) and {minutes} (a delay), times in the clinic's zone, digits 0-9 in every language. A text that names a
+field the event does not have is never used for it (see `texts`). Every text about a booking then ends with a
+space and the booking's status link, `<PUBLIC_URL>/status.html#<statusCode>` (`with_status_link`, the one place
+it is added, whatever the language), ~67 characters with a CloudFront URL. An SMS part holds 160 GSM-7 characters
 (70 in UCS-2, which any character outside GSM 03.38 makes it: Devanagari, Tamil); longer texts are sent, and
-billed, as several parts (`size`; benchmarks/sms_cost.py prints each kind's).
+billed, as several parts (`size`; benchmarks/sms_cost.py prints each kind's in each language).
+
+The language: the booking's `language` (its event carries it, and each of a delay's recipients theirs), else
+`default_language` (DEFAULT_LANGUAGE: a booking made before bookings had one).
 """
 
 from __future__ import annotations
@@ -19,30 +24,24 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opd.domain import STATUS_CODE_PATTERN, CancelReason, EventType
+from opd import catalogs
+from opd.domain import STATUS_CODE_PATTERN, CancelReason, EventType, Language
 
-# By event type; a cancellation by its reason too (a patient is told only of those they did not ask for).
+# The catalogs' key of each event's message; a cancellation's by its reason too (a patient is told only of those
+# they did not ask for).
 MESSAGES: dict[EventType | tuple[EventType, CancelReason], str] = {
-    EventType.BOOKING_CREATED: (
-        "OPD: booked with {doctor} on {date}, token {token}. Expect to be called about {time}."
-    ),
-    EventType.BOOKING_PROMOTED: (
-        "OPD: a place came free. {doctor} on {date}, token {token}. Expect to be called about {time}."
-    ),
-    EventType.BOOKING_CALLED: "OPD: token {token}, please go in to {doctor} now.",
-    (EventType.BOOKING_CANCELLED, CancelReason.DOCTOR_UNAVAILABLE): (
-        "OPD: {doctor} is not available on {date}. Your {start} booking is cancelled; please book another slot."
-    ),
-    (EventType.BOOKING_CANCELLED, CancelReason.WAITLIST_EXPIRED): (
-        "OPD: no place came free with {doctor} at {start} on {date}; your waitlist request has ended."
-    ),
-    EventType.BOOKING_RESCHEDULED: (
-        "OPD: your {start} booking with {doctor} on {date} has moved; a message with the new one follows."
-    ),
-    EventType.SLOT_DELAY_CHANGED: (
-        "OPD: {doctor} is running about {minutes} min late on {date}. Token {token} keeps its place."
-    ),
+    EventType.BOOKING_CREATED: "BookingCreated",
+    EventType.BOOKING_PROMOTED: "BookingPromoted",
+    EventType.BOOKING_CALLED: "BookingCalled",
+    (EventType.BOOKING_CANCELLED, CancelReason.DOCTOR_UNAVAILABLE): "BookingCancelled.DOCTOR_UNAVAILABLE",
+    (EventType.BOOKING_CANCELLED, CancelReason.WAITLIST_EXPIRED): "BookingCancelled.WAITLIST_EXPIRED",
+    EventType.BOOKING_RESCHEDULED: "BookingRescheduled",
+    EventType.SLOT_DELAY_CHANGED: "SlotDelayChanged",
 }
+# A sign-in code's SMS (contract, "Sign-in by phone"), with {code} and {minutes} (its life); no status link. One
+# SMS part in every language: the Hindi and Tamil texts are UCS-2, so kept under 70 characters.
+SIGN_IN_CODE = "SignInCode"
+DATE_FORMAT, TIME_FORMAT = "%d/%m", "%H:%M"  # 21/11, 09:36: digits 0-9 whatever the language
 
 STATUS_PAGE = "/status.html#"  # a booking's status link: <PUBLIC_URL>/status.html#<statusCode>
 
@@ -114,15 +113,22 @@ def _local(iso: str | None, zone: ZoneInfo) -> datetime | None:
     return None if iso is None else datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
 
 
-def _fill(key: EventType | tuple[EventType, CancelReason], fields: dict[str, Any]) -> str | None:
+def language_of(value: Any, default: Language) -> Language:
+    """The language an SMS is written in: `value` (a booking's or a recipient's `language`) where it is one of
+    ours, else `default` (a booking made before bookings had one)."""
+    return Language(value) if isinstance(value, str) and value in Language else default
+
+
+def _fill(key: EventType | tuple[EventType, CancelReason], fields: dict[str, Any], language: Language) -> str | None:
+    known = {name: value for name, value in fields.items() if value is not None}
     try:
-        return MESSAGES[key].format(**fields)
-    except KeyError:  # no such template, or one that names a field this event does not have
+        return catalogs.template(MESSAGES[key], language).format(**known)
+    except KeyError:  # no such message, or one that names a field this event does not have
         return None
 
 
 def _message_key(kind: EventType, booking: dict[str, Any]) -> EventType | tuple[EventType, CancelReason] | None:
-    """The template of a booking's event, if it has one: a cancellation's is chosen by its reason."""
+    """The message of a booking's event, if it has one: a cancellation's is chosen by its reason."""
     if kind is not EventType.BOOKING_CANCELLED:
         return kind if kind in MESSAGES else None
     reason = booking.get("cancelReason")
@@ -143,10 +149,11 @@ def texts(
     zone: ZoneInfo,
     doctor_name: Callable[[str], str] = unrecorded,
     public_url: str | None = None,
+    default_language: Language = Language.EN,
 ) -> list[Sms]:
-    """The SMS one event sends (contract, "Events and SMS"): none for most, one per phone at most, each ending with
-    its booking's status link under `public_url` (PUBLIC_URL). `doctor_name`: the doctor's name by id (the
-    directory's, read by the notifier)."""
+    """The SMS one event sends (contract, "Events and SMS"): none for most, one per phone at most, each in its
+    booking's language (else `default_language`, DEFAULT_LANGUAGE) and ending with its booking's status link under
+    `public_url` (PUBLIC_URL). `doctor_name`: the doctor's name by id (the directory's, read by the notifier)."""
     if detail_type not in EventType:
         return []
     kind = EventType(detail_type)
@@ -157,22 +164,23 @@ def texts(
     doctor = doctor_name(doctor_id) if isinstance(doctor_id, str) else None
     fields: dict[str, Any] = {"doctor": doctor, "minutes": slot.get("delayMinutes")}
     if (start := _local(slot.get("start"), zone)) is not None:
-        fields |= {"date": start.strftime("%Y-%m-%d"), "start": start.strftime("%H:%M")}
+        fields |= {"date": start.strftime(DATE_FORMAT), "start": start.strftime(TIME_FORMAT)}
     if kind is EventType.SLOT_DELAY_CHANGED:
         if not slot.get("delayed"):
             return []  # a delay cleared: nobody is told
-        sent = [
-            Sms(recipient["phone"], with_status_link(text, recipient.get("statusCode"), public_url))
-            for recipient in detail.get("recipients", [])
-            if recipient.get("phone") and (text := _fill(kind, fields | {"token": recipient.get("token")}))
-        ]
+        sent = []
+        for recipient in detail.get("recipients", []):
+            language = language_of(recipient.get("language"), default_language)  # each in their booking's
+            text = _fill(kind, fields | {"token": recipient.get("token")}, language)
+            if recipient.get("phone") and text:
+                sent.append(Sms(recipient["phone"], with_status_link(text, recipient.get("statusCode"), public_url)))
         return _one_per_phone(sent)
     if booking is None or not booking.get("phone") or (key := _message_key(kind, booking)) is None:
         return []
     fields["token"] = booking.get("token")
     if (eta := _local(booking.get("estimatedCallAt"), zone)) is not None:
-        fields["time"] = eta.strftime("%H:%M")
-    text = _fill(key, {name: value for name, value in fields.items() if value is not None})
+        fields["time"] = eta.strftime(TIME_FORMAT)
+    text = _fill(key, fields, language_of(booking.get("language"), default_language))
     return [Sms(booking["phone"], with_status_link(text, booking.get("statusCode"), public_url))] if text else []
 
 
@@ -186,15 +194,6 @@ def _one_per_phone(messages: list[Sms]) -> list[Sms]:
     return kept
 
 
-# A sign-in code's SMS (contract, "Sign-in by phone"), in each of the contract's languages, with {code} and
-# {minutes} (its life). One SMS part each: the Hindi and Tamil texts are UCS-2, so kept under 70 characters.
-SIGN_IN_CODE: dict[str, str] = {
-    "en": "OPD: your sign-in code is {code}. It expires in {minutes} minutes. Do not share it.",
-    "hi": "OPD: साइन-इन कोड {code} है। {minutes} मिनट तक मान्य। किसी को न बताएं।",
-    "ta": "OPD: உள்நுழைவு குறியீடு {code}. {minutes} நிமிடம் செல்லும். பகிர வேண்டாம்.",
-}
-
-
 def sign_in_text(code: str, minutes: int, language: str) -> str:
-    """The SMS that carries a sign-in code, in `language` (English for a language it has no text in)."""
-    return SIGN_IN_CODE.get(language, SIGN_IN_CODE["en"]).format(code=code, minutes=minutes)
+    """The SMS that carries a sign-in code, in `language` (a code; English for one that is not ours)."""
+    return catalogs.template(SIGN_IN_CODE, language_of(language, Language.EN)).format(code=code, minutes=minutes)

@@ -17,7 +17,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from opd.domain import Booking, CancelReason, Change, Source, Status
+from opd.domain import Booking, CancelReason, Change, Language, Source, Status
 from opd.errors import DependencyUnavailable, WriteNotAcknowledged
 
 Document = dict[str, Any]
@@ -84,6 +84,8 @@ def booking_to_doc(b: Booking) -> Document:
         doc["phone"] = b.phone
     if b.status_code is not None:  # absent from bookings made before status links
         doc["statusCode"] = b.status_code
+    if b.language is not None:  # absent from bookings made before languages: they read as None
+        doc["language"] = b.language.value
     return doc
 
 
@@ -110,7 +112,14 @@ def booking_from_doc(b: Document, slot_id: str, doctor_id: str) -> Booking:
         rescheduled_to=b.get("rescheduledTo"),
         phone=b.get("phone"),
         status_code=b.get("statusCode"),
+        language=_language(b.get("language")),
     )
+
+
+def _language(code: Any) -> Language | None:
+    """A stored booking's language: None where it has none (made before languages), or one no longer offered (a
+    language taken out of `Language` must not make its slots unreadable: their SMS go in DEFAULT_LANGUAGE)."""
+    return Language(code) if isinstance(code, str) and code in Language else None
 
 
 def insert_new(collection: Collection[Document], docs: list[Document]) -> None:

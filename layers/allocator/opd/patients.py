@@ -87,6 +87,13 @@ class PatientStore:
             found = self.collection.find_one({"_id": patient_id}, _NOT_READ)
         return None if found is None else patient_from_doc(found)
 
+    def language_of(self, patient_id: str) -> Language | None:
+        """The patient's language, where they are registered with one: one read by `_id` of that field alone."""
+        with mongo_errors():
+            found = self.collection.find_one({"_id": patient_id}, {"_id": 0, "language": 1})
+        code = None if found is None else found.get("language")
+        return Language(code) if isinstance(code, str) and code in Language else None
+
     def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
         """The name of each of these patients who is registered with one, by id: one `$in` on `_id`."""
         ids = sorted(set(patient_ids))

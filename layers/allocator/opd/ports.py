@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from opd.domain import Booking, Doctor, Relayed, Slot
+from opd.domain import Booking, Doctor, Language, Relayed, Slot
 from opd.domain.otp import CodeTicket, PendingSignIn
 from opd.domain.patients import Patient
 from opd.eventbridge import Entry
@@ -211,6 +211,9 @@ class PatientRecords(Protocol):
         its id or address was taken by a record that no longer holds the address: try again with a new id."""
 
     def get(self, patient_id: str) -> Patient | None: ...
+
+    def language_of(self, patient_id: str) -> Language | None:
+        """The registered patient's language; None for a patient with none, or not registered."""
 
     def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
         """The names of those of these patients who are registered, by id."""

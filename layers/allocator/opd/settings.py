@@ -139,7 +139,8 @@ class Settings(BaseModel):
     )
 
     # -- sign-in by phone (contract v3, "Sign-in by phone"; README, "Sign-in by phone") -------------
-    # The language of an SMS nothing else chooses one for (a sign-in code's, without an Accept-Language of ours).
+    # The language of an SMS nothing else chooses one for: a booking's made without one for a patient the register
+    # has none for, a booking's made before languages, a sign-in code's without an Accept-Language of ours.
     default_language: Language = Field(default=Language.EN, validation_alias="DEFAULT_LANGUAGE")
     # The user pool, and its app client that patients' tokens are issued to (the template gives both).
     cognito_user_pool_id: str | None = Field(default=None, min_length=1, validation_alias="COGNITO_USER_POOL_ID")

@@ -175,7 +175,9 @@ class SmsNotifier:
         if not isinstance(detail, dict) or not isinstance(detail.get("eventId"), str):
             raise ValueError("not an OPD event: its detail has no eventId")
         kind, settings = str(event.get("detail-type")), self.settings
-        messages = texts(kind, detail, settings.clinic_zone, self.doctor_name, settings.public_url)
+        messages = texts(
+            kind, detail, settings.clinic_zone, self.doctor_name, settings.public_url, settings.default_language
+        )
         month = self.clock().strftime("%Y-%m")
         sent = duplicates = capped = 0
         failed: list[str] = []

@@ -43,6 +43,7 @@ from opd.domain import (
     BookingStatus,
     Capacity,
     Doctor,
+    Language,
     SessionPlan,
     Slot,
     Source,
@@ -174,6 +175,8 @@ class CreateBookingRequest(RequestModel):
     # A full tier then puts the patient on the slot's waitlist (WAITLISTED, no token) instead of SLOT_FULL.
     waitlist: Annotated[bool, Field(strict=True)] = False
     phone: Phone | None = None
+    # The language of the booking's SMS; left out: its patient's in the register, else DEFAULT_LANGUAGE.
+    language: Language | None = None
 
 
 class OpenSessionsRequest(CapacityRequest):

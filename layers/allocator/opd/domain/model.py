@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from opd.domain.languages import Language
 from opd.domain.states import AWAITING_ARRIVAL, HOLDS_PLACE, IN_QUEUE, CancelReason, EventType, Status
 from opd.errors import IdempotencyConflict, ValidationFailed
 
@@ -23,7 +24,7 @@ MAX_DELAY_MINUTES = 24 * 60
 
 # A slot's stored document must stay under 256 KiB whatever clients do (contract, "Capacity rules").
 # It holds at most BOOKINGS_PER_PLACE bookings per place, in any state, and a cancelled booking with
-# its history takes ~650 bytes of BSON (64-character ids and usernames, both idempotency hashes),
+# its history takes ~670 bytes of BSON (64-character ids and usernames, both idempotency hashes, its language),
 # so 30 places is ~190 KiB, leaving room for the fields later features add to a booking.
 MAX_PLACES = 30  # base + premiumBuffer + emergencyBuffer: twice the default slot's 15
 MAX_CAPACITY = MAX_PLACES  # no single part can exceed the whole
@@ -159,6 +160,10 @@ class Booking:
     # The key of its public status link (`domain.status`): made by the service with the booking, never changed;
     # shown to its owner and staff only. None on bookings made before status links.
     status_code: str | None = None
+    # The language of its SMS (contract, "Languages"): the one asked for, else its patient's, else DEFAULT_LANGUAGE,
+    # fixed when it is made (a reschedule's new booking keeps the old one's). None on bookings made before
+    # languages: their SMS go in DEFAULT_LANGUAGE.
+    language: Language | None = None
     # Where it stands in the queue as of an answer: computed from the slot for each answer, never
     # stored, and no part of what makes two bookings the same.
     standing: Standing | None = field(default=None, compare=False, repr=False)

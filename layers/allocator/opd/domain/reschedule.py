@@ -68,7 +68,7 @@ def place_rescheduled(
     delay_reduction_percent: int,
     options: BookingOptions = ASKED_PLAINLY,
 ) -> tuple[Slot | None, Booking]:
-    """The second of a reschedule's writes: `old`'s patient, source and phone booked in the target slot
+    """The second of a reschedule's writes: `old`'s patient, source, phone and language booked in the target slot
     as `new_booking_id`, at most once. `options` says who asked and with which Idempotency-Key.
 
     Returns (None, the booking) when it is there already, so writing it again changes nothing. A
@@ -89,8 +89,8 @@ def place_rescheduled(
         old.source,
         now,
         delay_reduction_percent,
-        # The patient is told of the reschedule on the same phone.
-        replace(options, rescheduled_from=old.booking_id, phone=old.phone),
+        # The patient is told of the reschedule on the same phone, in the same language.
+        replace(options, rescheduled_from=old.booking_id, phone=old.phone, language=old.language),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from opd.domain.languages import Language
 from opd.domain.model import (
     MAX_DELAY_MINUTES,
     MAX_REBOOKINGS,
@@ -64,6 +65,7 @@ class BookingOptions:
     request_hash: str | None = None
     rescheduled_from: str | None = None  # the booking this one replaces
     status_code: str | None = None  # the new booking's status code (the service makes it: `service.ids`)
+    language: Language | None = None  # the language of its SMS, as the service resolved it (`Booking.language`)
     # The patient's bookings of this slot that went to the archive (asked for only when the slot's
     # filter says there may be some): they count for the 3-rebook rule as those in the slot do.
     archived: tuple[Booking, ...] = ()
@@ -140,6 +142,7 @@ def book(
         rescheduled_from=options.rescheduled_from,
         phone=options.phone,
         status_code=options.status_code,
+        language=options.language,
     )
     next_token = slot.next_token if full else slot.next_token + 1
     return replace(slot, next_token=next_token, bookings=(*slot.bookings, booking)), booking

@@ -234,7 +234,8 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         waitlist: bool = False,
         phone: str | None = None,
     ) -> Booking:
-        return self.book_once(slot_id, patient_id, source, key, by, waitlist, phone).booking
+        asked = domain.BookingOptions(by=by, waitlist=waitlist, phone=phone)
+        return self.book_once(slot_id, patient_id, source, key, asked).booking
 
     def book_once(
         self,
@@ -242,11 +243,13 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         patient_id: str,
         source: Source,
         key: RequestKey | None = None,
-        by: str = domain.SYSTEM,
-        waitlist: bool = False,
-        phone: str | None = None,
+        asked: domain.BookingOptions = domain.ASKED_PLAINLY,
     ) -> Booked:
         """Book, at most once per Idempotency-Key: a repeat gets the first answer, whatever failed in between.
+
+        `asked`: who asks (`by`), whether a full tier puts the patient on the waitlist, the booking's phone and
+        language; the rest of the options (the waitlist's limit, the key's hashes, the status code) are the
+        service's own.
 
         The key is kept in the booking itself, written by the same conditional replace that books,
         so the booking and its key are stored together or not at all. A repeat reads the slot
@@ -257,11 +260,9 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
         cannot: the slot a key was first used with, and a first answer that was a refusal.
         """
         booking_id = new_booking_id(slot_id)
-        options = domain.BookingOptions(
-            by=by,
-            waitlist=waitlist,
+        options = replace(
+            asked,
             waitlist_limit=self.settings.waitlist_limit,
-            phone=phone,
             idempotency_key=key.key if key is not None else None,
             request_hash=key.body if key is not None else None,
             status_code=new_status_code(),  # made once, like the id: a write decided again books the same
@@ -275,8 +276,9 @@ class Allocator[Store: SlotRepository = SlotStore, Mutex: SlotMutex = SlotLock]:
             if key is not None and (first := domain.booking_for_key((*slot.bookings, *theirs), key.key, key.body)):
                 return None, Booked(domain.answered(slot, first.as_created(), self.clock()), replayed=True)
             now, reduction = self.clock(), self.settings.delay_reduction_percent
-            asked = replace(options, archived=theirs)
-            changed, booking = domain.book(slot, booking_id, patient_id, source, now, reduction, asked)
+            changed, booking = domain.book(
+                slot, booking_id, patient_id, source, now, reduction, replace(options, archived=theirs)
+            )
             return changed, Booked(domain.answered(changed, booking, now), replayed=False)
 
         claim = None if key is None else KeyClaim(key.key, slot_id, key.body, key.ttl_s)

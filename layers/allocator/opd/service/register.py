@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from opd.domain import patients
+from opd.domain.languages import Language
 from opd.domain.patients import Patient
 from opd.errors import NotFound, OpdError, SlotBusy
 from opd.ports import PatientRecords
@@ -55,6 +56,11 @@ class PatientRegister:
 
     def search(self, q: str) -> list[Patient]:
         return self.records.search(q)
+
+    def language_of(self, patient_id: str) -> Language | None:
+        """The patient's language in the register (a booking's, unless it asks for one); None for a patient
+        registered without one, or not registered."""
+        return self.records.language_of(patient_id)
 
     def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
         """The registered patients' names by id; an unregistered patient id is simply absent."""
