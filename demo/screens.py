@@ -1,5 +1,5 @@
-"""Pictures of the pages at a moment of the day: the waiting-room board, the desk, the patient app and a status
-page, in Debian's chromium.
+"""Pictures of the pages at a moment of the day: the waiting-room board (in Hindi and English, as `?lang=hi,en`
+shows them in turn), the desk, the patient app and a status page, in Debian's chromium.
 
 Playwright drives /usr/bin/chromium (`make chromium` installs it; never `playwright install`), with the
 flags of the browser tests (tests/browser/conftest.py). The replayed day runs in a minute of real time,
@@ -35,6 +35,7 @@ TIMEOUT_MS = 15_000
 BOARD_SIZE = {"width": 1920, "height": 1080}  # a waiting-room screen
 DESK_SIZE = {"width": 1440, "height": 900}  # a reception PC
 PHONE_SIZE = {"width": 360, "height": 640}  # a patient's cheap phone
+BOARD_LANG_EVERY = 3  # seconds the board shows each of its languages in the pictures
 
 
 class BrowserMissing(RuntimeError):
@@ -93,27 +94,44 @@ class Camera:
         page.clock.set_fixed_time(at)
         return page
 
-    def board(self, doctors: list[str], day: str, at: datetime, path: Path) -> Path:
-        """The waiting-room board of the doctors, once every column has its first answer."""
-        return self._on_thread(lambda: self._board(doctors, day, at, path))
+    def board(self, doctors: list[str], day: str, at: datetime, path: Path, hindi: Path | None = None) -> list[Path]:
+        """The waiting-room board of the doctors in Hindi and English (`?lang=hi,en`, each in turn), once every
+        column has its first answer: `path` as it shows English, and first `hindi` (when given) as it shows Hindi."""
+        return self._on_thread(lambda: self._board(doctors, day, at, path, hindi))
 
     def desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str = "desk-1") -> Path:
         """The desk signed in as reception, the doctor's day shown and the slot selected with its queue."""
         return self._on_thread(lambda: self._desk(doctor, day, slot_id, at, path, user))
 
-    def app(self, phone: str, code_of: Callable[[str], str], at: datetime, path: Path) -> Path:
+    def app(
+        self, phone: str, code_of: Callable[[str], str], at: datetime, path: Path, hindi: Path | None = None
+    ) -> list[Path]:
         """The patient app on a phone: signed in by `phone` and the code the SMS brought (`code_of(phone)`),
-        the patient's bookings shown."""
-        return self._on_thread(lambda: self._app(phone, code_of, at, path))
+        the patient's bookings shown: `path`, then `hindi` (when given) after the switch to हिन्दी."""
+        return self._on_thread(lambda: self._app(phone, code_of, at, path, hindi))
 
-    def status(self, code: str, at: datetime, path: Path) -> Path:
-        """A booking's status page on a phone, as its SMS link opens it."""
-        return self._on_thread(lambda: self._status(code, at, path))
+    def status(self, code: str, at: datetime, path: Path, tamil: Path | None = None) -> list[Path]:
+        """A booking's status page on a phone, as its SMS link opens it: `path`, then `tamil` (when given) after
+        the switch to தமிழ்."""
+        return self._on_thread(lambda: self._status(code, at, path, tamil))
 
-    def _app(self, phone: str, code_of: Callable[[str], str], at: datetime, path: Path) -> Path:
+    @staticmethod
+    def _switched(page: Any, language: str, target: Path, full_page: bool) -> Path:
+        """The page after its language switch's button for `language`: the page's texts in it, then its picture."""
+        from playwright.sync_api import expect
+
+        page.click(f"#lang-switch button[data-lang={language}]")
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        page.screenshot(path=str(target), full_page=full_page)
+        return target
+
+    def _app(
+        self, phone: str, code_of: Callable[[str], str], at: datetime, path: Path, hindi: Path | None
+    ) -> list[Path]:
         from playwright.sync_api import expect
 
         page = self._page(at, PHONE_SIZE)
+        taken = [path]
         try:
             page.goto("/app.html")
             page.fill("#phone", phone)
@@ -125,35 +143,51 @@ class Camera:
             expect(page.locator("#bookings li").first).to_be_visible(timeout=TIMEOUT_MS)
             expect(page.locator("#slots-heading")).not_to_be_empty(timeout=TIMEOUT_MS)
             page.screenshot(path=str(path), full_page=True)
+            if hindi is not None:
+                taken.append(self._switched(page, "hi", hindi, full_page=True))
         finally:
             page.context.close()
-        return path
+        return taken
 
-    def _status(self, code: str, at: datetime, path: Path) -> Path:
+    def _status(self, code: str, at: datetime, path: Path, tamil: Path | None) -> list[Path]:
         from playwright.sync_api import expect
 
         page = self._page(at, PHONE_SIZE)
+        taken = [path]
         try:
             page.goto(f"/status.html#{code}")
             expect(page.locator("#updated")).to_have_text(re.compile(r"^Updated"), timeout=TIMEOUT_MS)
             page.screenshot(path=str(path))
+            if tamil is not None:
+                taken.append(self._switched(page, "ta", tamil, full_page=False))
         finally:
             page.context.close()
-        return path
+        return taken
 
-    def _board(self, doctors: list[str], day: str, at: datetime, path: Path) -> Path:
+    def _board(self, doctors: list[str], day: str, at: datetime, path: Path, hindi: Path | None) -> list[Path]:
         from playwright.sync_api import expect
 
         page = self._page(at, BOARD_SIZE)
+        taken = []
         try:
-            page.goto(f"/board.html?doctors={','.join(doctors)}&date={day}")
-            expect(page.locator("#conn")).to_have_text(re.compile(r"^Last updated"))
+            # Each language BOARD_LANG_EVERY seconds (the board's default is 8): the clock is fixed, its timers run.
+            page.goto(f"/board.html?doctors={','.join(doctors)}&date={day}&lang=hi,en&langEvery={BOARD_LANG_EVERY}")
+            conn = page.locator("#conn")
+            expect(conn).to_have_attribute("data-state", "ok")
+            expect(conn).to_have_text(re.compile(r"\d\d:\d\d:\d\d"))  # "Last updated hh:mm:ss", in either language
             if page.locator("#enable-sound").is_visible():  # staff turn the announcements on once, at setup
                 page.click("#enable-sound")
-            page.screenshot(path=str(path))
+            for target, code, label in ((hindi, "hi", "वर्तमान टोकन"), (path, "en", "Now calling")):
+                if target is None:
+                    continue
+                expect(page.locator("html")).to_have_attribute("lang", code, timeout=TIMEOUT_MS)
+                if page.locator(".calling-label").count():
+                    expect(page.locator(".calling-label").first).to_have_text(label)
+                page.screenshot(path=str(target))
+                taken.append(target)
         finally:
             page.context.close()
-        return path
+        return taken
 
     def _desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str) -> Path:
         from playwright.sync_api import expect

@@ -1,7 +1,10 @@
 // The patient app (app.html), against shared/api-contract.md version 3: sign in by phone and code, name
-// yourself the first time, book a slot (or join its waitlist), follow "my bookings", cancel and reschedule.
+// yourself the first time, book a slot (or join its waitlist), follow "my bookings", cancel and reschedule. In the
+// patient's language (en, hi, ta: the switch's choice on this device, else the browser's); every text is the
+// catalog's (i18n.js, i18n-<code>.json). The language shown goes with the sign-in code's request
+// (Accept-Language: its SMS) and with each booking (`language`: its SMS), and names a new patient's record.
 //
-// Hooks for browser tests: #phone, #send-code, #code, #verify, #new-code; #name, #save-name; #whoami, #signout;
+// Hooks for browser tests: #lang-switch button[data-lang][aria-pressed], #phone, #send-code, #code, #verify, #new-code; #name, #save-name; #whoami, #signout;
 // #department, #doctor, #day, #slots li[data-slot-id] with button[data-action=book|waitlist];
 // #bookings li[data-booking-id][data-status] with .booking-token, .booking-state, .booking-position,
 // .booking-estimate, a.status-link, button[data-action=cancel|reschedule]; #confirm-dialog (#confirm-yes,
@@ -10,9 +13,10 @@
 //
 // The session (the access token and the patientId) is kept in localStorage until it expires or the patient
 // signs out, so a patient opening the app again the same hour needs no new SMS code.
-import { ApiError, createClient, describeError, loadConfig, path, resolveApiBase } from "./api.js";
+import { ApiError, createClient, loadConfig, path, resolveApiBase } from "./api.js";
 import { decodeClaims } from "./auth.js";
-import { $, dayWords, doctorWords, el, hhmm, plural, positionWords, statusWords, todayStr, uuid, when } from "./ui.js";
+import { chosenLanguage, currentLanguage, languageSwitch, t, tn, translatePage, useLanguage } from "./i18n.js";
+import { $, dayWords, doctorWords, el, errorWords, hhmm, isToday, positionWords, statusWords, todayStr, uuid, when } from "./ui.js";
 
 const SESSION = "opd.patient"; // {token, patientId, phone, exp}
 const POLL_MS = 5000;
@@ -20,6 +24,8 @@ const SLOTS_EVERY = 3; // the slot list every 3rd poll
 const DAYS_AHEAD = 30;
 const E164 = /^\+[1-9][0-9]{6,14}$/;
 const OPEN = new Set(["WAITLISTED", "BOOKED", "CHECKED_IN", "CALLED"]);
+// POST /bookings carries the language shown (contract v3, "Languages": the booking's SMS are in it).
+const BOOKING_LANGUAGE = true;
 
 const state = {
   session: null,
@@ -32,32 +38,43 @@ const state = {
   phone: "", // the number the code was sent to
   busy: false,
   ticks: 0,
+  slotList: null, // {doctorId, day, slots}: the last GET /doctors/{id}/slots shown
+  said: null, // () => text: the last #message, written again in another language
+  failed: null, // () => text: the last #error, likewise
 };
 let api;
 let timer = null;
 
 // ---- feedback ---------------------------------------------------------------------------------
-function say(text) {
-  $("message").textContent = text;
+// What the app says is kept as a function of the language shown: the switch writes it again.
+function say(words) {
+  state.said = words;
+  state.failed = null;
+  $("message").textContent = words();
   $("error").textContent = "";
+}
+
+function showError(words) {
+  state.failed = words;
+  $("error").textContent = words ? words() : "";
 }
 
 function fail(err) {
   if (err instanceof ApiError && err.status === 401 && err.code !== "INVALID_CODE" && state.session) {
-    signOut("You were signed out: please sign in again.");
+    signOut(() => t("app.signedOutExpired"));
     return;
   }
-  $("error").textContent = describeError(err).text;
+  showError(() => errorWords(err));
 }
 
 // A field's value checked before anything is sent: marked, said and focused when it is not right.
-function valid(id, ok, text) {
+function valid(id, ok, key) {
   if (ok) {
     $(id).removeAttribute("aria-invalid");
     return true;
   }
   $(id).setAttribute("aria-invalid", "true");
-  $("error").textContent = text;
+  showError(() => t(key));
   $(id).focus();
   return false;
 }
@@ -82,13 +99,13 @@ function saveSession(answer, phone) {
   return session;
 }
 
-function signOut(text = "Signed out.") {
+function signOut(words = () => t("app.signedOut")) {
   localStorage.removeItem(SESSION);
   Object.assign(state, { session: null, patient: null, bookings: [], pending: null });
   state.seen.clear();
   clearTimeout(timer);
   show();
-  say(text);
+  say(words);
 }
 
 // Spaces and dashes dropped; a 10-digit number (or 0 and 10 digits) is India's.
@@ -102,25 +119,26 @@ export function normalisePhone(text) {
 async function sendCode(event) {
   event?.preventDefault();
   const phone = normalisePhone($("phone").value);
-  if (!valid("phone", phone, "Please enter your mobile number, e.g. 98765 43210 or +91 98765 43210.")) return;
+  if (!valid("phone", phone, "app.signin.badPhone")) return;
   await busy($("send-code"), async () => {
-    await api.post("/auth/otp", { phone });
+    // The code's SMS in the language shown (the contract: the request's Accept-Language among en, hi, ta).
+    await api.post("/auth/otp", { phone }, { headers: { "accept-language": currentLanguage() } });
     state.phone = phone;
     $("code-form").hidden = false;
     $("code").value = "";
     $("code").focus();
-    say(`A code was sent by SMS to ${phone}. It works for 5 minutes.`);
+    say(() => t("app.signin.codeSent", { phone }));
   });
 }
 
 async function verifyCode(event) {
   event.preventDefault();
   const code = $("code").value.replace(/\s/g, "");
-  if (!valid("code", /^[0-9]{6}$/.test(code), "The code has 6 digits.")) return;
+  if (!valid("code", /^[0-9]{6}$/.test(code), "app.signin.badCode")) return;
   await busy($("verify"), async () => {
     const answer = await api.post("/auth/otp/verify", { phone: state.phone, code });
     state.session = saveSession(answer, state.phone);
-    say(answer.newPatient ? "Welcome. Please tell us your name." : "Signed in.");
+    say(() => t(answer.newPatient ? "app.signin.welcome" : "app.signin.done"));
     await start();
   });
 }
@@ -128,10 +146,13 @@ async function verifyCode(event) {
 async function saveName(event) {
   event.preventDefault();
   const name = $("name").value.trim();
-  if (!valid("name", name, "Please enter your name.")) return;
+  if (!valid("name", name, "app.name.missing")) return;
   await busy($("save-name"), async () => {
-    state.patient = await api.request("PATCH", path`/patients/${state.session.patientId}`, { body: { name } });
-    say(`Thank you, ${state.patient.name}. You can book now.`);
+    // A new patient's record gets the language they use here (their SMS from the desk's bookings follow it).
+    const body = { name, language: currentLanguage() };
+    state.patient = await api.request("PATCH", path`/patients/${state.session.patientId}`, { body });
+    const named = state.patient.name;
+    say(() => t("app.name.thanks", { name: named }));
     await ready();
   });
 }
@@ -162,6 +183,8 @@ function slotWords(slotId) {
   return slot ? `${dayWords(slot.start)}, ${hhmm(slot.start)}–${hhmm(slot.end)}` : "";
 }
 
+const tokenWords = (b) => (b.token == null ? t("app.waitlistPlace") : t("common.token", { token: b.token }));
+
 function renderBookings() {
   const list = $("bookings");
   // Open bookings first, each group by its slot's time.
@@ -175,7 +198,7 @@ function renderBookings() {
     ...shown.map((b) => {
       const doctor = doctorText(b.doctorId);
       const lines = [
-        el("p", { className: "booking-token" }, b.token == null ? "Waitlist" : `Token ${b.token}`),
+        el("p", { className: "booking-token" }, tokenWords(b)),
         el("p", { className: "booking-state" }, statusWords(b, doctor)),
         el("p", { className: "booking-doctor" }, doctor),
         el("p", { className: "booking-time" }, slotWords(b.slotId)),
@@ -183,19 +206,19 @@ function renderBookings() {
       const ahead = positionWords(b.position, b.status);
       if (ahead) lines.push(el("p", { className: "booking-position" }, ahead));
       if (b.estimatedCallAt && b.status !== "CALLED") {
-        lines.push(el("p", { className: "booking-estimate" }, `Expected call about ${when(b.estimatedCallAt)}`));
+        lines.push(el("p", { className: "booking-estimate" }, t("common.expected", { time: when(b.estimatedCallAt) })));
       }
       const actions = el("div", { className: "actions" });
       if (b.statusCode) {
         actions.append(
-          el("a", { className: "button secondary status-link", href: `status.html#${encodeURIComponent(b.statusCode)}` }, "Status page"),
+          el("a", { className: "button secondary status-link", href: `status.html#${encodeURIComponent(b.statusCode)}` }, t("app.statusPage")),
         );
       }
       if (b.status === "BOOKED") {
-        actions.append(el("button", { type: "button", className: "secondary", dataset: { action: "reschedule", bookingId: b.bookingId } }, "Change time"));
+        actions.append(el("button", { type: "button", className: "secondary", dataset: { action: "reschedule", bookingId: b.bookingId } }, t("app.changeTime")));
       }
       if (["WAITLISTED", "BOOKED", "CHECKED_IN"].includes(b.status)) {
-        actions.append(el("button", { type: "button", className: "danger", dataset: { action: "cancel", bookingId: b.bookingId } }, "Cancel"));
+        actions.append(el("button", { type: "button", className: "danger", dataset: { action: "cancel", bookingId: b.bookingId } }, t("app.cancel")));
       }
       lines.push(actions);
       return el("li", { dataset: { bookingId: b.bookingId, status: b.status } }, el("div", { className: "card" }, ...lines));
@@ -208,9 +231,9 @@ function announceChanges(bookings) {
   for (const b of bookings) {
     const before = state.seen.get(b.bookingId);
     if (before === "WAITLISTED" && b.status === "BOOKED") {
-      say(`A place came free: you now have token ${b.token} with ${doctorText(b.doctorId)}.`);
+      say(() => t("app.promoted", { token: b.token, doctor: doctorText(b.doctorId) }));
     } else if (before && before !== "CALLED" && b.status === "CALLED") {
-      say(`Token ${b.token}: it is your turn, please go in to ${doctorText(b.doctorId)} now.`);
+      say(() => t("app.called", { token: b.token, doctor: doctorText(b.doctorId) }));
     }
     state.seen.set(b.bookingId, b.status);
   }
@@ -236,39 +259,53 @@ async function loadDirectory() {
 }
 
 function placesWords(slot) {
-  if (slot.closed) return "Closed: the doctor is not available";
+  if (slot.closed) return t("app.slot.closed");
   const free = slot.available?.STANDARD ?? 0;
-  if (free > 0) return `${plural(free, "place")} free`;
-  return "Full: you can join the waitlist";
+  if (free > 0) return tn("app.slot.free", free);
+  return t("app.slot.full");
 }
 
 async function loadSlots() {
   const doctorId = $("doctor").value;
   const day = $("day").value;
   if (!doctorId || !day) {
-    $("slots").replaceChildren();
-    $("slots-heading").textContent = "";
+    state.slotList = null;
+    renderSlots();
     return;
   }
   const { slots } = await api.get(`${path`/doctors/${doctorId}/slots`}?date=${encodeURIComponent(day)}`);
   for (const slot of slots) state.slotTimes.set(slot.slotId, { start: slot.start, end: slot.end });
+  state.slotList = { doctorId, day, slots };
+  renderSlots();
+}
+
+function renderSlots() {
+  if (!state.slotList) {
+    $("slots").replaceChildren();
+    $("slots-heading").textContent = "";
+    return;
+  }
+  const { doctorId, day, slots } = state.slotList;
   const now = Date.now();
   const open = slots.filter((s) => new Date(s.end).getTime() > now);
+  const doctor = doctorText(doctorId);
+  const noon = `${day}T12:00:00`;
   $("slots-heading").textContent = open.length
-    ? `${doctorText(doctorId)}, ${dayWords(`${day}T12:00:00`)}: ${plural(open.length, "time")}`
-    : `${doctorText(doctorId)} has no times left ${dayWords(`${day}T12:00:00`) === "today" ? "today" : "that day"}.`;
+    ? tn("app.slots.heading", open.length, { doctor, day: dayWords(noon) })
+    : t(isToday(noon) ? "app.slots.noneToday" : "app.slots.noneThatDay", { doctor });
   $("slots").replaceChildren(
     ...open.map((s) => {
       const free = s.available?.STANDARD ?? 0;
+      const time = hhmm(s.start);
       const button = s.closed
         ? null
         : free > 0
-          ? el("button", { type: "button", dataset: { action: "book", slotId: s.slotId }, "aria-label": `Book ${hhmm(s.start)}` }, "Book")
-          : el("button", { type: "button", className: "secondary", dataset: { action: "waitlist", slotId: s.slotId }, "aria-label": `Join the waitlist for ${hhmm(s.start)}` }, "Join the waitlist");
+          ? el("button", { type: "button", dataset: { action: "book", slotId: s.slotId }, "aria-label": t("app.slot.bookLabel", { time }) }, t("app.slot.book"))
+          : el("button", { type: "button", className: "secondary", dataset: { action: "waitlist", slotId: s.slotId }, "aria-label": t("app.slot.waitlistLabel", { time }) }, t("app.slot.waitlist"));
       return el(
         "li",
         { dataset: { slotId: s.slotId } },
-        el("span", {}, el("strong", {}, `${hhmm(s.start)}–${hhmm(s.end)}`), " · ", placesWords(s), s.delayed ? ` · about ${s.delayMinutes} min late` : ""),
+        el("span", {}, el("strong", {}, `${hhmm(s.start)}–${hhmm(s.end)}`), " · ", placesWords(s), s.delayed ? ` · ${t("app.slot.late", { minutes: s.delayMinutes })}` : ""),
         button,
       );
     }),
@@ -282,14 +319,15 @@ async function book(slotId, waitlist) {
   state.pending = { slotId, waitlist, key };
   const body = { slotId, patientId: state.session.patientId, source: "ONLINE", phone: state.session.phone };
   if (waitlist) body.waitlist = true;
+  if (BOOKING_LANGUAGE) body.language = currentLanguage();
   try {
     const b = await api.post("/bookings", body, { headers: { "idempotency-key": key } });
     state.pending = null;
     state.seen.set(b.bookingId, b.status);
-    say(
+    say(() =>
       b.status === "WAITLISTED"
-        ? `You are on the waitlist, number ${b.waitlistPosition}. You get an SMS if a place comes free.`
-        : `Booked: token ${b.token} with ${doctorText(b.doctorId)}, ${slotWords(b.slotId)}.`,
+        ? t("app.booked.waitlist", { n: b.waitlistPosition })
+        : t("app.booked.token", { token: b.token, doctor: doctorText(b.doctorId), time: slotWords(b.slotId) }),
     );
   } catch (err) {
     const unsure = err instanceof ApiError && (err.network || err.status >= 500 || err.status === 429 || err.code === "IDEMPOTENCY_CONFLICT");
@@ -312,13 +350,13 @@ function confirmAction(title, text, yes) {
 }
 
 async function cancelBooking(b) {
-  const doctor = doctorText(b.doctorId);
-  const what = b.token == null ? "your place on the waitlist" : `token ${b.token}`;
-  const ok = await confirmAction("Cancel this booking?", `Cancel ${what} with ${doctor}? The place goes to someone else.`, "Yes, cancel it");
+  const kind = b.token == null ? "waitlist" : "token";
+  const values = () => ({ token: b.token, doctor: doctorText(b.doctorId) });
+  const ok = await confirmAction(t("app.cancelAsk.heading"), t(`app.cancelAsk.${kind}`, values()), t("app.cancelAsk.yes"));
   if (!ok) return;
   const done = await api.post(path`/bookings/${b.bookingId}/cancel`);
   state.seen.set(done.bookingId, done.status);
-  say(`Cancelled ${what} with ${doctor}.`);
+  say(() => t(`app.cancelled.${kind}`, values()));
 }
 
 async function fillRescheduleSlots(b) {
@@ -330,12 +368,12 @@ async function fillRescheduleSlots(b) {
   const now = Date.now();
   const choices = slots.filter((s) => s.slotId !== b.slotId && !s.closed && new Date(s.end).getTime() > now && (s.available?.STANDARD ?? 0) > 0);
   select.append(...choices.map((s) => el("option", { value: s.slotId }, `${hhmm(s.start)}–${hhmm(s.end)} · ${placesWords(s)}`)));
-  if (!choices.length) select.append(el("option", { value: "" }, "No free time that day"));
+  if (!choices.length) select.append(el("option", { value: "" }, t("app.reschedule.none")));
 }
 
 async function rescheduleBooking(b) {
   const dialog = $("reschedule-dialog");
-  $("reschedule-text").textContent = `Token ${b.token} with ${doctorText(b.doctorId)}. Pick a new day and time.`;
+  $("reschedule-text").textContent = t("app.reschedule.text", { token: b.token, doctor: doctorText(b.doctorId) });
   const day = $("reschedule-day");
   day.min = todayStr();
   day.max = todayStr(new Date(Date.now() + DAYS_AHEAD * 86400000));
@@ -350,7 +388,7 @@ async function rescheduleBooking(b) {
   if (!chosen) return;
   const moved = await api.post(path`/bookings/${b.bookingId}/reschedule`, { slotId: chosen }, { headers: { "idempotency-key": uuid() } });
   state.seen.set(moved.bookingId, moved.status);
-  say(`Moved: your new token is ${moved.token} with ${doctorText(moved.doctorId)}, ${slotWords(moved.slotId)}.`);
+  say(() => t("app.moved", { token: moved.token, doctor: doctorText(moved.doctorId), time: slotWords(moved.slotId) }));
 }
 
 // ---- refreshing ------------------------------------------------------------------------------------
@@ -358,7 +396,7 @@ async function busy(button, work) {
   if (state.busy) return; // a second tap while the first is on its way sends nothing
   state.busy = true;
   if (button) button.disabled = true;
-  $("error").textContent = "";
+  showError(null);
   try {
     await work();
   } catch (err) {
@@ -462,7 +500,20 @@ function wire() {
   });
 }
 
+// Another language from the switch: the page's own texts, then everything written from data, again.
+function retranslate() {
+  translatePage();
+  if (state.said) $("message").textContent = state.said();
+  if (state.failed) $("error").textContent = state.failed();
+  if (state.doctors.size) fillDoctors();
+  renderBookings();
+  renderSlots();
+}
+
 async function main() {
+  await useLanguage(chosenLanguage());
+  translatePage();
+  languageSwitch($("lang-switch"), retranslate);
   const cfg = await loadConfig();
   // The patient's token goes to the configured API only, never to a host named in a link.
   api = createClient({

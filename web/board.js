@@ -1,10 +1,18 @@
-// The waiting-room board: board.html?doctors=<id>,<id>[&date=YYYY-MM-DD][&names=Dr Rao,Dr Iyer][&api=<base>]
+// The waiting-room board: board.html?doctors=<id>,<id>[&date=YYYY-MM-DD][&names=Dr Rao,Dr Iyer][&lang=hi,en]
+// [&langEvery=8][&api=<base>]
 // Polls GET /boards/{doctorId}?date= (public) every 2.5 s per doctor. A newly called token pulses
 // for 10 s, stays highlighted, is spoken (speechSynthesis) and announced to screen readers.
-import { createClient, describeError, loadConfig, path, resolveApiBase } from "./api.js";
+// With ?lang= (one or more of i18n.js's languages, default en) the labels are shown in each language in turn,
+// langEvery seconds each (default 8), and each new call is spoken in each language in turn, with a voice of
+// that language where the device has one; a language it has no voice for is named in a note for the staff.
+// Doctors' names and rooms are the API's, as they are. The staff's own texts (the button that turns the voice
+// on, the note) stay English.
+import { createClient, loadConfig, path, resolveApiBase } from "./api.js";
+import { dateWords, known, languageOf, loadLanguages, t, tn, translatePage, useLanguage } from "./i18n.js";
 
 const POLL_MS = 2500;
 const FRESH_MS = 10000;
+const LANG_EVERY_S = 8;
 const ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -12,6 +20,9 @@ const params = new URLSearchParams(location.search);
 const doctors = [...new Set((params.get("doctors") || "").split(",").map((s) => s.trim()))].filter((s) => ID.test(s));
 const names = (params.get("names") || "").split(",").map((s) => s.trim());
 const fixedDate = DATE.test(params.get("date") || "") ? params.get("date") : null;
+const languages = [...new Set((params.get("lang") || "").split(",").map(known).filter(Boolean))];
+if (!languages.length) languages.push("en");
+const langEvery = Math.min(3600, Math.max(1, Number(params.get("langEvery")) || LANG_EVERY_S)) * 1000;
 
 const $ = (id) => document.getElementById(id);
 const pad = (n) => String(n).padStart(2, "0");
@@ -53,19 +64,57 @@ export function pickSlot(slots, now = Date.now()) {
 // ---- speech ---------------------------------------------------------------------------------
 const canSpeak = "speechSynthesis" in window && typeof window.SpeechSynthesisUtterance === "function";
 
-function say(text) {
+// The device's voice for a language: its exact tag (hi-IN, ta-IN, en-IN), else any of the language (en-GB).
+// undefined: the device lists no voices (yet, or at all): then the browser picks by `lang` alone.
+function voiceFor(code) {
+  let voices = [];
+  try {
+    voices = window.speechSynthesis.getVoices() || [];
+  } catch {
+    voices = [];
+  }
+  if (!voices.length) return undefined;
+  const tag = (v) => String(v.lang || "").replace(/_/g, "-").toLowerCase();
+  const wanted = (languageOf(code)?.voice || code).toLowerCase();
+  return voices.find((v) => tag(v) === wanted) || voices.find((v) => tag(v).split("-")[0] === code) || null;
+}
+
+function say(text, code = "en") {
   if (!canSpeak) return;
+  const voice = voiceFor(code);
+  if (voice === null) return; // no voice for it here: shown, not spoken (see the staff note)
   try {
     const u = new SpeechSynthesisUtterance(text);
-    u.lang = document.documentElement.lang || "en";
+    u.lang = voice?.lang || languageOf(code)?.voice || code;
     u.rate = 0.9;
+    try {
+      if (voice) u.voice = voice;
+    } catch {
+      /* a voice object the browser refuses: its lang still picks one */
+    }
+    u.onstart = soundWorks; // spoken without a tap (a kiosk started with the autoplay flag): no button needed
     window.speechSynthesis.speak(u);
   } catch {
     /* no voice: the screen and the live region still show it */
   }
 }
 
-// Browsers speak only after the page has had a click or key press: offer one until then.
+// For the staff: the board's languages this device cannot speak (known once it lists its voices).
+function noteVoices() {
+  const note = $("voice-note");
+  const missing = canSpeak ? languages.filter((code) => voiceFor(code) === null) : [];
+  const named = missing.map((code) => languageOf(code).english);
+  // "No Tamil voice on this device: Tamil calls are shown, not spoken"; "No Hindi or Tamil voice ...: those calls ..."
+  const list = named.length > 1 ? `${named.slice(0, -1).join(", ")} or ${named.at(-1)}` : named[0];
+  note.hidden = missing.length === 0;
+  note.textContent = missing.length
+    ? `No ${list} voice on this device: ${named.length > 1 ? "those" : list} calls are shown, not spoken`
+    : "";
+}
+
+// Browsers speak only after the page has had a click or key press: offer one until then (or until an
+// announcement is heard anyway: a kiosk browser started with --autoplay-policy=no-user-gesture-required).
+let soundWorks = () => {};
 function setUpSoundButton() {
   const btn = $("enable-sound");
   const activated = () => navigator.userActivation?.hasBeenActive;
@@ -75,8 +124,9 @@ function setUpSoundButton() {
     btn.hidden = true;
     document.removeEventListener("keydown", done);
   };
+  soundWorks = done;
   btn.addEventListener("click", () => {
-    say("Announcements on");
+    say("Announcements on", "en");
     done();
   });
   document.addEventListener("keydown", done);
@@ -110,6 +160,8 @@ const columns = doctors.map((id, i) => {
     lastCallKey: undefined, // undefined = not loaded yet: the first load is never spoken
     freshTimer: 0,
     lastOk: null,
+    view: null, // what render() decided, painted in the language shown (paint)
+    why: null, // why the last poll failed: {network} | {status} | {unreadable}, or null
   };
 });
 
@@ -124,7 +176,6 @@ function renderDoctor(col, data) {
   }
   col.room = typeof data?.room === "string" && data.room.trim() ? data.room.trim() : null;
   col.roomEl.hidden = !col.room;
-  col.roomEl.textContent = col.room ? `Room ${col.room}` : "";
   // Known to be unknown only when the answer says so: the id back as its name, and no room.
   return data?.doctorName === col.id && col.room === null;
 }
@@ -141,25 +192,22 @@ function render(col, data, now) {
   // On leave, the notice says it all: no "Next session" time above it.
   col.time.hidden = onLeave;
 
-  if (onLeave) {
-    col.time.textContent = "";
-  } else if (unknown) {
-    col.time.textContent = `No doctor ${col.id} is recorded`;
-  } else if (!slot) {
-    col.time.textContent = "No sessions today";
-  } else if (Date.parse(slot.start) > now) {
-    col.time.textContent = `Next session ${range(slot)}`;
-  } else if (Date.parse(slot.end) + (slot.delayMinutes || 0) * 60000 <= now && slot.calling == null) {
-    col.time.textContent = `Sessions ended (last ${range(slot)})`;
-  } else {
-    col.time.textContent = range(slot);
-  }
+  // The slot's time in words, as a catalog key and its values (painted in the language shown).
+  let when = null;
+  if (onLeave) when = null;
+  else if (unknown) when = { key: "board.unknown" };
+  else if (!slot) when = { key: "board.noSessions" };
+  else if (Date.parse(slot.start) > now) when = { key: "board.nextSession", time: range(slot) };
+  else if (Date.parse(slot.end) + (slot.delayMinutes || 0) * 60000 <= now && slot.calling == null) {
+    when = { key: "board.ended", time: range(slot) };
+  } else when = { time: range(slot) };
 
   const delayed = !!slot?.delayed && !onLeave;
   col.delay.hidden = !delayed;
-  col.delay.textContent = slot?.delayMinutes > 0 ? `Running ${slot.delayMinutes} min late` : "Running late";
 
   const calling = onLeave ? null : (slot?.calling ?? null);
+  col.view = { when, delayMinutes: slot?.delayMinutes || 0, waiting: onLeave ? 0 : slot?.waiting || 0 };
+  paint(col);
   col.token.textContent = calling == null ? "—" : String(calling);
   col.token.classList.toggle("is-empty", calling == null);
   col.calling.classList.toggle("is-calling", calling != null);
@@ -173,8 +221,6 @@ function render(col, data, now) {
       return li;
     }),
   );
-  const waiting = onLeave ? 0 : slot?.waiting || 0;
-  col.waiting.textContent = waiting === 0 ? "No one waiting" : `${waiting} waiting`;
 
   // A new call: a token being called that was not being called at the last successful poll.
   const key = calling == null ? null : `${slot.slotId}#${calling}`;
@@ -190,6 +236,63 @@ function render(col, data, now) {
   }
   if (key === null) col.calling.classList.remove("is-fresh");
   return null;
+}
+
+// A column's words in the language shown (again at each change of language).
+function paint(col) {
+  col.roomEl.textContent = col.room ? t("board.room", { room: col.room }) : "";
+  const v = col.view;
+  if (v) {
+    const when = v.when;
+    col.time.textContent = !when ? "" : when.key ? t(when.key, { id: col.id, time: when.time }) : when.time;
+    col.delay.textContent = v.delayMinutes > 0 ? t("board.late", { minutes: v.delayMinutes }) : t("board.lateUnknown");
+    col.waiting.textContent = v.waiting === 0 ? t("board.noneWaiting") : tn("board.waiting", v.waiting);
+  }
+  if (col.why) {
+    const why = col.why.network
+      ? t("board.connectionLost")
+      : col.why.status
+        ? t("board.noAnswer", { status: col.why.status })
+        : t("board.unreadable");
+    col.stale.textContent = col.lastOk ? t("board.staleSince", { why, time: hhmmss(col.lastOk) }) : t("board.stale", { why });
+  }
+}
+
+// The footer: all updated, or how many are not.
+let connState = null; // {failed} of the last poll
+function paintConn() {
+  const conn = $("conn");
+  if (!connState) {
+    conn.textContent = t("board.connecting");
+    return;
+  }
+  const last = lastAllOk ? t("board.updated", { time: hhmmss(lastAllOk) }) : "";
+  if (connState.failed === 0) conn.textContent = last;
+  else {
+    const lost =
+      connState.failed === columns.length
+        ? t("board.lost")
+        : t("board.someLost", { failed: connState.failed, total: columns.length });
+    conn.textContent = last ? `${lost} ${last}` : lost;
+  }
+}
+
+// The page's labels in the language shown, then every column's words.
+function paintAll() {
+  translatePage();
+  if (shownDate) $("board-date").textContent = dateWords(new Date(`${shownDate}T12:00:00`));
+  columns.forEach(paint);
+  paintConn();
+}
+
+// ?lang=hi,en: each language in turn, langEvery apart.
+let langIndex = 0;
+async function rotate() {
+  if (languages.length < 2) return;
+  setTimeout(rotate, langEvery);
+  langIndex = (langIndex + 1) % languages.length;
+  await useLanguage(languages[langIndex]);
+  paintAll();
 }
 
 // ---- polling --------------------------------------------------------------------------------
@@ -216,11 +319,7 @@ async function poll() {
   if (date !== shownDate) {
     // A new day (the board left on overnight): start afresh, without speaking the first load.
     shownDate = date;
-    $("board-date").textContent = new Date(`${date}T12:00:00`).toLocaleDateString(undefined, {
-      weekday: "short",
-      day: "numeric",
-      month: "short",
-    });
+    $("board-date").textContent = dateWords(new Date(`${date}T12:00:00`));
     columns.forEach((c) => (c.lastCallKey = undefined));
   }
   const results = await Promise.allSettled(
@@ -237,6 +336,7 @@ async function poll() {
         const token = render(col, r.value, now);
         if (token != null) called.push({ col, token });
         col.lastOk = new Date(now);
+        col.why = null;
         col.stale.hidden = true;
         col.el.classList.remove("is-stale");
         return;
@@ -248,25 +348,32 @@ async function poll() {
     col.el.classList.add("is-stale");
     col.stale.hidden = false;
     // The desk's words ("the lists are refreshed") do not fit a waiting room: a short reason.
-    const why = reason?.network ? "Connection lost" : reason?.status ? `No answer for this doctor (${reason.status})` : describeError(reason).text;
-    col.stale.textContent = col.lastOk ? `${why}: showing ${hhmmss(col.lastOk)}, retrying` : `${why}, retrying`;
+    col.why = reason?.network ? { network: true } : reason?.status ? { status: reason.status } : { unreadable: true };
+    paint(col);
   });
-  if (called.length) {
-    $("announce").textContent = called.map(({ col, token }) => `${col.name}: now calling token ${token}`).join(". ");
-    called.forEach(({ col, token }) =>
-      say(col.room ? `Token ${token}, please go to room ${col.room}, ${col.name}` : `Token ${token}, please go to ${col.name}'s room`),
-    );
-  }
-  const conn = $("conn");
-  if (failed === 0) {
-    lastAllOk = new Date(now);
-    conn.dataset.state = "ok";
-    conn.textContent = `Last updated ${hhmmss(lastAllOk)}`;
-  } else {
-    conn.dataset.state = "lost";
-    conn.textContent =
-      (failed === columns.length ? "Connection lost, retrying…" : `${failed} of ${columns.length} doctors not updating, retrying…`) +
-      (lastAllOk ? ` Last updated ${hhmmss(lastAllOk)}` : "");
+  if (called.length) announce(called);
+  if (failed === 0) lastAllOk = new Date(now);
+  connState = { failed };
+  $("conn").dataset.state = failed === 0 ? "ok" : "lost";
+  paintConn();
+}
+
+// A new call, in every language of the board: to screen readers (one part per language, with its lang), and
+// spoken, each call in each language in turn.
+function announce(called) {
+  $("announce").replaceChildren(
+    ...languages.flatMap((code, i) => {
+      const part = document.createElement("span");
+      part.lang = code;
+      part.textContent = called.map(({ col, token }) => t("board.announce", { doctor: col.name, token }, code)).join(". ");
+      return i === 0 ? [part] : [" ", part];
+    }),
+  );
+  for (const { col, token } of called) {
+    for (const code of languages) {
+      const values = { token, room: col.room, doctor: col.name };
+      say(t(col.room ? "board.say.room" : "board.say.noRoom", values, code), code);
+    }
   }
 }
 
@@ -289,6 +396,9 @@ function clock() {
 
 async function main() {
   clock();
+  await loadLanguages(languages);
+  await useLanguage(languages[0]);
+  paintAll();
   if (!doctors.length) {
     $("board-empty").textContent = "No doctors chosen: open this page as board.html?doctors=dr-1,dr-2";
     $("conn").textContent = "";
@@ -299,7 +409,17 @@ async function main() {
   layout();
   window.addEventListener("resize", layout);
   board.replaceChildren(...columns.map((c) => c.el));
+  paintAll(); // the columns' labels, now in the page
   setUpSoundButton();
+  if (canSpeak) {
+    noteVoices();
+    try {
+      window.speechSynthesis.addEventListener?.("voiceschanged", noteVoices);
+    } catch {
+      /* an old engine without events: the note is as it was first */
+    }
+  }
+  setTimeout(rotate, langEvery);
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) tick();
   });

@@ -1,5 +1,9 @@
 // Small helpers the patient's pages share (app.html, status.html): building elements, times in words.
-// Values from the API always go into the page as text (textContent), never as HTML.
+// Values from the API always go into the page as text (textContent), never as HTML. The words of the patient
+// pages (dayWords, when, doctorWords, statusWords, positionWords, errorWords) are the catalog's (i18n.js), in
+// the language shown; the desk uses only $, el, hhmm, pad, plural, todayStr and uuid, in English.
+import { ApiError } from "./api.js";
+import { dateWords, has, t, tn } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 export const pad = (n) => String(n).padStart(2, "0");
@@ -11,23 +15,27 @@ export function hhmm(iso) {
   return Number.isNaN(d.getTime()) ? "" : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-// "today", "tomorrow" or "Tue 8 Dec": the day of a time, as a patient says it.
+// "today", "tomorrow" or "Tue 8 Dec" (in the language shown): the day of a time, as a patient says it.
 export function dayWords(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
   const today = new Date();
-  if (todayStr(d) === todayStr(today)) return "today";
+  if (todayStr(d) === todayStr(today)) return t("day.today");
   const tomorrow = new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1);
-  if (todayStr(d) === todayStr(tomorrow)) return "tomorrow";
-  return d.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short" });
+  if (todayStr(d) === todayStr(tomorrow)) return t("day.tomorrow");
+  return dateWords(d);
 }
+
+export const isToday = (iso) => {
+  const d = new Date(iso);
+  return !Number.isNaN(d.getTime()) && todayStr(d) === todayStr();
+};
 
 // "09:40", or "tomorrow 09:40" / "Tue 8 Dec 09:40" when it is not today.
 export function when(iso) {
-  const t = hhmm(iso);
-  if (!t) return "";
-  const day = dayWords(iso);
-  return day === "today" ? t : `${day} ${t}`;
+  const time = hhmm(iso);
+  if (!time) return "";
+  return isToday(iso) ? time : t("day.at", { day: dayWords(iso), time });
 }
 
 export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -54,28 +62,23 @@ export function el(tag, props = {}, ...children) {
   return e;
 }
 
-// "Dr Asha Rao, room 12B" (the room when the directory has one).
-export const doctorWords = (name, room) => (room ? `${name}, room ${room}` : name);
+// "Dr Asha Rao, room 12B" (the room when the directory has one). Names and rooms are the API's, as they are.
+export const doctorWords = (name, room) => (room ? t("doctor.withRoom", { name, room }) : name);
 
 // A booking's state as the patient is told it (the Booking's and the Status's `status`), with what to do next.
 export function statusWords(s, doctor) {
   switch (s.status) {
     case "WAITLISTED":
-      return s.waitlistPosition
-        ? `On the waitlist: number ${s.waitlistPosition}. You get an SMS if a place comes free.`
-        : "On the waitlist. You get an SMS if a place comes free.";
+      return s.waitlistPosition ? t("status.WAITLISTED.number", { n: s.waitlistPosition }) : t("status.WAITLISTED");
     case "BOOKED":
-      return "Booked. Please check in at reception when you arrive.";
     case "CHECKED_IN":
-      return "Checked in. Please wait to be called.";
-    case "CALLED":
-      return `It is your turn: please go in to ${doctor} now.`;
     case "COMPLETED":
-      return "Your consultation is completed.";
-    case "CANCELLED":
-      return s.closed ? "Cancelled: the doctor is not available that day. Please book another slot." : "Cancelled.";
     case "NO_SHOW":
-      return "Missed: you were not here when called. Please book again.";
+      return t(`status.${s.status}`);
+    case "CALLED":
+      return t("status.CALLED", { doctor });
+    case "CANCELLED":
+      return s.closed ? t("status.CANCELLED.closed") : t("status.CANCELLED");
     default:
       return String(s.status || "");
   }
@@ -84,6 +87,24 @@ export function statusWords(s, doctor) {
 // "3 patients before you", "You are next", or nothing when the booking is not in the queue (or is called).
 export function positionWords(position, status) {
   if (position == null || status === "CALLED") return "";
-  if (position === 0) return "You are next";
-  return position === 1 ? "1 patient before you" : `${position} patients before you`;
+  if (position === 0) return t("position.next");
+  return tn("position.before", position);
+}
+
+// A failure in the patient's words (the desk has its own, describeError in api.js): the codes a patient meets,
+// and the service's `message` never (it is English, and may name ids).
+export function errorWords(err) {
+  if (!(err instanceof ApiError)) return t("error.other");
+  if (err.network) return t(err.code === "TIMEOUT" ? "error.timeout" : "error.network");
+  if (err.code === "INVALID_CODE") return t("error.INVALID_CODE");
+  if (err.status === 401) return t("error.UNAUTHORIZED");
+  const seconds = err.retryAfter ?? 1;
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  if (err.status === 429) return t(err.code === "TOO_MANY_CODES" ? "error.TOO_MANY_CODES" : "error.busy", { seconds, minutes });
+  if (err.status === 503) return t(err.details.length > 0 ? "error.unavailablePartWay" : "error.unavailable");
+  if (err.code && has(`error.${err.code}`)) return t(`error.${err.code}`);
+  if (err.status === 403) return t("error.FORBIDDEN");
+  if (err.status === 404) return t("error.NOT_FOUND");
+  if (err.status >= 500) return t("error.failed", { status: err.status });
+  return t("error.refused", { code: err.code || `HTTP_${err.status}` });
 }

@@ -43,6 +43,14 @@ def fetch(stack: LocalStack, path: str, method: str = "GET") -> tuple[int, dict[
         ("/desk.css", "text/css; charset=utf-8"),
         ("/board.css", "text/css; charset=utf-8"),
         ("/config.json", "application/json"),
+        ("/app.html", "text/html; charset=utf-8"),
+        ("/status.html", "text/html; charset=utf-8"),
+        ("/patient.css", "text/css; charset=utf-8"),
+        ("/ui.js", "text/javascript; charset=utf-8"),
+        ("/i18n.js", "text/javascript; charset=utf-8"),
+        ("/i18n-en.json", "application/json"),  # the catalogs: directly in web/, as every served file
+        ("/i18n-hi.json", "application/json"),
+        ("/i18n-ta.json", "application/json"),
     ],
 )
 def test_each_file_of_the_pages_is_served_with_its_type_and_headers(
