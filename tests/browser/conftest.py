@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, ViewportSize, expect, sync_playwright
 
 from demo.screens import CHROMIUM, CHROMIUM_ARGS  # one place says how Debian's chromium is started
 from devserver.runner import LocalStack, start_stack
@@ -73,12 +74,13 @@ def page_problems() -> PageProblems:
     return PageProblems()
 
 
-@pytest.fixture
-def page(browser: Browser, web_stack: LocalStack, page_problems: PageProblems) -> Iterator[Page]:
-    # UTC, as the local stack's clinic: the day the desk shows is the day the API reads.
-    context = browser.new_context(
-        base_url=web_stack.url, timezone_id="UTC", locale="en-GB", viewport={"width": 1280, "height": 900}
-    )
+@contextmanager
+def checked_page(
+    browser: Browser, web_stack: LocalStack, page_problems: PageProblems, locale: str, viewport: ViewportSize
+) -> Iterator[Page]:
+    """A page in a fresh browser context (its own storage), failing the test on any error the page reports.
+    UTC, as the local stack's clinic: the day the desk shows is the day the API reads."""
+    context = browser.new_context(base_url=web_stack.url, timezone_id="UTC", locale=locale, viewport=viewport)
     context.set_default_timeout(TIMEOUT_MS)
     opened = context.new_page()
     opened.on("pageerror", lambda error: page_problems.errors.append(f"{error.name}: {error.message}"))
@@ -88,6 +90,12 @@ def page(browser: Browser, web_stack: LocalStack, page_problems: PageProblems) -
     problems = page_problems.errors + page_problems.console
     if problems:
         pytest.fail("the page reported errors:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def page(browser: Browser, web_stack: LocalStack, page_problems: PageProblems) -> Iterator[Page]:
+    with checked_page(browser, web_stack, page_problems, "en-GB", ViewportSize(width=1280, height=900)) as opened:
+        yield opened
 
 
 expect.set_options(timeout=TIMEOUT_MS)

@@ -142,3 +142,14 @@ def document_fits_the_viewport(page: Page) -> tuple[int, int]:
     """(the document's scroll width, the viewport's width)."""
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     return int(widths[0]), int(widths[1])
+
+
+def small_targets(page: Page) -> list[Any]:
+    """The visible buttons, links styled as buttons and fields under 44 px high (a thumb's target), as
+    [id or text, height]."""
+    found = page.evaluate(
+        "[...document.querySelectorAll('button, a.button, input, select')].filter(e => e.offsetParent)"
+        ".map(e => [e.id || e.textContent, e.getBoundingClientRect().height]).filter(([, h]) => h < 44)"
+    )
+    assert isinstance(found, list)
+    return found

@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from devserver.runner import LocalStack
-from tests.browser.conftest import TIMEOUT_MS, PageProblems
+from tests.browser.conftest import PageProblems, checked_page
 from tests.browser.support import (
     SIZES,
     Clinic,
@@ -32,6 +32,7 @@ from tests.browser.support import (
     expect_no_serious_axe_violation,
     screenshot,
     slot_day,
+    small_targets,
 )
 from tests.browser.test_board import board_slot, column, serve_boards
 from tests.browser.test_patient_app import PHONE_SIZE, a_doctor, a_phone, booked_in_app, code_sent_to
@@ -192,16 +193,8 @@ def test_a_language_the_device_cannot_speak_is_shown_and_named_for_the_staff(
 @pytest.fixture
 def tamil_page(browser: Browser, web_stack: LocalStack, page_problems: PageProblems) -> Iterator[Page]:
     """A phone whose browser is in Tamil (navigator.languages ta-IN; Accept-Language too)."""
-    context = browser.new_context(base_url=web_stack.url, timezone_id="UTC", locale="ta-IN", viewport=PHONE_SIZE)
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    opened.on("pageerror", lambda error: page_problems.errors.append(f"{error.name}: {error.message}"))
-    opened.on("console", page_problems.on_console)
-    yield opened
-    context.close()
-    problems = page_problems.errors + page_problems.console
-    if problems:
-        pytest.fail("the page reported errors:\n" + "\n".join(problems), pytrace=False)
+    with checked_page(browser, web_stack, page_problems, "ta-IN", PHONE_SIZE) as opened:
+        yield opened
 
 
 def stored(page: Page) -> str:
@@ -386,10 +379,6 @@ def test_the_app_in_tamil_fits_a_360_px_phone_with_44_px_targets(
         width, viewport = document_fits_the_viewport(page)
         assert width <= viewport, (zoom, width, viewport)
     page.evaluate("document.documentElement.style.fontSize = ''")
-    small = page.evaluate(
-        "[...document.querySelectorAll('button, a.button, input, select')].filter(e => e.offsetParent)"
-        ".map(e => [e.id || e.textContent, e.getBoundingClientRect().height]).filter(([, h]) => h < 44)"
-    )
-    assert small == [], small
+    assert small_targets(page) == []
     expect_no_serious_axe_violation(page, "the app in Tamil")
     screenshot(page, tmp_path_factory, "app-tamil")

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from tests.browser.support import Clinic, document_fits_the_viewport, expect_no_serious_axe_violation, screenshot
+from tests.browser.support import (
+    Clinic,
+    document_fits_the_viewport,
+    expect_no_serious_axe_violation,
+    screenshot,
+    small_targets,
+)
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -100,12 +106,7 @@ def test_a_patient_signs_in_by_phone_books_and_sees_the_token(
     fits(page, "a booking")
     expect_no_serious_axe_violation(page, "the app with a booking")
     screenshot(page, tmp_path_factory, "app-phone")
-    # Targets a thumb can hit: every button and link at least 44 px high.
-    small = page.evaluate(
-        "[...document.querySelectorAll('button, a.button, input, select')].filter(e => e.offsetParent)"
-        ".map(e => [e.id || e.textContent, e.getBoundingClientRect().height]).filter(([, h]) => h < 44)"
-    )
-    assert small == [], small
+    assert small_targets(page) == []
 
 
 def test_a_desk_registered_phone_signs_in_to_that_patient_and_the_text_at_200_percent_fits(
