@@ -99,6 +99,10 @@ class Clinic:
         """A patient new to the hospital, registered at the desk before being booked."""
         return self.register(f"{kind}-{slot.doctor_id.removeprefix('dr-')}-{slot.start:%H%M}-{n}")
 
+    def language_of(self, patient_id: str) -> str:
+        """The language the patient registered with (demo.people)."""
+        return people.language_of(self.label_of.get(patient_id, patient_id))
+
     def phone(self, patient_id: str) -> str | None:
         """The mobile number the patient registered with, which they (or the desk) book with."""
         return self.phones.get(patient_id)
@@ -288,14 +292,17 @@ def reschedules(c: Clinic) -> str:
     """A patient of each doctor's first slot moves to a later one of the same doctor, and the request is
     sent twice; one patient tries a full slot and keeps the booking they had."""
     events: list[Event] = []
-    for doctor, slots in c.doctors().items():
+    for n, (doctor, slots) in enumerate(c.doctors().items()):
         first = slots[0]
         holders = [b for b in c.log.in_status(first.slot_id, "BOOKED") if c.log.patient_of[b] in c.patients]
         targets = [s for s in reversed(slots[1:]) if _room_for(c, s, "STANDARD")]
         if not holders or not targets:
             continue
         with_phone = [b for b in holders if c.log.phone_of.get(b)] or holders
-        booking_id = c.rng(RESCHEDULES, doctor).choice(with_phone)
+        # Each doctor's mover reads another language, so the day sends a BookingRescheduled SMS in each.
+        wanted = people.LANGUAGES[n % len(people.LANGUAGES)]
+        speaking = [b for b in with_phone if c.language_of(c.log.patient_of[b]) == wanted] or with_phone
+        booking_id = c.rng(RESCHEDULES, doctor).choice(speaking)
         events += reschedule(c, RESCHEDULES, booking_id, targets[0])
     # Into a slot whose standard places are all taken: 409 SLOT_FULL, and the old booking stays.
     full = next((s for s in c.slots if not _room_for(c, s, "STANDARD")), None)
