@@ -20,6 +20,7 @@ from tests.browser.support import (
     document_fits_the_viewport,
     expect_no_serious_axe_violation,
     screenshot,
+    slot_day,
     small_targets,
 )
 
@@ -173,6 +174,30 @@ def test_the_desk_calls_the_patient_and_the_app_and_the_status_page_show_it(
     )
     assert booking["statusCode"] not in kept, kept
     status.close()
+
+
+def test_change_time_moves_the_booking_to_another_slot_of_the_doctor(page: Page, clinic: Clinic) -> None:
+    doctor = a_doctor(clinic)
+    first = clinic.new_slot(doctor, starts_in=timedelta(hours=2))
+    later = clinic.new_slot(doctor, starts_in=timedelta(hours=3))
+    sign_in(page, clinic, a_phone(), name="Deepa Iyer")
+    old = booked_in_app(page, clinic, doctor, first)
+    page.locator(f'#bookings li[data-booking-id="{old["bookingId"]}"] button[data-action=reschedule]').click()
+    expect(page.locator("#reschedule-dialog")).to_be_visible()
+    page.fill("#reschedule-day", slot_day(later))  # the same day as the first, but near midnight the next
+    expect(page.locator("#reschedule-slot option")).to_have_count(1)  # the doctor's other free slot that day
+    expect_no_serious_axe_violation(page, "the app's change of time")
+    page.select_option("#reschedule-slot", later["slotId"])
+    page.click("#reschedule-confirm")
+    expect(page.locator("#message")).to_contain_text("Moved: your new token is 1 with Dr Asha Rao, room 12B")
+    expect(page.locator(f'#bookings li[data-booking-id="{old["bookingId"]}"]')).to_have_attribute(
+        "data-status", "CANCELLED"
+    )
+    moved = clinic.call("GET", f"/bookings/{old['bookingId']}", "reception").json()
+    assert moved["cancelReason"] == "RESCHEDULED", moved
+    expect(page.locator(f'#bookings li[data-booking-id="{moved["rescheduledTo"]}"]')).to_have_attribute(
+        "data-status", "BOOKED"
+    )
 
 
 def test_cancel_asks_first_and_no_keeps_the_booking(page: Page, clinic: Clinic) -> None:
