@@ -727,8 +727,8 @@ def settle_bus(c: Clinic, quiet_s: float = 1.5, limit_s: float = 20.0) -> Publis
         time.sleep(0.25)
     # The SMS of events: a sign-in code is the SMS of none (its eventId null), counted apart.
     messages = c.api.sms()
-    c.scene["signInCodesSent"] = sum(1 for m in messages if m.get("eventId") is None)
     codes = [m for m in messages if m.get("eventId") is None]
+    c.scene["signInCodesSent"] = len(codes)
     return Published(c.api.events(), [m for m in messages if m.get("eventId") is not None], codes)
 
 

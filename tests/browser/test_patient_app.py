@@ -6,7 +6,6 @@ sign-in. Against the whole local stack, auth on."""
 from __future__ import annotations
 
 import random
-import re
 import time
 import uuid
 from datetime import timedelta
@@ -23,6 +22,7 @@ from tests.browser.support import (
     slot_day,
     small_targets,
 )
+from tests.support.signin import code_in
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -49,9 +49,7 @@ def code_sent_to(clinic: Clinic, phone: str) -> str:
         messages = clinic.session.get(clinic.stack.url + "/_local/sms", timeout=10).json()["messages"]
         codes = [m for m in messages if m["phone"] == phone and m.get("eventId") is None]
         if codes:
-            found = re.search(r"\b(\d{6})\b", codes[-1]["text"])
-            assert found, codes[-1]["text"]
-            return found.group(1)
+            return code_in(codes[-1]["text"])
         time.sleep(0.2)
     raise AssertionError(f"no sign-in code reached {phone}")
 

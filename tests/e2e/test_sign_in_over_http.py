@@ -5,7 +5,6 @@ answer's access token passes the runner's JWT authorizer as any patient's does."
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 import uuid
@@ -18,6 +17,7 @@ import requests
 
 from devserver.runner import LocalStack, start_stack
 from tests.e2e.support import Api, error_of
+from tests.support.signin import code_in
 
 pytestmark = pytest.mark.xdist_group("e2e-sign-in")
 
@@ -75,9 +75,7 @@ def code_sent(api: Api, phone: str, count: int = 1) -> str:
     """The code of the `count`th SMS to the phone (a sign-in code's SMS has no eventId)."""
     message = texts_to(api, phone, count)[-1]
     assert message["eventId"] is None
-    found = re.search(r"\b[0-9]{6}\b", message["text"])
-    assert found is not None, message
-    return found[0]
+    return code_in(message["text"])
 
 
 def signed_in(api: Api, phone: str) -> dict[str, Any]:
