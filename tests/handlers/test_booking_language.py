@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from opd import eventbridge, messages, runtime
-from opd.domain import Language, Slot
-from opd.domain.patients import register
+from opd.domain import Slot
+from opd.domain.patients import NameAndLanguage, register
 from opd.errors import DependencyUnavailable
 from opd.service import Allocator
 from tests.handlers.support import Answer, call, event
@@ -72,13 +72,13 @@ def test_the_register_is_read_once_by_id_and_only_when_no_language_is_asked_for(
     slots: list[Slot], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, asked_for = runtime.patient_store(), []
-    read = store.language_of
+    read = store.name_and_language
 
-    def counted(patient_id: str) -> Language | None:
+    def counted(patient_id: str) -> NameAndLanguage:
         asked_for.append(patient_id)
         return read(patient_id)
 
-    monkeypatch.setattr(store, "language_of", counted)
+    monkeypatch.setattr(store, "name_and_language", counted)
     tamil = registered("ta")
     assert booked_language(slots[0], tamil, language="en") == "en"
     assert asked_for == []
@@ -86,15 +86,41 @@ def test_the_register_is_read_once_by_id_and_only_when_no_language_is_asked_for(
     assert asked_for == [tamil]
 
 
+def test_a_booking_without_a_language_reads_its_patient_once_for_the_language_and_the_name(
+    slots: list[Slot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, reads = runtime.patient_store(), []
+    read_one, read_names = store.name_and_language, store.names_of
+
+    def one(patient_id: str) -> NameAndLanguage:
+        reads.append("name_and_language")
+        return read_one(patient_id)
+
+    def names(patient_ids: Any) -> dict[str, str]:
+        reads.append("names_of")
+        return read_names(patient_ids)
+
+    monkeypatch.setattr(store, "name_and_language", one)
+    monkeypatch.setattr(store, "names_of", names)
+    tamil = registered("ta")
+    answer = book(slots[0], tamil)
+    assert (answer.status, answer.body["language"], answer.body["patientName"]) == (201, "ta", "Kavya S")
+    assert reads == ["name_and_language"]  # the answer's name came with the language: no second read
+    reads.clear()
+    asked = book(slots[1], tamil, language="hi")
+    assert (asked.status, asked.body["language"], asked.body["patientName"]) == (201, "hi", "Kavya S")
+    assert reads == ["names_of"]  # a language asked for: the name is read with the answer, once
+
+
 def test_a_register_that_cannot_be_read_books_in_the_default_never_refuses(
     slots: list[Slot], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tamil = registered("ta")
 
-    def unreachable(patient_id: str) -> Language | None:
+    def unreachable(patient_id: str) -> NameAndLanguage:
         raise DependencyUnavailable("mongo", "MongoDB unreachable: ServerSelectionTimeoutError")
 
-    monkeypatch.setattr(runtime.patient_store(), "language_of", unreachable)
+    monkeypatch.setattr(runtime.patient_store(), "name_and_language", unreachable)
     answer = book(slots[0], tamil)
     assert (answer.status, answer.body["status"], answer.body["language"]) == (201, "BOOKED", "en")
 

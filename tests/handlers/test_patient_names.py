@@ -94,13 +94,14 @@ def test_leave_and_the_waitlist_name_their_patients(asha: str, allocator: Alloca
 def test_a_register_that_cannot_be_read_answers_null_names_never_a_503(
     monkeypatch: pytest.MonkeyPatch, asha: str, slot: Slot
 ) -> None:
-    """The booking is written before its name is read: a lost register must not turn it into a 503 (contract:
-    a booking that was written is never answered 503)."""
+    """A lost register must not turn a booking into a 503 (contract: a booking that was written is never answered
+    503): neither the read that takes the patient's language and name before the write, nor one after it."""
 
     def unreachable(ids: object) -> dict[str, str]:
         raise DependencyUnavailable("mongo", "MongoDB unreachable: ServerSelectionTimeoutError")
 
     monkeypatch.setattr(runtime.patient_store(), "names_of", unreachable)
+    monkeypatch.setattr(runtime.patient_store(), "name_and_language", unreachable)
     answer = booked(slot, asha)
     assert (answer.body["status"], answer.body["token"], answer.body["patientName"]) == ("BOOKED", 1, None)
     assert on_slot("get_queue", slot.slot_id)["queue"][0]["patientName"] is None

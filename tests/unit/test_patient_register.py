@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from opd.domain.languages import Language
-from opd.domain.patients import Patient, Sex
+from opd.domain.patients import NameAndLanguage, Patient, Sex
 from opd.errors import NotFound, SlotBusy, ValidationFailed
 from opd.service import PatientRegister
 from opd.settings import Settings
@@ -35,9 +35,9 @@ class Records:
     def get(self, patient_id: str) -> Patient | None:
         return self.kept.get(patient_id)
 
-    def language_of(self, patient_id: str) -> Language | None:
+    def name_and_language(self, patient_id: str) -> NameAndLanguage:
         found = self.kept.get(patient_id)
-        return None if found is None else found.language
+        return NameAndLanguage() if found is None else NameAndLanguage(found.name, found.language)
 
     def update(self, before: Patient, after: Patient) -> Patient | None:
         self.updates += 1
@@ -143,4 +143,4 @@ def test_a_patients_language_is_read_from_their_record(records: Records) -> None
     register = PatientRegister(records, clock=lambda: NOW, new_id=ids("pt-1", "pt-2"))
     register.register({"name": "Kavya S", "language": "ta"})
     register.register({"name": "Ravi Kumar"})
-    assert [register.language_of(p) for p in ("pt-1", "pt-2", "pt-none")] == [Language.TA, None, None]
+    assert [register.name_and_language(p).language for p in ("pt-1", "pt-2", "pt-none")] == [Language.TA, None, None]

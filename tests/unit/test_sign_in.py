@@ -16,7 +16,7 @@ from opd.catalogs import preferred
 from opd.domain import Language, otp
 from opd.domain.languages import ranges
 from opd.domain.otp import CodeChallenge, CodeTicket, PendingSignIn
-from opd.domain.patients import Patient
+from opd.domain.patients import NameAndLanguage, Patient
 from opd.errors import DependencyUnavailable, InvalidCode, TooManyCodes
 from opd.messages import SIGN_IN_CODE, parts, sign_in_text
 from opd.ports import Tokens
@@ -281,9 +281,9 @@ class FakePatients:
     def get(self, patient_id: str) -> Patient | None:
         return self.records.get(patient_id)
 
-    def language_of(self, patient_id: str) -> Language | None:
+    def name_and_language(self, patient_id: str) -> NameAndLanguage:
         found = self.records.get(patient_id)
-        return None if found is None else found.language
+        return NameAndLanguage() if found is None else NameAndLanguage(found.name, found.language)
 
     def names_of(self, patient_ids: Any) -> dict[str, str]:
         return {}

@@ -37,7 +37,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from opd.domain.languages import Language
-from opd.domain.patients import SEARCH_LIMIT, Patient, Sex, search_key, search_keys
+from opd.domain.patients import SEARCH_LIMIT, NameAndLanguage, Patient, Sex, search_key, search_keys
 from opd.errors import DependencyUnavailable, OutcomeUnknown, PatientExists, WriteNotAcknowledged
 from opd.mongo import Document, insert_new, mongo_errors, utc
 
@@ -87,12 +87,13 @@ class PatientStore:
             found = self.collection.find_one({"_id": patient_id}, _NOT_READ)
         return None if found is None else patient_from_doc(found)
 
-    def language_of(self, patient_id: str) -> Language | None:
-        """The patient's language, where they are registered with one: one read by `_id` of that field alone."""
+    def name_and_language(self, patient_id: str) -> NameAndLanguage:
+        """The patient's name and language as registered: one read by `_id` of those two fields alone."""
         with mongo_errors():
-            found = self.collection.find_one({"_id": patient_id}, {"_id": 0, "language": 1})
-        code = None if found is None else found.get("language")
-        return Language(code) if isinstance(code, str) and code in Language else None
+            found = self.collection.find_one({"_id": patient_id}, {"_id": 0, "name": 1, "language": 1}) or {}
+        code = found.get("language")
+        language = Language(code) if isinstance(code, str) and code in Language else None
+        return NameAndLanguage(found.get("name") or None, language)
 
     def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
         """The name of each of these patients who is registered with one, by id: one `$in` on `_id`."""

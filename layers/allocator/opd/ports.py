@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from opd.domain import Booking, Doctor, Language, Relayed, Slot
+from opd.domain import Booking, Doctor, Relayed, Slot
 from opd.domain.otp import CodeTicket, PendingSignIn
-from opd.domain.patients import Patient
+from opd.domain.patients import NameAndLanguage, Patient
 from opd.eventbridge import Entry
 
 
@@ -212,8 +212,8 @@ class PatientRecords(Protocol):
 
     def get(self, patient_id: str) -> Patient | None: ...
 
-    def language_of(self, patient_id: str) -> Language | None:
-        """The registered patient's language; None for a patient with none, or not registered."""
+    def name_and_language(self, patient_id: str) -> NameAndLanguage:
+        """The registered patient's name and language; None for what the record lacks, both for no record."""
 
     def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
         """The names of those of these patients who are registered, by id."""

@@ -52,6 +52,15 @@ class Sex(StrEnum):
 
 
 @dataclass(frozen=True)
+class NameAndLanguage:
+    """What a booking takes from its patient's record: the name its answers show, the language of its SMS (each
+    None where the record has none, or there is no record)."""
+
+    name: str | None = None
+    language: Language | None = None
+
+
+@dataclass(frozen=True)
 class Patient:
     """One patient of the register. `name` is None only for a patient who signed in by phone and has not
     given it yet; every other field but the id and times may be unknown (None). `version` counts the record's

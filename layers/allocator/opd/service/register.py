@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from opd.domain import patients
-from opd.domain.languages import Language
-from opd.domain.patients import Patient
+from opd.domain.patients import NameAndLanguage, Patient
 from opd.errors import NotFound, OpdError, SlotBusy
 from opd.ports import PatientRecords
 from opd.service.ids import utc_now
@@ -57,10 +56,10 @@ class PatientRegister:
     def search(self, q: str) -> list[Patient]:
         return self.records.search(q)
 
-    def language_of(self, patient_id: str) -> Language | None:
-        """The patient's language in the register (a booking's, unless it asks for one); None for a patient
-        registered without one, or not registered."""
-        return self.records.language_of(patient_id)
+    def name_and_language(self, patient_id: str) -> NameAndLanguage:
+        """The patient's name and language in the register (a booking's language, unless it asks for one, and the
+        name its answer shows); None for what a record lacks, both for a patient not registered."""
+        return self.records.name_and_language(patient_id)
 
     def names_of(self, patient_ids: Iterable[str]) -> dict[str, str]:
         """The registered patients' names by id; an unregistered patient id is simply absent."""
