@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 # `make deploy-web` reads the outputs of this stack (samconfig.toml's stack_name).
 STACK ?= opd-token-service
 
-.PHONY: all setup test check sizes fmt lint typecheck unit pytest chromium axe sam-validate sam-build deploy-web serve invoke reset seed openapi demo bench clean
+.PHONY: all setup test check sizes fmt lint typecheck unit pytest chromium axe sam-validate sam-build deploy-web serve invoke reset seed backfill-reports openapi demo bench clean
 
 all: test
 
@@ -89,17 +89,18 @@ sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --cached
 	$(PY) -m devserver.layer_check .aws-sam/build/AllocatorLayer --arch aarch64
 
-# The pages to the stack's bucket (with their catalogs, i18n-<code>.json), with a config.json made from the
-# stack's outputs (web/config.json stays empty: that is the local setting), then a CloudFront invalidation.
+# The pages to the stack's bucket (with their catalogs, i18n-<code>.json, and web/vendor/: the slips' QR library
+# and its licence), with a config.json made from the stack's outputs (HospitalName included; web/config.json
+# stays empty: that is the local setting), then a CloudFront invalidation.
 # Needs the AWS CLI and a deployed stack.
 deploy-web:
 	@set -euo pipefail; \
 	output() { aws cloudformation describe-stacks --stack-name "$(STACK)" \
 	  --query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
 	bucket=$$(output WebBucketName); pages=$$(output WebUrl); \
-	aws s3 sync web/ "s3://$$bucket/" --delete --exclude '*' --include '*.html' --include '*.js' --include '*.css' --include 'i18n-*.json'; \
-	printf '{"apiBase": "%s", "cognitoDomain": "%s", "clientId": "%s", "redirectUri": "%s/desk.html"}\n' \
-	  "$$(output ApiUrl)" "$$(output CognitoDomain)" "$$(output DeskClientId)" "$$pages" \
+	aws s3 sync web/ "s3://$$bucket/" --delete --exclude '*' --include '*.html' --include '*.js' --include '*.css' --include 'i18n-*.json' --include 'vendor/*'; \
+	printf '{"apiBase": "%s", "cognitoDomain": "%s", "clientId": "%s", "redirectUri": "%s/desk.html", "hospitalName": "%s"}\n' \
+	  "$$(output ApiUrl)" "$$(output CognitoDomain)" "$$(output DeskClientId)" "$$pages" "$$(output HospitalName)" \
 	  | aws s3 cp - "s3://$$bucket/config.json" --content-type application/json; \
 	aws cloudfront create-invalidation --distribution-id "$$(output WebDistributionId)" --paths '/*' > /dev/null; \
 	echo "desk: $$pages/desk.html   board: $$pages/board.html?doctors=<doctor id>"
@@ -118,6 +119,16 @@ invoke: $(VENV)/.installed
 seed: $(VENV)/.installed
 	$(PY) -m demo.seed --url http://127.0.0.1:$(PORT)
 
+# Daily reports (issue 23) for past days that have none (from before the reports, or a sweeper stopped for over a
+# day): the sweeper's backfill event, run as `make invoke` runs it, against the database of MONGODB_URI (the runner's
+# or a deployed stack's). FROM and TO are clinic dates, at most 92 days (default: the 92 up to yesterday); a run that
+# answers "finished": false goes on with FROM=<its resumeFrom>. In AWS: invoke SweepNoShowsFunction with the same event.
+backfill-reports: $(VENV)/.installed
+	@if [ -z "$$MONGODB_URI" ]; then echo "usage: MONGODB_URI=mongodb://... make backfill-reports [FROM=YYYY-MM-DD] [TO=YYYY-MM-DD]" >&2; exit 2; fi
+	@event=$$(mktemp); trap 'rm -f "$$event"' EXIT; \
+	  FROM="$(FROM)" TO="$(TO)" $(PY) -c 'import json, os; print(json.dumps({"backfill": {k: os.environ[k.upper()] for k in ("from", "to") if os.environ[k.upper()]}}))' > "$$event"; \
+	  $(PY) -m devserver.invoke SweepNoShowsFunction "$$event"
+
 reset:
 	rm -rf .local/data
 
@@ -134,6 +145,7 @@ bench: $(VENV)/.installed sam-build
 	$(PY) benchmarks/round_trips.py
 	$(PY) benchmarks/sessions.py
 	$(PY) benchmarks/leave.py
+	$(PY) benchmarks/reports.py
 	$(PY) benchmarks/rush.py --repeats 5
 	$(PY) benchmarks/cold_start.py --built
 	$(PY) benchmarks/cost.py

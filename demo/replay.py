@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from demo import people
+from demo import counter, people
 from demo.checks import FinalView, Published
 from demo.client import Answer, OpdClient, at_once, expect, in_parallel
 from demo.day import (
@@ -66,6 +66,7 @@ class Clinic:
     phones: dict[str, str] = field(default_factory=dict)  # patientId -> the mobile number they registered with
     watching: dict[str, str] = field(default_factory=dict)  # slot -> the booking whose patient follows their place
     skipping: dict[str, str] = field(default_factory=dict)  # slot -> the patient who does not answer the first call
+    counter: Any = None  # what the registration counter did (demo.counter.CounterDay), once it has opened
 
     def rng(self, *names: object) -> random.Random:
         """Seeded per phase and slot, so rooms working side by side still draw the same."""
@@ -702,6 +703,7 @@ def doctor_leave(c: Clinic, afternoon: datetime) -> list[Event]:
 
 
 REPLAY: tuple[tuple[str, Callable[[Clinic], str]], ...] = (
+    (counter.PHASE, counter.registration_counter),
     (RUSH, morning_rush),
     (DOUBLE_CLICKS, double_clicks),
     (WAITLIST, waitlist),

@@ -17,8 +17,10 @@ from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
+from demo import counter
 from demo.checks import Check, check_day
 from demo.client import OpdClient, expect, in_parallel
+from demo.counter import counter_checks
 from demo.day import GRACE, TIERS, DayLog, Sessions, SlotPlan
 from demo.replay import REPLAY, Clinic, read_back, settle_bus
 from demo.report import day_figures, plot_timeline, report_text, slot_rows
@@ -242,6 +244,10 @@ def pictures(camera: Camera, clinic: Clinic, out: Path, shots: list[Path]) -> Ca
 
                 taken += camera.app(phone, code_of, at, out / "app.png", hindi=out / "app-hi.png")
                 taken += camera.status(code, at, out / "status.png", tamil=out / "status-ta.png")
+        elif name == "counter":
+            taken = [camera.counter_board(doctors, [counter.COUNTER], out / "board-counter.png")]
+        elif name == "slip":
+            taken = [camera.slip(clinic.counter.bookings[0], out / "slip.png")]
         else:
             taken = camera.board(doctors, day, at, out / "board-afternoon.png")
         shots.extend(taken)
@@ -300,11 +306,15 @@ def run_demo(
         progress.say("bus and SMS", f"{len(published.events)} events delivered, {len(published.sms)} SMS sent")
         finals = read_back(clinic, store)
         checks = check_day(clinic.log, finals, published)
+        if clinic.counter is not None:
+            checks.append(counter_checks(clinic.counter))
         bookings = sum(len(f.bookings) for f in finals.values())
         progress.say("read back", f"{len(finals)} slots, queues, waitlists, {bookings} bookings, the store's documents")
 
     rows = slot_rows(clinic.log, finals, published)
     figures = day_figures(clinic.log, finals, published, zone) | {"scenes": clinic.scene}
+    if clinic.counter is not None:
+        figures["counter"] = clinic.counter.figures()
     print()
     print(f"Clinic day {day} ({zone.key}), replayed {datetime.now(zone):%Y-%m-%d %H:%M} in {progress.seconds:.0f} s")
     print(report_text(rows, checks, figures))

@@ -35,6 +35,7 @@ TIMEOUT_MS = 15_000
 BOARD_SIZE = {"width": 1920, "height": 1080}  # a waiting-room screen
 DESK_SIZE = {"width": 1440, "height": 900}  # a reception PC
 PHONE_SIZE = {"width": 360, "height": 640}  # a patient's cheap phone
+SLIP_SIZE = {"width": 220, "height": 300}  # 58 mm thermal paper at 96 px per inch; the picture grows to the slip
 BOARD_LANG_EVERY = 3  # seconds the board shows each of its languages in the pictures
 
 
@@ -87,17 +88,29 @@ class Camera:
             self._playwright.stop()
             self._playwright = None
 
-    def _page(self, at: datetime, size: dict[str, int]) -> Any:
+    def _page(self, at: datetime | None, size: dict[str, int]) -> Any:
+        """A fresh page showing the clinic's time `at` (None: the real clock)."""
         context = self._open().new_context(base_url=self.base_url, timezone_id=self.zone, locale="en-GB", viewport=size)
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
-        page.clock.set_fixed_time(at)
+        if at is not None:
+            page.clock.set_fixed_time(at)
         return page
 
     def board(self, doctors: list[str], day: str, at: datetime, path: Path, hindi: Path | None = None) -> list[Path]:
         """The waiting-room board of the doctors in Hindi and English (`?lang=hi,en`, each in turn), once every
         column has its first answer: `path` as it shows English, and first `hindi` (when given) as it shows Hindi."""
         return self._on_thread(lambda: self._board(doctors, day, at, path, hindi))
+
+    def counter_board(self, doctors: list[str], counters: list[str], path: Path) -> Path:
+        """The waiting-room board with the registration counters beside the doctors (`?counters=`), in English, today
+        on the real clock: a counter's tokens are numbered by the real date (the demo's doctors work tomorrow)."""
+        return self._on_thread(lambda: self._counter_board(doctors, counters, path))
+
+    def slip(self, booking_id: str, path: Path, user: str = "desk-1") -> Path:
+        """The token slip the desk prints for a booking, as a 58 mm thermal printer gets it (print media). On the
+        real clock: the desk's sign-in expires an hour from now, and a page told tomorrow's time would be signed out."""
+        return self._on_thread(lambda: self._slip(booking_id, path, user))
 
     def desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str = "desk-1") -> Path:
         """The desk signed in as reception, the doctor's day shown and the slot selected with its queue."""
@@ -189,16 +202,48 @@ class Camera:
             page.context.close()
         return taken
 
+    def _counter_board(self, doctors: list[str], counters: list[str], path: Path) -> Path:
+        from playwright.sync_api import expect
+
+        page = self._page(None, BOARD_SIZE)
+        try:
+            page.goto(f"/board.html?doctors={','.join(doctors)}&counters={','.join(counters)}&lang=en")
+            expect(page.locator("#conn")).to_have_attribute("data-state", "ok")
+            expect(page.locator(f'[data-counter-id="{counters[0]}"] .calling-token')).not_to_be_empty()
+            page.screenshot(path=str(path))
+        finally:
+            page.context.close()
+        return path
+
+    def _slip(self, booking_id: str, path: Path, user: str) -> Path:
+        from playwright.sync_api import expect
+
+        page = self._page(None, DESK_SIZE)
+        try:
+            self._signed_in(page, user)  # the slip reads the booking with the desk's token (the tab's session)
+            page.set_viewport_size(SLIP_SIZE)
+            page.emulate_media(media="print")
+            page.goto(f"/slip.html?booking={booking_id}&paper=58&print=0")
+            expect(page.locator("body")).to_have_attribute("data-state", "ready")
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.context.close()
+        return path
+
+    @staticmethod
+    def _signed_in(page: Any, user: str) -> None:
+        page.goto("/desk.html")
+        page.select_option("#signin-role", "reception")
+        page.fill("#signin-user", user)
+        page.click("#signin")
+        page.wait_for_selector("#main:not([hidden])")
+
     def _desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str) -> Path:
         from playwright.sync_api import expect
 
         page = self._page(at, DESK_SIZE)
         try:
-            page.goto("/desk.html")
-            page.select_option("#signin-role", "reception")
-            page.fill("#signin-user", user)
-            page.click("#signin")
-            page.wait_for_selector("#main:not([hidden])")
+            self._signed_in(page, user)
             page.fill("#doctor", doctor)
             page.fill("#day", day)
             page.click("#load-day")

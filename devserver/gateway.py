@@ -2,7 +2,8 @@
 
 Routing and auth come from template.yaml; the function runs in a local Lambda environment.
 The local-only endpoints (`/_local/token`, `/_local/sweep`, `/_local/events`, `/_local/sms`,
-`/_local/relay`, `/_local/processes`, `/docs`, `/openapi.json`) live here too.
+`/_local/relay`, `/_local/processes`, `/docs`, `/openapi.json`) live here too, and `/_local/abdm/*`
+is devserver/abdm.py's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from devserver.abdm import LocalAbdm
 from devserver.apigw import HttpAnswer, HttpRequest, answer_from_result, http_api_event, json_answer
 from devserver.auth import InvalidToken, JwtVerifier
 from devserver.busprocess import BusProcess
@@ -112,6 +114,7 @@ class Gateway:
     web_root: Path | None = None  # the pages (web/), served at this origin as CloudFront serves them in AWS
     bus: BusProcess | None = None  # the local EventBridge and SNS (moto), and the bus's own process
     processes: Callable[[], dict[str, list[int]]] | None = None  # the stack's process ids, by role
+    abdm: LocalAbdm | None = None  # the fake ABDM gateway's /_local/abdm/* endpoints
 
     def handle(self, request: HttpRequest) -> HttpAnswer:
         try:
@@ -206,6 +209,8 @@ class Gateway:
             # For the benchmarks' CPU and memory figures (/proc/<pid>/stat): this machine's process ids by
             # role: gateway, routes, notifier, relay, bus, moto, nx-27017, redis-server (our own servers only).
             return json_answer(200, {"processes": self.processes()})
+        if self.abdm is not None and request.path.startswith("/_local/abdm/"):
+            return self.abdm.answer(request)
         if endpoint == ("GET", "/openapi.json"):
             return self._openapi(request)
         if endpoint in (("GET", "/docs"), ("GET", "/docs/")):

@@ -5,7 +5,8 @@ It starts what it needs and stops it again: its own redis-server and nx-27017 (d
 in a process of its own (devserver/motoserver.py): the local Cognito that issues the tokens it checks,
 and EventBridge, SQS and SNS; the bus in a process of its own with the notifier's and the relay's Lambda
 environments (the SMS notifier's delivery, the relay every minute: devserver/bus.py, busprocess.py),
-and the Lambda environments the routes run in. `GET /_local/processes` names each process's id.
+a fake ABDM gateway and the on-share queue delivered to its consumer (devserver/abdm.py), and the Lambda
+environments the routes run in. `GET /_local/processes` names each process's id.
 
 In-process use (tests, the demo): `with start_stack(port=0, data_dir=tmp) as stack: stack.url ...`.
 """
@@ -32,6 +33,7 @@ from types import FrameType, TracebackType
 import h11
 
 from devserver import REPO_ROOT, make_importable
+from devserver import abdm as local_abdm
 from devserver import bus as local_bus
 from devserver import template as templates
 from devserver.apigw import HttpAnswer, HttpRequest, json_answer
@@ -191,6 +193,7 @@ class LocalStack:
     bus: BusProcess
     processes: Callable[[], dict[str, list[int]]]  # process ids by role, as `GET /_local/processes` answers
     _resources: contextlib.ExitStack
+    abdm: local_abdm.FakeAbdmGateway | None = None  # the fake ABDM gateway (tests make it refuse on-shares)
 
     def token(self, role: str, user: str) -> str:
         """The same token `POST /_local/token` gives, without the HTTP round trip."""
@@ -243,6 +246,7 @@ def start_stack(
         sweeper = templates.function_named(template, "sweep_no_shows", repo_root)
         relay = templates.function_named(template, "relay_events", repo_root)
         notifier = templates.function_named(template, "notify_sms", repo_root)
+        on_share = templates.function_named(template, "abdm_on_share", repo_root)
         # moto's server (Cognito, the bus, SQS, SNS) gets its port now, so the route environments can start
         # while it comes up.
         moto_endpoint = f"http://127.0.0.1:{free_port()}"
@@ -254,6 +258,13 @@ def start_stack(
         environ = {**templates.plain_environment(template), **LOCAL_DEFAULTS, "PUBLIC_URL": own_url, **os.environ}
         environ |= {"REDIS_URL": redis_url, "MONGODB_URI": mongodb_uri, "OPD_AUTH": "on" if auth else "off"}
         environ |= local_bus.environment(moto_endpoint, bus_name)
+        # ABDM Scan & Share: the fake gateway (its keys, sessions, on-share receiver), and the on-share queue in moto.
+        abdm_gateway = local_abdm.FakeAbdmGateway().serve()
+        resources.callback(abdm_gateway.stop)
+        on_share_queue = f"{bus_name}-abdm-on-share"
+        environ |= local_abdm.environment(
+            abdm_gateway.url, moto_endpoint, local_abdm.queue_url(moto_endpoint, on_share_queue)
+        )
         front_port = free_port()  # their Cognito: moto, and its custom flow (devserver/customauth.py)
         environ |= cognito_environment(front_port)
         if database:
@@ -271,6 +282,15 @@ def start_stack(
         own["moto"] = [cognito.server.pid]
         front = CustomAuthFront(cognito, triggers.invoke, port=front_port).serve()
         resources.callback(front.stop)
+        # The on-share consumer in an environment of its own, as Lambda's SQS event source invokes it.
+        consumer = EnvironmentPool(environ, size=1, preload=[on_share.module])
+        resources.callback(consumer.close)
+        on_shares = local_abdm.OnShareDelivery.as_template_has_it(
+            template, moto_endpoint, on_share_queue, lambda event: consumer.invoke(on_share, event)
+        )
+        on_shares.set_up()
+        on_shares.start()
+        resources.callback(on_shares.stop)
         events = BusProcess(
             BusConfig(
                 endpoint=cognito.endpoint,
@@ -289,6 +309,7 @@ def start_stack(
 
         def processes() -> dict[str, list[int]]:
             functions = {"gateway": [os.getpid()], "routes": pool.pids(), "triggers": triggers.pids()}
+            functions["abdm"] = consumer.pids()  # the on-share consumer's environment, once started
             return {**functions, **events.pids(), **own}
 
         server.gateway = Gateway(
@@ -304,6 +325,7 @@ def start_stack(
             web_root=repo_root / "web",
             bus=events,
             processes=processes,
+            abdm=local_abdm.LocalAbdm(abdm_gateway, own_url),
         )
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="opd-api", daemon=True
@@ -321,6 +343,7 @@ def start_stack(
             bus=events,
             processes=processes,
             _resources=resources.pop_all(),
+            abdm=abdm_gateway,
         )
     return stack
 

@@ -17,8 +17,9 @@ export class ApiError extends Error {
 }
 
 // web/config.json, filled by the deploy step; every field empty = local (same origin, local sign-in).
+// hospitalName: the name the token slips print (the local server fills it from HOSPITAL_NAME).
 export async function loadConfig(url = "config.json") {
-  const empty = { apiBase: "", cognitoDomain: "", clientId: "", redirectUri: "" };
+  const empty = { apiBase: "", cognitoDomain: "", clientId: "", redirectUri: "", hospitalName: "" };
   try {
     const res = await fetch(url, { cache: "no-store" });
     if (!res.ok) return empty;

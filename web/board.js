@@ -1,6 +1,8 @@
-// The waiting-room board: board.html?doctors=<id>,<id>[&date=YYYY-MM-DD][&names=Dr Rao,Dr Iyer][&lang=hi,en]
-// [&langEvery=8][&api=<base>]
-// Polls GET /boards/{doctorId}?date= (public) every 2.5 s per doctor. A newly called token pulses
+// The waiting-room board: board.html?doctors=<id>,<id>[&counters=reg-1,reg-2][&date=YYYY-MM-DD]
+// [&names=Dr Rao,Dr Iyer][&lang=hi,en][&langEvery=8][&api=<base>]
+// Polls GET /boards/{doctorId}?date= (public) every 2.5 s per doctor, and GET /boards/counters/{counterId}?date=
+// per registration counter (its column beside the doctors': its name, the label called, the next ones, how many
+// wait). A newly called token pulses
 // for 10 s, stays highlighted, is spoken (speechSynthesis) and announced to screen readers.
 // With ?lang= (one or more of i18n.js's languages, default en) the labels are shown in each language in turn,
 // langEvery seconds each (default 8), and each new call is spoken in each language in turn, with a voice of
@@ -18,6 +20,7 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 const params = new URLSearchParams(location.search);
 const doctors = [...new Set((params.get("doctors") || "").split(",").map((s) => s.trim()))].filter((s) => ID.test(s));
+const counters = [...new Set((params.get("counters") || "").split(",").map((s) => s.trim()))].filter((s) => ID.test(s));
 const names = (params.get("names") || "").split(",").map((s) => s.trim());
 const fixedDate = DATE.test(params.get("date") || "") ? params.get("date") : null;
 const languages = [...new Set((params.get("lang") || "").split(",").map(known).filter(Boolean))];
@@ -134,7 +137,7 @@ function setUpSoundButton() {
 
 // ---- columns --------------------------------------------------------------------------------
 const board = $("board");
-const columns = doctors.map((id, i) => {
+const doctorColumns = doctors.map((id, i) => {
   const el = $("column-template").content.firstElementChild.cloneNode(true);
   const q = (sel) => el.querySelector(sel);
   el.dataset.doctorId = id;
@@ -142,6 +145,8 @@ const columns = doctors.map((id, i) => {
   q(".doctor-name").textContent = name;
   el.setAttribute("aria-label", name);
   return {
+    kind: "doctor",
+    url: path`/boards/${id}`,
     id,
     name,
     room: null,
@@ -164,6 +169,83 @@ const columns = doctors.map((id, i) => {
     why: null, // why the last poll failed: {network} | {status} | {unreadable}, or null
   };
 });
+
+// A registration counter's column: its name (the id until the first answer names it), the label called, the next.
+const counterColumns = counters.map((id) => {
+  const el = $("counter-template").content.firstElementChild.cloneNode(true);
+  const q = (sel) => el.querySelector(sel);
+  el.dataset.counterId = id;
+  q(".doctor-name").textContent = id;
+  el.setAttribute("aria-label", id);
+  return {
+    kind: "counter",
+    url: path`/boards/counters/${id}`,
+    id,
+    name: id,
+    el,
+    nameEl: q(".doctor-name"),
+    calling: q(".calling"),
+    token: q(".calling-token"),
+    next: q(".next-tokens"),
+    waiting: q(".waiting"),
+    stale: q(".stale"),
+    lastCallKey: undefined,
+    freshTimer: 0,
+    lastOk: null,
+    view: null,
+    why: null,
+  };
+});
+const columns = [...doctorColumns, ...counterColumns];
+
+// The next tokens or labels (up to 5), "—" for none.
+function showNext(col, next) {
+  col.next.replaceChildren(
+    ...(next.length ? next : [null]).map((n) => {
+      const li = document.createElement("li");
+      li.textContent = n == null ? "—" : String(n);
+      if (n == null) li.className = "is-empty";
+      return li;
+    }),
+  );
+}
+
+// Marks a new call (a key not called at the last successful poll; never on the first load): the 10 s pulse.
+// True when it is new, to be announced.
+function markFresh(col, key) {
+  const isNew = col.lastCallKey !== undefined && key !== null && key !== col.lastCallKey;
+  col.lastCallKey = key;
+  if (isNew) {
+    col.calling.classList.remove("is-fresh");
+    void col.calling.offsetWidth; // restart the animation
+    col.calling.classList.add("is-fresh");
+    clearTimeout(col.freshTimer);
+    col.freshTimer = setTimeout(() => col.calling.classList.remove("is-fresh"), FRESH_MS);
+    return true;
+  }
+  if (key === null) col.calling.classList.remove("is-fresh");
+  return false;
+}
+
+// A counter's board: {counterId, name, date, calling: label or null, next: [labels], waiting}.
+function renderCounter(col, data) {
+  if (!data || typeof data !== "object" || !Array.isArray(data.next)) throw new TypeError("not a counter's board");
+  const name = typeof data.name === "string" && data.name.trim() ? data.name.trim() : col.id;
+  if (name !== col.name) {
+    col.name = name;
+    col.nameEl.textContent = name;
+    col.el.setAttribute("aria-label", name);
+  }
+  const calling = typeof data.calling === "string" && data.calling ? data.calling : null;
+  col.view = { waiting: Number.isInteger(data.waiting) ? data.waiting : 0 };
+  paint(col);
+  col.token.textContent = calling ?? "—";
+  col.token.classList.toggle("is-empty", calling == null);
+  col.token.classList.toggle("is-long", calling != null && calling.length > 5);
+  col.calling.classList.toggle("is-calling", calling != null);
+  showNext(col, data.next.slice(0, 5));
+  return markFresh(col, calling == null ? null : `${data.date}#${calling}`) ? calling : null;
+}
 
 // The directory's name and room (GET /boards answers doctorName and room; an id with no record
 // answers doctorName = the id and room null: then the id made readable, or ?names=).
@@ -212,47 +294,29 @@ function render(col, data, now) {
   col.token.classList.toggle("is-empty", calling == null);
   col.calling.classList.toggle("is-calling", calling != null);
 
-  const next = onLeave ? [] : (slot?.next || []).slice(0, 5);
-  col.next.replaceChildren(
-    ...(next.length ? next : [null]).map((n) => {
-      const li = document.createElement("li");
-      li.textContent = n == null ? "—" : String(n);
-      if (n == null) li.className = "is-empty";
-      return li;
-    }),
-  );
+  showNext(col, onLeave ? [] : (slot?.next || []).slice(0, 5));
 
   // A new call: a token being called that was not being called at the last successful poll.
-  const key = calling == null ? null : `${slot.slotId}#${calling}`;
-  const isNew = col.lastCallKey !== undefined && key !== null && key !== col.lastCallKey;
-  col.lastCallKey = key;
-  if (isNew) {
-    col.calling.classList.remove("is-fresh");
-    void col.calling.offsetWidth; // restart the animation
-    col.calling.classList.add("is-fresh");
-    clearTimeout(col.freshTimer);
-    col.freshTimer = setTimeout(() => col.calling.classList.remove("is-fresh"), FRESH_MS);
-    return calling;
-  }
-  if (key === null) col.calling.classList.remove("is-fresh");
-  return null;
+  return markFresh(col, calling == null ? null : `${slot.slotId}#${calling}`) ? calling : null;
 }
 
 // A column's words in the language shown (again at each change of language).
 function paint(col) {
-  col.roomEl.textContent = col.room ? t("board.room", { room: col.room }) : "";
   const v = col.view;
-  if (v) {
+  if (col.kind === "counter") {
+    if (v) col.waiting.textContent = v.waiting === 0 ? t("board.noneWaiting") : tn("board.waiting", v.waiting);
+  } else if (v) {
     const when = v.when;
     col.time.textContent = !when ? "" : when.key ? t(when.key, { id: col.id, time: when.time }) : when.time;
     col.delay.textContent = v.delayMinutes > 0 ? t("board.late", { minutes: v.delayMinutes }) : t("board.lateUnknown");
     col.waiting.textContent = v.waiting === 0 ? t("board.noneWaiting") : tn("board.waiting", v.waiting);
   }
+  if (col.roomEl) col.roomEl.textContent = col.room ? t("board.room", { room: col.room }) : "";
   if (col.why) {
     const why = col.why.network
       ? t("board.connectionLost")
       : col.why.status
-        ? t("board.noAnswer", { status: col.why.status })
+        ? t(col.kind === "counter" ? "board.counterNoAnswer" : "board.noAnswer", { status: col.why.status })
         : t("board.unreadable");
     col.stale.textContent = col.lastOk ? t("board.staleSince", { why, time: hhmmss(col.lastOk) }) : t("board.stale", { why });
   }
@@ -323,7 +387,7 @@ async function poll() {
     columns.forEach((c) => (c.lastCallKey = undefined));
   }
   const results = await Promise.allSettled(
-    columns.map((c) => api.get(path`/boards/${c.id}` + `?date=${encodeURIComponent(date)}`)),
+    columns.map((c) => api.get(c.url + `?date=${encodeURIComponent(date)}`)),
   );
   const now = Date.now();
   const called = [];
@@ -333,7 +397,7 @@ async function poll() {
     let reason = r.reason;
     if (r.status === "fulfilled") {
       try {
-        const token = render(col, r.value, now);
+        const token = col.kind === "counter" ? renderCounter(col, r.value) : render(col, r.value, now);
         if (token != null) called.push({ col, token });
         col.lastOk = new Date(now);
         col.why = null;
@@ -365,12 +429,23 @@ function announce(called) {
     ...languages.flatMap((code, i) => {
       const part = document.createElement("span");
       part.lang = code;
-      part.textContent = called.map(({ col, token }) => t("board.announce", { doctor: col.name, token }, code)).join(". ");
+      part.textContent = called
+        .map(({ col, token }) =>
+          col.kind === "counter"
+            ? t("board.counter.announce", { counter: col.name, label: token }, code)
+            : t("board.announce", { doctor: col.name, token }, code),
+        )
+        .join(". ");
       return i === 0 ? [part] : [" ", part];
     }),
   );
   for (const { col, token } of called) {
     for (const code of languages) {
+      if (col.kind === "counter") {
+        // "R-7" is said "R 7": a voice would read the hyphen as "minus".
+        say(t("board.counter.say", { label: String(token).replace(/-/g, " "), counter: col.name }, code), code);
+        continue;
+      }
       const values = { token, room: col.room, doctor: col.name };
       say(t(col.room ? "board.say.room" : "board.say.noRoom", values, code), code);
     }
@@ -399,13 +474,14 @@ async function main() {
   await loadLanguages(languages);
   await useLanguage(languages[0]);
   paintAll();
-  if (!doctors.length) {
-    $("board-empty").textContent = "No doctors chosen: open this page as board.html?doctors=dr-1,dr-2";
+  if (!columns.length) {
+    $("board-empty").textContent = "No doctors or counters chosen: open this page as board.html?doctors=dr-1,dr-2&counters=reg-1";
     $("conn").textContent = "";
     return;
   }
   const cfg = await loadConfig();
   api = createClient({ base: resolveApiBase({ configBase: cfg.apiBase }), timeoutMs: 4000 });
+  if (counters.length) board.dataset.i18nLabel = "board.doctorsAndCounters"; // the columns' landmark names both
   layout();
   window.addEventListener("resize", layout);
   board.replaceChildren(...columns.map((c) => c.el));

@@ -30,11 +30,20 @@
 //                 li[data-field]), #status (role=status: the last success, in words),
 //                 #log (the last 12 messages, newest first)
 //   admin-only    [data-admin-only] elements are hidden unless the role is admin (display only)
+//   slips         #slip-paper (58|80, kept in localStorage); button[data-action=print-slip] on a queue row
+//                 (data-booking-id) or a counter token's row (data-counter-number): opens slip.html in the
+//                 window "opd-slip"
+//   counter       #counter (+ #counter-list: the last counters used), #load-counter, #counter-info,
+//                 #counter-panel, #counter-patient-search, #counter-patient-results button[data-patient-id],
+//                 #counter-patient, #counter-patient-clear, #counter-issue, #counter-call-next,
+//                 #counter-refresh, #counter-summary, #counter-queue-body tr[data-counter-number][data-label]
+//                 [data-status][data-source] (a source ABDM row has .badge-abdm)
 // Shortcuts: Alt+Shift+D doctor id, Alt+Shift+B patient id (book), Alt+Shift+N call next.
 //
 // Fetches: GET /doctors/{id}/slots?date= on "Show slots", after every action and every 15 s;
 // GET /slots/{id}/queue and /waitlist on select, after every action and every 5 s (paused while
-// typing, while a dialog is open, while an action runs, and while the tab is hidden).
+// typing, while a dialog is open, while an action runs, and while the tab is hidden); the same for a
+// counter's GET /counters/{id}/queue (and its name, GET /boards/counters/{id}).
 import { ApiError, createClient, describeError, loadConfig, path, resolveApiBase } from "./api.js";
 import * as auth from "./auth.js";
 import { $, el, hhmm, pad, plural, todayStr, uuid } from "./ui.js";
@@ -103,6 +112,11 @@ const state = {
   doctors: [], // GET /doctors: the directory
   seen: new Map(), // bookingId -> the last state this desk saw of a booking of the selected slot
   finished: {}, // slotId -> [Booking]: what this desk saw finish today (the API has no such list)
+  counter: "", // the registration counter shown
+  counterName: "", // its name (GET /boards/counters/{id}), "" until known
+  counterDay: "", // the clinic day of its tokens, as the API answered it
+  counterTokens: [], // GET /counters/{id}/queue: today's tokens in number order
+  counterPatient: null, // {patientId, name}: the patient the next counter token is for, or null
 };
 let api;
 
@@ -235,6 +249,7 @@ function afterSignIn() {
   loadDoctors();
   if ($("doctor").value.trim()) loadDay();
   else $("doctor").focus();
+  if ($("counter").value.trim()) loadCounter(); // the counter this desk worked last
 }
 
 function signOutClick() {
@@ -544,7 +559,7 @@ function renderQueue() {
             el("td", { className: "status", "data-label": "status" }, STATUS_WORDS[b.status] || b.status, b.skips ? el("span", { className: "hint" }, ` skipped ${b.skips}×`) : null),
             el("td", { className: "ahead", "data-label": "ahead" }, ahead(b)),
             el("td", { className: "estimate", "data-label": "expected call" }, b.status === "CALLED" ? "" : when(b.estimatedCallAt)),
-            el("td", { className: "actions-cell" }, el("div", { className: "actions" }, ...actionButtons(b))),
+            el("td", { className: "actions-cell" }, el("div", { className: "actions" }, ...actionButtons(b), slipButton({ bookingId: b.bookingId }, `token ${b.token}`))),
           ),
         )
       : [el("tr", {}, el("td", { colspan: 7, className: "empty" }, "No one in the queue"))]),
@@ -573,6 +588,7 @@ function renderQueue() {
 function rememberFocus() {
   const a = document.activeElement;
   if (!a || a === document.body || !a.dataset?.action) return null;
+  if (a.dataset.counterNumber) return [`button[data-action="${CSS.escape(a.dataset.action)}"][data-counter-number="${CSS.escape(a.dataset.counterNumber)}"]`];
   if (a.dataset.bookingId) {
     const id = CSS.escape(a.dataset.bookingId);
     return [`button[data-action="${CSS.escape(a.dataset.action)}"][data-booking-id="${id}"]`, `button[data-booking-id="${id}"]`];
@@ -657,6 +673,7 @@ async function bookingAction(button) {
   const action = button.dataset.action;
   const id = button.dataset.bookingId;
   const b = findBooking(id) || { bookingId: id, token: null, patientId: null };
+  if (action === "print-slip") return printSlip({ booking: id }, `token ${b.token}`);
   if (action === "reschedule") return openReschedule(b, button);
   if ((action === "cancel" || action === "no-show") && !(await confirmAction(consequence(action, b)))) {
     ok(`Nothing changed: ${nameOf(b).replace(/^T/, "t")} kept`);
@@ -754,43 +771,47 @@ async function book(e) {
 }
 
 // ---- patients: search as you type, pick, or register -------------------------------------------
-let searchSeq = 0;
-let searchTimer = 0;
 const lastDigits = (phone) => (phone ? `phone …${String(phone).slice(-4)}` : "no phone");
 
-function searchPatients() {
-  clearTimeout(searchTimer);
-  const q = $("patient-search").value.trim();
-  const seq = ++searchSeq;
-  if (q.length < 2) {
-    $("patient-results").replaceChildren();
-    return;
-  }
-  searchTimer = setTimeout(async () => {
-    try {
-      const data = await api.get(`/patients?q=${encodeURIComponent(q)}`);
-      if (seq !== searchSeq) return; // a later search is on its way
-      const found = Array.isArray(data?.patients) ? data.patients : [];
-      $("patient-results").replaceChildren(
-        ...(found.length
-          ? found.map((p) =>
-              el(
-                "li",
-                {},
-                el(
-                  "button",
-                  { type: "button", className: "secondary", dataset: { patientId: p.patientId, action: "pick-patient" } },
-                  [p.name || "(no name yet)", lastDigits(p.phone), p.yearOfBirth ? `born ${p.yearOfBirth}` : null].filter(Boolean).join(" · "),
-                ),
-              ),
-            )
-          : [el("li", { className: "empty" }, `No patient found for “${q}”: register them below`)]),
-      );
-      $("patient-results").found = found;
-    } catch (err) {
-      if (seq === searchSeq) fail(err, { prefix: "Patient search" });
+// Search as you type (GET /patients?q=), for the booking form and for a counter's token: each box its own list,
+// and `empty` says what to do when no one is found.
+function patientSearch(input, results, empty) {
+  let searchSeq = 0;
+  let searchTimer = 0;
+  return () => {
+    clearTimeout(searchTimer);
+    const q = input.value.trim();
+    const seq = ++searchSeq;
+    if (q.length < 2) {
+      results.replaceChildren();
+      return;
     }
-  }, 250);
+    searchTimer = setTimeout(async () => {
+      try {
+        const data = await api.get(`/patients?q=${encodeURIComponent(q)}`);
+        if (seq !== searchSeq) return; // a later search is on its way
+        const found = Array.isArray(data?.patients) ? data.patients : [];
+        results.replaceChildren(
+          ...(found.length
+            ? found.map((p) =>
+                el(
+                  "li",
+                  {},
+                  el(
+                    "button",
+                    { type: "button", className: "secondary", dataset: { patientId: p.patientId, action: "pick-patient" } },
+                    [p.name || "(no name yet)", lastDigits(p.phone), p.yearOfBirth ? `born ${p.yearOfBirth}` : null].filter(Boolean).join(" · "),
+                  ),
+                ),
+              )
+            : [el("li", { className: "empty" }, `No patient found for “${q}”: ${empty}`)]),
+        );
+        results.found = found;
+      } catch (err) {
+        if (seq === searchSeq) fail(err, { prefix: "Patient search" });
+      }
+    }, 250);
+  };
 }
 
 function pickPatient(p) {
@@ -1044,6 +1065,217 @@ async function recordLeave(e) {
   }, { prefix: "Record leave", fields: { date: $("leave-date"), reason: $("leave-reason") } });
 }
 
+// ---- token slips ------------------------------------------------------------------------------
+const PAPER_KEY = "opd.desk.paper";
+
+// slip.html in a window of its own, the same one slip after slip ("opd-slip"). A window the desk opens gets a
+// copy of this tab's sessionStorage, so the slip reads the booking or the counter's queue with the desk's token.
+function printSlip(query, what) {
+  const q = new URLSearchParams({ ...query, paper: $("slip-paper").value === "80" ? "80" : "58" });
+  const base = new URLSearchParams(location.search).get("api");
+  if (base) q.set("api", base); // the same API as the desk (slip.js takes only a same-origin or configured one)
+  const opened = window.open(`slip.html?${q}`, "opd-slip");
+  if (!opened) {
+    fail(new Error(`The slip for ${what} could not open: allow pop-ups for the desk, then press Print slip again`));
+    return;
+  }
+  ok(`Slip for ${what} opened for printing`);
+}
+
+function slipButton(query, what) {
+  return el(
+    "button",
+    {
+      type: "button",
+      className: "secondary",
+      dataset: { action: "print-slip", ...(query.bookingId ? { bookingId: query.bookingId } : { counterNumber: String(query.number) }) },
+      "aria-label": `Print slip for ${what}`,
+    },
+    "Print slip",
+  );
+}
+
+// ---- registration counters ------------------------------------------------------------------
+const COUNTER_KEY = "opd.desk.counter"; // the last counter shown
+const COUNTERS_KEY = "opd.desk.counters"; // the last few, for the list under the field
+const COUNTER_STATUS = { WAITING: "Waiting", CALLED: "Called (at the counter)", SERVED: "Served", EXPIRED: "Expired" };
+const ACTIVE_TOKEN = new Set(["WAITING", "CALLED"]);
+const counterName = () => state.counterName || state.counter;
+
+function storedCounters() {
+  try {
+    const list = JSON.parse(localStorage.getItem(COUNTERS_KEY) || "[]");
+    return Array.isArray(list) ? list.filter((x) => typeof x === "string" && /^[A-Za-z0-9._:-]{1,64}$/.test(x)) : [];
+  } catch {
+    return [];
+  }
+}
+
+function rememberCounter(id) {
+  const list = [id, ...storedCounters().filter((x) => x !== id)].slice(0, 8);
+  try {
+    localStorage.setItem(COUNTER_KEY, id);
+    localStorage.setItem(COUNTERS_KEY, JSON.stringify(list));
+  } catch {
+    /* private mode: the field keeps it for now */
+  }
+  $("counter-list").replaceChildren(...list.map((x) => el("option", { value: x })));
+}
+
+// A counter's errors in the desk's words: its day full is not a doctor's.
+function counterError(err) {
+  if (err instanceof ApiError && err.code === "DAY_FULL") return new Error("This counter has given all the tokens it can today");
+  return err;
+}
+
+async function loadCounter(e) {
+  e?.preventDefault();
+  if (!checkForm($("counter-form"))) return;
+  const id = $("counter").value.trim();
+  if (id !== state.counter) {
+    state.counter = id;
+    state.counterName = "";
+    state.counterTokens = [];
+  }
+  rememberCounter(id);
+  await run($("load-counter"), async () => {
+    await fetchCounter();
+    $("counter-panel").hidden = false;
+    if (e) ok(`${counterName()}: ${counterSummary()}`); // not after sign-in, where the doctor's day speaks
+  }, { prefix: "Could not load the counter", fields: { counterId: $("counter") } });
+}
+
+// Today's tokens (the API's today, the clinic's) and the counter's name; a name that cannot be read is not an error.
+async function fetchCounter() {
+  const id = state.counter;
+  if (!id) return;
+  const [q, b] = await Promise.allSettled([api.get(path`/counters/${id}/queue`), api.get(path`/boards/counters/${id}`)]);
+  if (id !== state.counter) return; // another counter was chosen meanwhile
+  if (q.status === "rejected") throw q.reason;
+  state.counterTokens = Array.isArray(q.value?.tokens) ? q.value.tokens : [];
+  state.counterDay = q.value?.date || todayStr();
+  const name = b.status === "fulfilled" ? b.value?.name : null;
+  if (typeof name === "string" && name.trim()) state.counterName = name.trim();
+  renderCounter();
+  $("counter-refresh-state").textContent = `Updated ${hhmmss()}`;
+}
+
+// "calling R-3, 4 waiting, 9 issued today"
+function counterSummary() {
+  const tokens = state.counterTokens;
+  const calling = tokens.find((t) => t.status === "CALLED");
+  const waiting = tokens.filter((t) => t.status === "WAITING").length;
+  return [calling ? `calling ${calling.label}` : "no one called", `${waiting} waiting`, `${tokens.length} issued today`].join(", ");
+}
+
+function renderCounter() {
+  const focus = rememberFocus();
+  $("counter-info").textContent = state.counterName && state.counterName !== state.counter ? state.counterName : `${state.counter}: no name recorded (it works as it is)`;
+  $("counter-summary").textContent = `${counterName()}: ${counterSummary()}`;
+  const tokens = state.counterTokens;
+  $("counter-queue-body").replaceChildren(
+    ...(tokens.length
+      ? tokens.map((t) =>
+          el(
+            "tr",
+            {
+              dataset: { counterNumber: String(t.number), label: t.label, status: t.status, source: t.source },
+              className: `status-${String(t.status).toLowerCase()}`,
+            },
+            el("th", { scope: "row", className: "token" }, el("span", { className: "cell-label" }, "Token "), t.label),
+            el("td", { className: "patient", "data-label": "patient" }, t.patientName || t.patientId || "not given"),
+            el(
+              "td",
+              { "data-label": "source" },
+              t.source === "ABDM" ? el("span", { className: "badge badge-abdm" }, "ABDM Scan & Share") : "Desk",
+            ),
+            el("td", { className: "status", "data-label": "status" }, COUNTER_STATUS[t.status] || t.status),
+            el("td", { "data-label": "issued" }, hhmm(t.createdAt)),
+            el(
+              "td",
+              { className: "actions-cell" },
+              el("div", { className: "actions" }, ACTIVE_TOKEN.has(t.status) ? slipButton({ number: t.number }, `token ${t.label}`) : null),
+            ),
+          ),
+        )
+      : [el("tr", {}, el("td", { colspan: 6, className: "empty" }, "No token issued today"))]),
+  );
+  restoreFocus(focus, $("counter-queue"));
+}
+
+function pickCounterPatient(p) {
+  state.counterPatient = { patientId: p.patientId, name: p.name };
+  $("counter-patient").textContent = `Token for ${[p.name || "(no name yet)", lastDigits(p.phone)].join(", ")}`;
+  $("counter-patient-results").replaceChildren();
+  $("counter-patient-search").value = "";
+  $("counter-patient-clear").hidden = false;
+  $("counter-issue").focus();
+}
+
+function clearCounterPatient() {
+  state.counterPatient = null;
+  $("counter-patient").textContent = "No patient chosen: the token is for whoever is at the counter";
+  $("counter-patient-clear").hidden = true;
+}
+
+async function issueCounterToken(e) {
+  e?.preventDefault();
+  if (!state.counter) return;
+  const body = state.counterPatient ? { patientId: state.counterPatient.patientId } : {};
+  await run($("counter-issue"), async () => {
+    let t;
+    try {
+      t = await api.post(path`/counters/${state.counter}/tokens`, body);
+    } catch (err) {
+      throw counterError(err);
+    } finally {
+      await fetchCounter().catch(() => {});
+    }
+    clearCounterPatient();
+    ok(`Token ${t.label} issued${t.patientName ? ` for ${t.patientName}` : ""} at ${counterName()}: print its slip from the list`);
+    // Next, most often: its slip.
+    $("counter-queue-body").querySelector(`button[data-action="print-slip"][data-counter-number="${CSS.escape(String(t.number))}"]`)?.focus();
+  }, { prefix: "Issue token", fields: { patientId: $("counter-patient-search") } });
+}
+
+async function counterCallNext() {
+  if (!state.counter) return;
+  await run($("counter-call-next"), async () => {
+    let res;
+    try {
+      res = await api.post(path`/counters/${state.counter}/call-next`);
+    } finally {
+      await fetchCounter().catch(() => {});
+    }
+    const parts = [];
+    if (res?.served) parts.push(`Served ${res.served.label}`);
+    const called = res?.called;
+    parts.push(called ? `Called ${called.label}${called.patientName ? ` (${called.patientName})` : ""}` : "No one waiting to call");
+    ok(`${counterName()}: ${parts.join(". ")}`);
+  }, { prefix: "Call next at the counter" });
+}
+
+function counterSlip(button) {
+  const t = state.counterTokens.find((x) => String(x.number) === button.dataset.counterNumber);
+  if (!t) return;
+  printSlip({ counter: state.counter, date: t.date || state.counterDay, number: String(t.number) }, `token ${t.label}`);
+}
+
+let counterRefreshFailed = false;
+async function counterAutoRefresh() {
+  try {
+    if (!state.session || !state.counter || $("counter-panel").hidden || paused()) return;
+    await fetchCounter();
+    counterRefreshFailed = false;
+  } catch (err) {
+    $("counter-refresh-state").textContent = `Auto-refresh failed at ${hhmmss()}, retrying`;
+    if (!counterRefreshFailed || err?.status === 401) fail(err, { prefix: "Counter auto-refresh" });
+    counterRefreshFailed = true;
+  } finally {
+    setTimeout(counterAutoRefresh, REFRESH_MS);
+  }
+}
+
 // ---- auto-refresh ---------------------------------------------------------------------------
 function paused() {
   const a = document.activeElement;
@@ -1125,7 +1357,7 @@ async function main() {
   $("clear-delay").addEventListener("click", clearDelay);
   $("delay-rest").addEventListener("click", delayRest);
   $("doctor").addEventListener("input", showDoctorInfo);
-  $("patient-search").addEventListener("input", searchPatients);
+  $("patient-search").addEventListener("input", patientSearch($("patient-search"), $("patient-results"), "register them below"));
   $("patient-results").addEventListener("click", (e) => {
     const btn = e.target.closest("button[data-patient-id]");
     const p = btn && ($("patient-results").found || []).find((x) => x.patientId === btn.dataset.patientId);
@@ -1155,12 +1387,53 @@ async function main() {
     if (e.target.getAttribute?.("aria-invalid")) e.target.removeAttribute("aria-invalid");
   });
 
+  // Slips and registration counters.
+  try {
+    $("slip-paper").value = localStorage.getItem(PAPER_KEY) === "80" ? "80" : "58";
+    $("counter").value = q.get("counter") || localStorage.getItem(COUNTER_KEY) || "";
+  } catch {
+    /* private mode */
+  }
+  $("counter-list").replaceChildren(...storedCounters().map((x) => el("option", { value: x })));
+  $("slip-paper").addEventListener("change", () => {
+    try {
+      localStorage.setItem(PAPER_KEY, $("slip-paper").value);
+    } catch {
+      /* private mode: this page keeps it */
+    }
+  });
+  $("counter-form").addEventListener("submit", loadCounter);
+  $("counter-issue-form").addEventListener("submit", issueCounterToken);
+  $("counter-call-next").addEventListener("click", counterCallNext);
+  $("counter-refresh").addEventListener("click", () => run($("counter-refresh"), async () => {
+    await fetchCounter();
+    ok(`${counterName()}: ${counterSummary()}`);
+  }, { prefix: "Refresh the counter" }));
+  $("counter-patient-search").addEventListener(
+    "input",
+    patientSearch($("counter-patient-search"), $("counter-patient-results"), "the token can be issued without a patient"),
+  );
+  $("counter-patient-results").addEventListener("click", (e) => {
+    const btn = e.target.closest("button[data-patient-id]");
+    const p = btn && ($("counter-patient-results").found || []).find((x) => x.patientId === btn.dataset.patientId);
+    if (p) pickCounterPatient(p);
+  });
+  $("counter-patient-clear").addEventListener("click", () => {
+    clearCounterPatient();
+    $("counter-patient-search").focus();
+  });
+  $("counter-queue-body").addEventListener("click", (e) => {
+    const btn = e.target.closest("button[data-action=print-slip][data-counter-number]");
+    if (btn) counterSlip(btn);
+  });
+
   loadFinished();
   state.session = auth.currentSession();
   showSignedIn();
   if (state.session) afterSignIn();
   else if (!state.cfg.cognitoDomain) $("signin-user").focus();
   setTimeout(autoRefresh, REFRESH_MS);
+  setTimeout(counterAutoRefresh, REFRESH_MS);
 }
 
 main();

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from opd import runtime
+from opd.dayreports import SMS_COUNTS, DaySmsCounter
 from opd.doctors import DoctorNames
 from opd.service import utc_now
 from opd.settings import current as settings
@@ -34,7 +35,9 @@ def notifier() -> SmsNotifier:
 
     client = boto3.client("sns", config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
     ledger, doctors = RedisSmsLedger(runtime.redis_client()), DoctorNames(runtime.doctor_store())
-    return SmsNotifier(ledger, sns_sender(client), runtime.settings(), utc_now, doctors)
+    # The SMS sent about each doctor's day, for its daily report (`opd.dayreports`).
+    days = DaySmsCounter(runtime.mongo_client()[runtime.settings().mongodb_database][SMS_COUNTS])
+    return SmsNotifier(ledger, sns_sender(client), runtime.settings(), utc_now, doctors, days.count)
 
 
 @metrics.log_metrics

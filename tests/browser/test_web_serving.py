@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from devserver.static import content_security_policy, static_file
 pytestmark = pytest.mark.xdist_group("browser")
 
 WEB = Path(__file__).resolve().parents[2] / "web"
+HOSPITAL = os.environ.get("HOSPITAL_NAME", "").strip() or "OPD"  # what the local server puts in config.json
 
 
 def fetch(stack: LocalStack, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
@@ -51,6 +53,10 @@ def fetch(stack: LocalStack, path: str, method: str = "GET") -> tuple[int, dict[
         ("/i18n-en.json", "application/json"),  # the catalogs: directly in web/, as every served file
         ("/i18n-hi.json", "application/json"),
         ("/i18n-ta.json", "application/json"),
+        ("/slip.html", "text/html; charset=utf-8"),
+        ("/slip.js", "text/javascript; charset=utf-8"),
+        ("/slip.css", "text/css; charset=utf-8"),
+        ("/vendor/qrcode-generator.js", "text/javascript; charset=utf-8"),  # web/vendor/: one level, no deeper
     ],
 )
 def test_each_file_of_the_pages_is_served_with_its_type_and_headers(
@@ -58,7 +64,10 @@ def test_each_file_of_the_pages_is_served_with_its_type_and_headers(
 ) -> None:
     status, headers, body = fetch(web_stack, path)
     assert status == 200
-    assert body == (WEB / path.lstrip("/")).read_bytes()
+    if path == "/config.json":  # the hospital's name filled in (HOSPITAL_NAME, default "OPD"), the rest as it is
+        assert json.loads(body) == json.loads((WEB / "config.json").read_bytes()) | {"hospitalName": HOSPITAL}
+    else:
+        assert body == (WEB / path.lstrip("/")).read_bytes()
     assert headers["content-type"] == content_type
     assert headers["cache-control"] == "no-cache"
     assert headers["x-content-type-options"] == "nosniff"
@@ -97,6 +106,12 @@ def test_head_answers_the_headers_without_the_body(web_stack: LocalStack) -> Non
         "/etc/passwd",
         "/devserver/gateway.py",
         "/template.yaml",
+        "/vendor/",
+        "/vendor/qrcode-generator.LICENSE",  # not of a served type
+        "/vendor/../desk.html",
+        "/vendor/%2e%2e/desk.html",
+        "/VENDOR/qrcode-generator.js",
+        "/desk.html/vendor/qrcode-generator.js",
     ],
 )
 def test_nothing_else_is_served(web_stack: LocalStack, path: str) -> None:
@@ -134,6 +149,45 @@ def test_only_files_directly_in_the_folder_of_a_listed_type(tmp_path: Path) -> N
     assert (found.status, found.body) == (200, b"<p>hi</p>")
     for path in ("/notes.txt", "/sub/deep.js", "/link.js", "/dir.css", "/missing.html", "/.html", "/page.HTML.txt"):
         assert static_file(root, path) is None, path
+
+
+def test_vendor_files_one_level_down_and_no_vendor_that_leads_out(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    (root / "vendor" / "deeper").mkdir(parents=True)
+    (root / "vendor" / "lib.js").write_text("export default 1;")
+    (root / "vendor" / "deeper" / "x.js").write_text("1")
+    (tmp_path / "outside.js").write_text("outside")
+    (root / "vendor" / "link.js").symlink_to(tmp_path / "outside.js")
+
+    found = static_file(root, "/vendor/lib.js")
+    assert found is not None and found.body == b"export default 1;"
+    for path in ("/vendor/deeper/x.js", "/vendor/link.js", "/vendor/missing.js", "/lib.js", "/sub/lib.js"):
+        assert static_file(root, path) is None, path
+    # vendor/ itself a link out of the folder: nothing under it is served
+    (root / "vendor" / "lib.js").unlink()
+    (root / "vendor" / "link.js").unlink()
+    (root / "vendor" / "deeper" / "x.js").unlink()
+    (root / "vendor" / "deeper").rmdir()
+    (root / "vendor").rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "lib.js").write_text("1")
+    (root / "vendor").symlink_to(tmp_path / "elsewhere")
+    assert static_file(root, "/vendor/lib.js") is None
+
+
+def test_config_json_gets_the_hospitals_name_from_the_environment_unless_it_has_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"apiBase": "", "hospitalName": ""}))
+    monkeypatch.delenv("HOSPITAL_NAME", raising=False)
+    found = static_file(tmp_path, "/config.json")
+    assert found is not None and json.loads(found.body) == {"apiBase": "", "hospitalName": "OPD"}
+    monkeypatch.setenv("HOSPITAL_NAME", "सिटी अस्पताल, Pune")
+    found = static_file(tmp_path, "/config.json")
+    assert found is not None and json.loads(found.body)["hospitalName"] == "सिटी अस्पताल, Pune"
+    (tmp_path / "config.json").write_text(json.dumps({"hospitalName": "Deployed General"}))  # the deploy step's
+    found = static_file(tmp_path, "/config.json")
+    assert found is not None and json.loads(found.body) == {"hospitalName": "Deployed General"}
 
 
 def test_the_policy_lets_the_pages_reach_the_configured_cognito_domain_and_api(tmp_path: Path) -> None:

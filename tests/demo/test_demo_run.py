@@ -48,6 +48,7 @@ def test_a_small_day_keeps_every_invariant(tmp_path: Path, capsys: pytest.Captur
     assert (kinds["SlotClosed"], kinds["SlotDelayChanged"]) == (3, 1)
     assert figures["sms"]["sent"] > 0
     assert [p.name for p in result.screenshots] == [
+        *("board-counter.png", "slip.png"),  # the registration counter's column calling; a walk-in's slip
         *("board-hi.png", "board.png", "desk.png"),  # the board in Hindi, then English
         *("app.png", "app-hi.png", "status.png", "status-ta.png"),  # the app, then in Hindi; the status page, in Tamil
         "board-afternoon.png",
@@ -56,5 +57,14 @@ def test_a_small_day_keeps_every_invariant(tmp_path: Path, capsys: pytest.Captur
     report = json.loads(result.report.read_text(encoding="utf-8"))
     assert all(check["ok"] for check in report["invariants"])
     output = capsys.readouterr().out
-    for phase in ("sessions", "morning rush", "waitlist", "reschedules", "12:00 leave", "bus and SMS", "Invariants"):
+    for phase in (
+        "sessions",
+        "registration counter",
+        "morning rush",
+        "waitlist",
+        "reschedules",
+        "12:00 leave",
+        "bus and SMS",
+        "Invariants",
+    ):
         assert phase in output

@@ -22,9 +22,18 @@ PUBLIC = {
     "GET /status/{code}",  # a status link: the code is the key
     "POST /auth/otp",  # sign-in by phone: the code sent by SMS is the proof
     "POST /auth/otp/verify",
+    "GET /boards/counters/{counterId}",  # a counter's board: labels only
+    "POST /abdm/v3/hip/patient/profile/share",  # the ABDM gateway's own signed token, checked by the function
 }
 # The directory and the register: the contract has no event for them (PATCH is never a slot's).
 WRITES_NO_SLOT = {"PUT /doctors/{doctorId}", "POST /patients", "POST /auth/otp", "POST /auth/otp/verify"}
+# Counters are not slots: their tokens publish no event (the contract lists none).
+WRITES_NO_SLOT |= {
+    "PUT /counters/{counterId}",
+    "POST /counters/{counterId}/tokens",
+    "POST /counters/{counterId}/call-next",
+    "POST /abdm/v3/hip/patient/profile/share",
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +47,7 @@ def test_the_template_routes_each_contract_endpoint_to_its_function(template: di
         "sweep_no_shows",
         "relay_events",
         "notify_sms",
+        "abdm_on_share",  # the on-share queue's consumer
         "auth_define_challenge",  # Cognito's triggers: invoked by the user pool, not by a route
         "auth_create_challenge",
         "auth_verify_challenge",

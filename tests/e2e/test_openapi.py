@@ -58,6 +58,7 @@ def test_only_the_answers_the_api_gives() -> None:
         "POST /bookings/{bookingId}/reschedule",
         "POST /doctors/{doctorId}/sessions",
         "POST /patients",
+        "POST /counters/{counterId}/tokens",
     }
     assert statuses["GET /health"] == {"200", "503"}
 

@@ -33,6 +33,7 @@ for resource in template["Resources"].values():
 print(json.dumps(transform(template, {"CognitoDomainPrefix": "opd-test"}, NoManagedPolicies())))
 """
 NOT_ROUTES = {"SweepNoShowsFunction", "RelayEventsFunction", "NotifySmsFunction"}  # scheduled or event-driven
+NOT_ROUTES |= {"AbdmOnShareFunction"}  # the on-share queue's consumer
 NOT_ROUTES |= {"AuthDefineChallengeFunction"}  # a Cognito trigger without I/O (Create and Verify have snapshots)
 
 

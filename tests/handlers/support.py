@@ -49,9 +49,16 @@ ROUTE_HANDLERS = (
     "get_status",
     "request_code",
     "verify_code",
+    "get_daily_reports",
+    "put_counter",
+    "issue_counter_token",
+    "counter_call_next",
+    "get_counter_queue",
+    "get_counter_board",
+    "abdm_profile_share",
 )
 # Every answer says no-store, but for one: a board (public, token numbers only) may be kept a second.
-CACHED_BRIEFLY = {"get_board": "public, max-age=1"}
+CACHED_BRIEFLY = {"get_board": "public, max-age=1", "get_counter_board": "public, max-age=1"}
 PATIENT = "patient-sample-001"  # the patient named in the sample events' token
 # The contract's Slot, field by field: every slot answer has exactly these.
 SLOT_KEYS = {

@@ -81,6 +81,7 @@ def hostile_events(draw: st.DrawFn, name: str, slot: Slot, booking: Booking) -> 
         "doctorId": slot.doctor_id,
         "patientId": booking.patient_id,
         "code": str(booking.status_code),
+        "counterId": "reg-sample-1",
     }
     if sample.get("pathParameters"):
         path = {key: draw(st.one_of(st.just(real[key]), ids)) for key in sample["pathParameters"]}
@@ -93,6 +94,11 @@ def hostile_events(draw: st.DrawFn, name: str, slot: Slot, booking: Booking) -> 
         query = draw(
             st.one_of(st.fixed_dictionaries({}, optional={"from": days, "to": days, "after": cursors}), st.none())
         )
+    if name == "get_daily_reports":  # the calendar's ends: a default date from one would overflow
+        days = st.one_of(st.sampled_from(["9999-12-31", "0001-01-01"]), odd_dates)
+        query = draw(st.one_of(st.fixed_dictionaries({}, optional={"from": days, "to": days}), st.none()))
+    if name in {"get_counter_queue", "get_counter_board"}:
+        query = draw(st.one_of(st.fixed_dictionaries({"date": odd_dates}), st.none()))
     if name == "search_patients":
         query = draw(st.one_of(st.fixed_dictionaries({"q": search_queries}), st.just({"q": "ravi"}), st.none()))
     headers: dict[str, str | None] = {

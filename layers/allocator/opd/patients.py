@@ -237,6 +237,8 @@ def patient_to_doc(patient: Patient) -> Document:
     }
     if patient.abha_address is not None:
         doc["abhaAddress"] = patient.abha_address
+    if patient.address is not None:  # from a Scan & Share only
+        doc["address"] = patient.address
     return doc
 
 
@@ -251,5 +253,6 @@ def patient_from_doc(doc: Document) -> Patient:
         sex=Sex(doc["sex"]) if doc.get("sex") else None,
         language=Language(doc["language"]) if doc.get("language") else None,
         abha_address=doc.get("abhaAddress"),
+        address=doc.get("address"),
         version=doc["version"],
     )

@@ -27,6 +27,13 @@ from opd.settings import current as current_settings
 from opd.store import SlotStore
 
 if TYPE_CHECKING:
+    from opd.abdm.gatewaykeys import GatewayKeys
+    from opd.abdm.onshare import OnShareSender
+    from opd.abdm.queue import OnShareQueue
+    from opd.abdm.share import ScanAndShare
+    from opd.dayreports import DayReportStore
+    from opd.service.counters import CounterDesk
+    from opd.service.daily import DayReporter
     from opd.service.signin import CodeChecker, CodeSender, PhoneSignIn
 
 # Clients are built once per environment, so a secret is read at its first use; after a rotation,
@@ -86,6 +93,37 @@ def patient_store() -> PatientStore:
 @cache
 def patient_register() -> PatientRegister:
     return PatientRegister(patient_store(), settings())
+
+
+@cache
+def counter_desk() -> CounterDesk:
+    """The registration counters (`opd.counters`, `opd.service.counters`); their indexes are made at first use.
+    Tokens' names are read from the register by id alone, which needs none of its indexes."""
+    from opd.counters import CounterStore
+    from opd.service.counters import CounterDesk
+
+    database = mongo_client()[settings().mongodb_database]
+    counters = CounterStore(database["counters"])
+    counters.ensure_indexes()
+    return CounterDesk(counters, PatientStore(database["patients"], database[SEARCH_KEYS]), settings())
+
+
+@cache
+def day_reports() -> DayReportStore:
+    """The daily reports (`opd.dayreports`): their rows, and the reads that make them; indexes made at first use."""
+    from opd.dayreports import DayReportStore
+
+    reports = DayReportStore(mongo_client()[settings().mongodb_database])
+    reports.ensure_indexes()
+    return reports
+
+
+@cache
+def day_reporter() -> DayReporter:
+    """The sweeper's side of the daily reports (`opd.service.daily`): days over made into rows, and the backfill."""
+    from opd.service.daily import DayReporter
+
+    return DayReporter(day_reports(), doctor_store(), settings())
 
 
 @cache
@@ -185,6 +223,55 @@ def code_checker() -> CodeChecker:
     return CodeChecker(sign_in_code_key)
 
 
+# -- ABDM Scan & Share (opd.abdm): PyJWT, urllib and boto3 load with the first share or callback ---------------
+
+
+@cache
+def abdm_gateway_keys() -> GatewayKeys:
+    """The ABDM gateway's published keys, fetched at the first share and kept (`opd.abdm.gatewaykeys`)."""
+    from opd.abdm.gatewaykeys import GatewayKeys
+
+    return GatewayKeys(settings().abdm_gateway_url)
+
+
+@cache
+def abdm_on_share_queue() -> OnShareQueue | None:
+    """The queue of the on-share callbacks owed (ABDM_ON_SHARE_QUEUE_URL); None where it is not set."""
+    from opd.abdm.queue import OnShareQueue
+
+    url = settings().abdm_on_share_queue_url
+    return None if url is None else OnShareQueue(aws_client("sqs"), url)
+
+
+@cache
+def scan_and_share() -> ScanAndShare:
+    """The share route's work; SettingsError where Scan & Share is not set up (ABDM_HIP_ID, the queue)."""
+    from opd.abdm.share import ScanAndShare
+
+    settings().abdm_share  # noqa: B018 (raises SettingsError where it is not set up)
+    queue = abdm_on_share_queue()
+    assert queue is not None  # abdm_share checked the queue's URL
+    return ScanAndShare(patient_store(), counter_desk(), queue, settings())
+
+
+@cache
+def abdm_client_secret() -> str:
+    """The gateway's client secret (ABDM_CLIENT_SECRET, or the stack's secret), read at the first session asked for."""
+    return _connection_string(settings().abdm_client[1])
+
+
+@cache
+def on_share_sender() -> OnShareSender:
+    """The on-share consumer's side: the counters and the gateway; SettingsError without ABDM_CLIENT_ID."""
+    from opd.abdm.gateway import AbdmGateway
+    from opd.abdm.onshare import OnShareSender
+
+    config = settings()
+    client_id, _ = config.abdm_client
+    gateway = AbdmGateway(config.abdm_gateway_url, config.abdm_cm_id, client_id, abdm_client_secret)
+    return OnShareSender(counter_desk(), gateway)
+
+
 def reset() -> None:
     """Forget the settings and every cached client and secret, as a new execution environment would."""
     for cached in (
@@ -195,6 +282,9 @@ def reset() -> None:
         doctor_store,
         patient_store,
         patient_register,
+        day_reports,
+        day_reporter,
+        counter_desk,
         event_backlog,
         event_publisher,
         allocator,
@@ -202,6 +292,11 @@ def reset() -> None:
         phone_sign_in,
         code_sender,
         code_checker,
+        abdm_gateway_keys,
+        abdm_on_share_queue,
+        scan_and_share,
+        abdm_client_secret,
+        on_share_sender,
     ):
         cached.cache_clear()
     if parameters := sys.modules.get("aws_lambda_powertools.utilities.parameters"):  # loaded only if secrets were read

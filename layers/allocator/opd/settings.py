@@ -76,6 +76,13 @@ def _public_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _gateway_url(url: str) -> str:
+    """ABDM_GATEWAY_URL: the gateway's origin, e.g. https://dev.abdm.gov.in; its paths are appended (`opd.abdm`)."""
+    if not url.startswith(("https://", "http://")) or any(c.isspace() or c in "?#" for c in url):
+        raise ValueError("must be an http(s):// URL without a query or fragment, e.g. https://dev.abdm.gov.in")
+    return url.rstrip("/")
+
+
 def _url(*schemes: str) -> AfterValidator:
     def check(url: str) -> str:
         if not url.startswith(schemes):
@@ -156,6 +163,28 @@ class Settings(BaseModel):
     # are asked for, the rest is left for the bookings' SMS.
     sign_in_sms_share_percent: int = Field(default=50, ge=0, le=100, validation_alias="SIGN_IN_SMS_SHARE_PERCENT")
 
+    # -- ABDM Scan & Share (contract v3, "Registration counters and ABDM Scan & Share"; README, "ABDM Scan & Share") --
+    # Every one may be unset: only the two ABDM functions (and the sweeper's re-send) read them, when they need them.
+    # The gateway: its published keys check the shares it posts; its sessions and on-share take our callbacks.
+    abdm_gateway_url: Annotated[str, AfterValidator(_gateway_url)] = Field(
+        default="https://dev.abdm.gov.in", validation_alias="ABDM_GATEWAY_URL"
+    )
+    # This hospital's HIP id (its facility's id in ABDM): a share addressed to another HIP is refused. Unset: the share
+    # route answers 404, Scan & Share is not set up.
+    abdm_hip_id: str | None = Field(default=None, min_length=1, max_length=100, validation_alias="ABDM_HIP_ID")
+    # The consent manager the callbacks name (X-CM-ID): "sbx" in ABDM's sandbox, "abdm" in production.
+    abdm_cm_id: str = Field(default="sbx", min_length=1, max_length=100, validation_alias="ABDM_CM_ID")
+    # The gateway's client credentials (the sessions endpoint); the secret itself, or the Secrets Manager secret.
+    abdm_client_id: str | None = Field(default=None, min_length=1, validation_alias="ABDM_CLIENT_ID")
+    abdm_client_secret: str | None = Field(
+        default=None, min_length=1, validation_alias="ABDM_CLIENT_SECRET", repr=False
+    )
+    abdm_client_secret_secret: str | None = Field(default=None, validation_alias="ABDM_CLIENT_SECRET_SECRET")
+    # The SQS queue of the on-share callbacks owed to the gateway (the template's AbdmOnShareQueue).
+    abdm_on_share_queue_url: Annotated[str, _url("https://", "http://")] | None = Field(
+        default=None, validation_alias="ABDM_ON_SHARE_QUEUE_URL"
+    )
+
     # -- observability (Powertools reads some of these too; the handlers pass ours explicitly) -----
     service_name: str = Field(default="opd", min_length=1, validation_alias="POWERTOOLS_SERVICE_NAME")
     metrics_namespace: str = Field(default="OPD", min_length=1, validation_alias="POWERTOOLS_METRICS_NAMESPACE")
@@ -202,6 +231,22 @@ class Settings(BaseModel):
             raise SettingsError("set COGNITO_USER_POOL_ID and COGNITO_PATIENT_CLIENT_ID")
         return self.cognito_user_pool_id, self.cognito_patient_client_id
 
+    @property
+    def abdm_share(self) -> tuple[str, str]:
+        """This HIP's id and the on-share queue: the share route needs both (unset: Scan & Share is not set up)."""
+        if not self.abdm_hip_id or not self.abdm_on_share_queue_url:
+            raise SettingsError("set ABDM_HIP_ID and ABDM_ON_SHARE_QUEUE_URL")
+        return self.abdm_hip_id, self.abdm_on_share_queue_url
+
+    @property
+    def abdm_client(self) -> tuple[str, str | SecretName]:
+        """The gateway's client id, and its secret itself or the secret holding it: the on-share callbacks need both."""
+        if not self.abdm_client_id:
+            raise SettingsError("set ABDM_CLIENT_ID")
+        return self.abdm_client_id, _given(
+            "ABDM_CLIENT_SECRET", self.abdm_client_secret, self.abdm_client_secret_secret
+        )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings `env` (default: the process environment) gives; SettingsError names what is wrong."""
@@ -225,7 +270,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = tuple(
     field.validation_alias for field in Settings.model_fields.values() if isinstance(field.validation_alias, str)
 )
 # Never echoed in an error: they may carry a password.
-_CONFIDENTIAL = frozenset({"REDIS_URL", "MONGODB_URI", "SIGN_IN_CODE_KEY"})
+_CONFIDENTIAL = frozenset({"REDIS_URL", "MONGODB_URI", "SIGN_IN_CODE_KEY", "ABDM_CLIENT_SECRET"})
 
 
 # How a pydantic error type reads for a person, from its context (`ctx`).

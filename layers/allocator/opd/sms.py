@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, cast
 
 import redis
 
+from opd.errors import DependencyUnavailable
 from opd.messages import Sms, parts, texts, unrecorded
 from opd.redisconn import redis_errors
 from opd.settings import Settings
@@ -157,12 +158,15 @@ class SmsNotifier:
         settings: Settings,
         clock: Callable[[], datetime],
         doctor_name: Callable[[str], str] = unrecorded,
+        count_day: Callable[[str, date, int], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.send = send
         self.settings = settings
         self.clock = clock
         self.doctor_name = doctor_name  # the directory's name of a doctor, by id (`opd.doctors.DoctorNames`)
+        # Counts the SMS sent about a doctor's clinic day, for the daily reports (`opd.dayreports.DaySmsCounter`).
+        self.count_day = count_day
 
     @property
     def cap_parts(self) -> int:
@@ -191,9 +195,23 @@ class SmsNotifier:
                 capped += 1
             else:
                 failed.append(outcome)
+        if sent:
+            self._count(detail, sent)
         if failed:
             raise SmsNotSent(f"{len(failed)} of {len(messages)} SMS not sent: {'; '.join(failed)}")
         return Notified(sent, duplicates, capped)
+
+    def _count(self, detail: dict[str, Any], sent: int) -> None:
+        """Add the SMS sent to the day of the event's slot (its doctor, its start's clinic date). A statistic: if it
+        cannot be written the SMS still went, and the event must not fail and be sent again for it."""
+        slot = detail.get("slot")
+        if self.count_day is None or not isinstance(slot, dict) or not isinstance(slot.get("doctorId"), str):
+            return
+        try:
+            day = datetime.fromisoformat(str(slot.get("start"))).astimezone(self.settings.clinic_zone).date()
+            self.count_day(slot["doctorId"], day, sent)
+        except (ValueError, DependencyUnavailable) as exc:
+            log.warning("SMS sent but not counted for the day's report (event %s): %s", detail.get("eventId"), exc)
 
     def _send_once(self, event_id: str, message: Sms, month: str) -> str:
         size = parts(message.text)

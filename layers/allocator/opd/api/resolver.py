@@ -27,6 +27,7 @@ from opd.api.observability import logger, metrics, traced
 if TYPE_CHECKING:
     from opd.ports import DoctorDirectory
     from opd.service import Allocator, PatientRegister
+    from opd.service.counters import CounterDesk
 
 JSON_KINDS: dict[type, str] = {
     list: "an array",
@@ -160,7 +161,14 @@ def patients() -> PatientRegister:
     return runtime.patient_register()
 
 
-def window(service: Allocator) -> bounds.Window:
+def counters() -> CounterDesk:
+    """The registration counters, made with the first request that needs them, as `allocator()` is."""
+    from opd import runtime
+
+    return runtime.counter_desk()
+
+
+def window(service: Allocator | CounterDesk) -> bounds.Window:
     """The days and times a request may name, as of the service's clock (where tests fix "now")."""
     return bounds.Window.around(service.clock(), service.settings.clinic_zone)
 

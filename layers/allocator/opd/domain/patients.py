@@ -75,6 +75,8 @@ class Patient:
     sex: Sex | None = None
     language: Language | None = None
     abha_address: str | None = None
+    # One line of text, kept from an ABDM Scan & Share (`domain.abdm.address_of`); no part of the contract's Patient.
+    address: str | None = None
     version: int = 0
 
 
