@@ -24,6 +24,7 @@ from demo.counter import counter_checks
 from demo.day import GRACE, TIERS, DayLog, Sessions, SlotPlan
 from demo.replay import REPLAY, Clinic, read_back, settle_bus
 from demo.report import day_figures, plot_timeline, report_text, slot_rows
+from demo.reports import AFTER_THE_DAY, day_over, report_checks, report_lines
 from demo.screens import Camera
 from demo.seed import clinic_zone
 
@@ -302,12 +303,19 @@ def run_demo(
             text = play(clinic)
             phases.append({"phase": phase, "summary": text, "seconds": round(progress.seconds, 1)})
             progress.say(phase, text)
+        day_reports = day_over(clinic)
+        progress.say(
+            "the day's report",
+            f"the sweeper told {max(s.end for s in clinic.slots) + AFTER_THE_DAY:%H:%M}: "
+            f"{len(day_reports)} doctors' day reports (GET /reports/daily)",
+        )
         published = settle_bus(clinic)
         progress.say("bus and SMS", f"{len(published.events)} events delivered, {len(published.sms)} SMS sent")
         finals = read_back(clinic, store)
         checks = check_day(clinic.log, finals, published)
         if clinic.counter is not None:
             checks.append(counter_checks(clinic.counter))
+        checks.append(report_checks(clinic, day_reports))
         bookings = sum(len(f.bookings) for f in finals.values())
         progress.say("read back", f"{len(finals)} slots, queues, waitlists, {bookings} bookings, the store's documents")
 
@@ -315,9 +323,16 @@ def run_demo(
     figures = day_figures(clinic.log, finals, published, zone) | {"scenes": clinic.scene}
     if clinic.counter is not None:
         figures["counter"] = clinic.counter.figures()
+    figures["dayReports"] = day_reports
     print()
     print(f"Clinic day {day} ({zone.key}), replayed {datetime.now(zone):%Y-%m-%d %H:%M} in {progress.seconds:.0f} s")
     print(report_text(rows, checks, figures))
+    print(
+        "\nThe day's reports (GET /reports/daily; waits and consultations in minutes, median/p90). The replay plays "
+        "tomorrow's day today, an hour in seconds, and the service stamps each change with its real clock: so its "
+        "waits read 0 and its first calls a day early here; places, consultations, no-shows and SMS are the day's."
+    )
+    print("\n".join(f"  {line}" for line in report_lines(day_reports)))
     report, timeline = out / "report.json", out / "timeline.png"
     document = {
         "clinicDay": day.isoformat(),
