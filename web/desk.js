@@ -29,7 +29,8 @@
 //   feedback      #messages (role=alert: the last error, with VALIDATION_ERROR details as
 //                 li[data-field]), #status (role=status: the last success, in words),
 //                 #log (the last 12 messages, newest first)
-//   admin-only    [data-admin-only] elements are hidden unless the role is admin (display only)
+//   admin-only    [data-admin-only] elements are hidden unless the role is admin (display only), among them
+//                 #reports-link (the header's link to reports.html)
 //   slips         #slip-paper (58|80, kept in localStorage); button[data-action=print-slip] on a queue row
 //                 (data-booking-id) or a counter token's row (data-counter-number): opens slip.html in the
 //                 window "opd-slip"
