@@ -22,6 +22,7 @@ from demo.checks import Check, check_day
 from demo.client import OpdClient, expect, in_parallel
 from demo.counter import counter_checks
 from demo.day import GRACE, TIERS, DayLog, Sessions, SlotPlan
+from demo.metrics import day_tallies, emitted_metrics, metrics_check, metrics_figures, metrics_lines
 from demo.replay import REPLAY, Clinic, read_back, settle_bus
 from demo.report import day_figures, plot_timeline, report_text, slot_rows
 from demo.reports import AFTER_THE_DAY, day_over, report_checks, report_lines
@@ -304,6 +305,9 @@ def run_demo(
             phases.append({"phase": phase, "summary": text, "seconds": round(progress.seconds, 1)})
             progress.say(phase, text)
         day_reports = day_over(clinic)
+        if screenshots:  # the admin's reports page over the week to the demo's day
+            week = f"{clinic.day - timedelta(days=6)}"
+            shots.append(camera.reports(week, clinic.day.isoformat(), out / "reports.png"))
         progress.say(
             "the day's report",
             f"the sweeper told {max(s.end for s in clinic.slots) + AFTER_THE_DAY:%H:%M}: "
@@ -316,6 +320,9 @@ def run_demo(
         if clinic.counter is not None:
             checks.append(counter_checks(clinic.counter))
         checks.append(report_checks(clinic, day_reports))
+        tallies = day_tallies(clinic, published)  # the functions' metrics beside the day's own counts (issue 24)
+        emitted = emitted_metrics(api, tallies)
+        checks.append(metrics_check(tallies, emitted))
         bookings = sum(len(f.bookings) for f in finals.values())
         progress.say("read back", f"{len(finals)} slots, queues, waitlists, {bookings} bookings, the store's documents")
 
@@ -324,6 +331,7 @@ def run_demo(
     if clinic.counter is not None:
         figures["counter"] = clinic.counter.figures()
     figures["dayReports"] = day_reports
+    figures["metrics"] = metrics_figures(tallies, emitted)
     print()
     print(f"Clinic day {day} ({zone.key}), replayed {datetime.now(zone):%Y-%m-%d %H:%M} in {progress.seconds:.0f} s")
     print(report_text(rows, checks, figures))
@@ -333,6 +341,8 @@ def run_demo(
         "waits read 0 and its first calls a day early here; places, consultations, no-shows and SMS are the day's."
     )
     print("\n".join(f"  {line}" for line in report_lines(day_reports)))
+    print("\nThe functions' metrics (GET /_local/metrics: their EMF lines) beside the day's own counts:")
+    print("\n".join(f"  {line}" for line in metrics_lines(tallies, emitted)))
     report, timeline = out / "report.json", out / "timeline.png"
     document = {
         "clinicDay": day.isoformat(),

@@ -112,6 +112,10 @@ class Camera:
         real clock: the desk's sign-in expires an hour from now, and a page told tomorrow's time would be signed out."""
         return self._on_thread(lambda: self._slip(booking_id, path, user))
 
+    def reports(self, first: str, last: str, path: Path, user: str = "admin-1") -> Path:
+        """The admin's reports page over the days `first`..`last`: its charts drawn and its table (real clock)."""
+        return self._on_thread(lambda: self._reports(first, last, path, user))
+
     def desk(self, doctor: str, day: str, slot_id: str, at: datetime, path: Path, user: str = "desk-1") -> Path:
         """The desk signed in as reception, the doctor's day shown and the slot selected with its queue."""
         return self._on_thread(lambda: self._desk(doctor, day, slot_id, at, path, user))
@@ -230,10 +234,24 @@ class Camera:
             page.context.close()
         return path
 
+    def _reports(self, first: str, last: str, path: Path, user: str) -> Path:
+        from playwright.sync_api import expect
+
+        page = self._page(None, DESK_SIZE)
+        try:
+            self._signed_in(page, user, role="admin")  # the desk's session, as its Reports link opens the page
+            page.goto(f"/reports.html?from={first}&to={last}")
+            expect(page.locator("#days-body tr[data-doctor-id]").first).to_be_visible()
+            expect(page.locator("body")).to_have_attribute("data-charts", "drawn")
+            page.screenshot(path=str(path), full_page=True)
+        finally:
+            page.context.close()
+        return path
+
     @staticmethod
-    def _signed_in(page: Any, user: str) -> None:
+    def _signed_in(page: Any, user: str, role: str = "reception") -> None:
         page.goto("/desk.html")
-        page.select_option("#signin-role", "reception")
+        page.select_option("#signin-role", role)
         page.fill("#signin-user", user)
         page.click("#signin")
         page.wait_for_selector("#main:not([hidden])")

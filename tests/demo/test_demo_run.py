@@ -52,6 +52,7 @@ def test_a_small_day_keeps_every_invariant(tmp_path: Path, capsys: pytest.Captur
         *("board-hi.png", "board.png", "desk.png"),  # the board in Hindi, then English
         *("app.png", "app-hi.png", "status.png", "status-ta.png"),  # the app, then in Hindi; the status page, in Tamil
         "board-afternoon.png",
+        "reports.png",  # the admin's reports page once the day is over
     ]
     assert all(p.read_bytes()[:8] == PNG for p in [*result.screenshots, result.timeline])
     report = json.loads(result.report.read_text(encoding="utf-8"))
