@@ -121,7 +121,11 @@ def test_a_verified_share_gets_a_token_and_its_on_share_is_queued(
     )
     assert patient.address == "12 MG Road, Pune, MH 1"
     [message] = received(sqs, queue_url)
-    assert json.loads(message["Body"]) == {"counterId": "reg-1", "abhaAddress": "ravi.kumar@sbx"}
+    assert json.loads(message["Body"]) == {
+        "counterId": "reg-1",
+        "abhaAddress": "ravi.kumar@sbx",
+        "requestId": request_id,
+    }
     owed = desk.share_callback("reg-1", "ravi.kumar@sbx")
     assert owed is not None and (owed.request_id, owed.token_number, owed.expiry, owed.sent_at) == (
         request_id,

@@ -356,6 +356,25 @@ def test_a_callback_sent_already_is_not_sent_again() -> None:
     assert gateway.bodies == [] and desk.sent == []
 
 
+def test_an_earlier_share_of_the_address_gets_its_own_callback_without_touching_the_latest_s_record() -> None:
+    # The patient scanned twice before the first callback went: the first request still hears of its token.
+    desk, gateway = FakeDesk(replace(OWED, sent_at=NOW)), RecordingGateway()
+    earlier = OnShareMessage("reg-1", "ravi.kumar@sbx", "0a1b2c3d-0000-4000-8000-000000000001").as_body()
+    assert sender(desk, gateway).deliver(earlier) is Delivered.SENT
+    assert gateway.bodies == [
+        abdm.on_share_body("0a1b2c3d-0000-4000-8000-000000000001", "ravi.kumar@sbx", "reg-1", 3, 1740)
+    ]
+    assert desk.sent == []  # the record is the latest share's: it stays as it was
+
+
+def test_a_message_naming_the_latest_share_is_that_share_s_callback() -> None:
+    desk, gateway = FakeDesk(OWED), RecordingGateway()
+    named = OnShareMessage("reg-1", "ravi.kumar@sbx", OWED.request_id).as_body()
+    assert sender(desk, gateway).deliver(named) is Delivered.SENT
+    assert desk.sent == [("reg-1", "ravi.kumar@sbx", OWED.request_id, NOW)]
+    assert sender(FakeDesk(replace(OWED, sent_at=NOW)), gateway).deliver(named) is Delivered.ALREADY_SENT
+
+
 def test_a_share_without_its_number_yet_is_tried_again() -> None:
     with pytest.raises(CallbackNotReady):
         sender(FakeDesk(None), RecordingGateway()).deliver(MESSAGE)

@@ -1,7 +1,8 @@
 """The on-share callback: what the consumer of the on-share queue does with each message, and the sweeper's re-send.
 
 One message, one share (`opd.abdm.queue.OnShareMessage`): its callback as the counter's record says it now
-(`CounterDesk.share_callback`: the latest share's REQUEST-ID, the token number, the seconds it had left), POSTed to
+(`CounterDesk.share_callback`: the token number, the seconds it had left), for the message's REQUEST-ID (the latest
+share's when the message names none), POSTed to
 the gateway (`opd.abdm.gateway`), then recorded as sent (`CounterDesk.callback_sent`, for that REQUEST-ID only, so a
 newer share of the same address still owes its own). Anything that fails raises: the message comes back to be tried
 again (SQS), later each time, and after its last try waits in the dead-letter queue. A callback already recorded as
@@ -45,7 +46,7 @@ class OnShareGateway(Protocol):
 
 
 class OnShareOutbox(Protocol):
-    def send(self, counter_id: str, abha_address: str) -> None: ...
+    def send(self, counter_id: str, abha_address: str, request_id: str | None = None) -> None: ...
 
 
 class OnShareSender:
@@ -66,12 +67,17 @@ class OnShareSender:
         owed = self.desk.share_callback(message.counter_id, message.abha_address)
         if owed is None:
             raise CallbackNotReady(f"a share at counter {message.counter_id} has no token number yet")
-        if owed.sent_at is not None:
+        # A repeat share's first request still gets its own callback (the same token): the record keeps only the
+        # latest share's delivery, so an earlier one's is sent without a record (at least once, as every callback).
+        request_id = message.request_id or owed.request_id
+        latest = request_id == owed.request_id
+        if latest and owed.sent_at is not None:
             return Delivered.ALREADY_SENT
         self.gateway.on_share(
-            on_share_body(owed.request_id, owed.abha_address, owed.context, owed.token_number, owed.expiry)
+            on_share_body(request_id, owed.abha_address, owed.context, owed.token_number, owed.expiry)
         )
-        self.desk.callback_sent(message.counter_id, message.abha_address, owed.request_id, self.clock())
+        if latest:
+            self.desk.callback_sent(message.counter_id, message.abha_address, request_id, self.clock())
         return Delivered.SENT
 
 

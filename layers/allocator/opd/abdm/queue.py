@@ -23,11 +23,16 @@ from opd.domain.abdm import retry_delay_s
 
 @dataclass(frozen=True)
 class OnShareMessage:
+    """The on-share owed to one share: its counter and ABHA address, and the share's REQUEST-ID (None for the
+    sweeper's re-send, which owes the latest share's): each share gets its own callback, even a repeat's first."""
+
     counter_id: str
     abha_address: str
+    request_id: str | None = None
 
     def as_body(self) -> str:
-        return json.dumps({"counterId": self.counter_id, "abhaAddress": self.abha_address})
+        named = {} if self.request_id is None else {"requestId": self.request_id}
+        return json.dumps({"counterId": self.counter_id, "abhaAddress": self.abha_address} | named)
 
     @classmethod
     def of_body(cls, body: str) -> OnShareMessage | None:
@@ -41,7 +46,8 @@ class OnShareMessage:
         counter_id, abha_address = found.get("counterId"), found.get("abhaAddress")
         if not isinstance(counter_id, str) or not isinstance(abha_address, str) or not counter_id or not abha_address:
             return None
-        return cls(counter_id, abha_address)
+        request_id = found.get("requestId")
+        return cls(counter_id, abha_address, request_id if isinstance(request_id, str) and request_id else None)
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,9 @@ class OnShareQueue:
         self.sqs = sqs
         self.queue_url = queue_url
 
-    def send(self, counter_id: str, abha_address: str) -> None:
-        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=OnShareMessage(counter_id, abha_address).as_body())
+    def send(self, counter_id: str, abha_address: str, request_id: str | None = None) -> None:
+        body = OnShareMessage(counter_id, abha_address, request_id).as_body()
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
 
     def retry_later(self, receipts: Iterable[Receipt]) -> None:
         """Each failed message comes back after its backoff rather than the queue's visibility timeout."""

@@ -155,7 +155,7 @@ class PatientsByAbha(PatientRecords, Protocol):
 class OnShareOutbox(Protocol):
     """Where an owed on-share is put (`opd.abdm.queue.OnShareQueue`)."""
 
-    def send(self, counter_id: str, abha_address: str) -> None: ...
+    def send(self, counter_id: str, abha_address: str, request_id: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ class ScanAndShare:
         token = self.desk.issue_for_share(
             counter_id, abha_address=abha_address, patient_id=patient.patient_id, request_id=headers.request_id
         )
-        return ShareTaken(patient, token, self._queue(counter_id, abha_address))
+        return ShareTaken(patient, token, self._queue(counter_id, abha_address, headers.request_id))
 
     def enrol(self, abha_address: str, shared: SharedPatient) -> Patient:
         """The patient holding this ABHA address with the profile's name, sex, year of birth, phone and address (what
@@ -224,11 +224,11 @@ class ScanAndShare:
                 return written
         raise SlotBusy("this patient's record kept changing under the share, try again", retry_after_seconds=1)
 
-    def _queue(self, counter_id: str, abha_address: str) -> bool:
+    def _queue(self, counter_id: str, abha_address: str, request_id: str) -> bool:
         """The on-share, onto its queue. A failure does not fail the share: the token is issued and its on-share is
         recorded as owed, so the sweeper sends it within minutes (`CounterDesk.pending_callbacks`)."""
         try:
-            self.outbox.send(counter_id, abha_address)
+            self.outbox.send(counter_id, abha_address, request_id)
         except Exception as lost:  # botocore's errors, a timeout: whatever it is, the sweeper sends it later
             reason = type(lost).__name__  # never its text: it may quote the message, which holds the ABHA address
             log.warning("on-share of a share at counter %s not queued (%s): the sweeper sends it", counter_id, reason)
