@@ -2,7 +2,7 @@
 
 Routing and auth come from template.yaml; the function runs in a local Lambda environment.
 The local-only endpoints (`/_local/token`, `/_local/sweep`, `/_local/events`, `/_local/sms`,
-`/_local/relay`, `/_local/processes`, `/docs`, `/openapi.json`) live here too, and `/_local/abdm/*`
+`/_local/relay`, `/_local/processes`, `/_local/metrics`, `/docs`, `/openapi.json`) live here too, and `/_local/abdm/*`
 is devserver/abdm.py's.
 """
 
@@ -24,6 +24,7 @@ from devserver.auth import InvalidToken, JwtVerifier
 from devserver.busprocess import BusProcess
 from devserver.cognito import ROLES, LocalCognito
 from devserver.lambdas import EnvironmentPool, FunctionFailed
+from devserver.metrics import EmittedMetrics
 from devserver.static import static_file
 from devserver.template import Cors, Function, RouteTable, scheduled_input
 from opd.api import bounds
@@ -115,6 +116,7 @@ class Gateway:
     bus: BusProcess | None = None  # the local EventBridge and SNS (moto), and the bus's own process
     processes: Callable[[], dict[str, list[int]]] | None = None  # the stack's process ids, by role
     abdm: LocalAbdm | None = None  # the fake ABDM gateway's /_local/abdm/* endpoints
+    metrics: EmittedMetrics | None = None  # what the Lambda environments emitted, for /_local/metrics
 
     def handle(self, request: HttpRequest) -> HttpAnswer:
         try:
@@ -205,6 +207,9 @@ class Gateway:
             return json_answer(200, {"messages": self.bus.sms()})
         if endpoint == ("POST", "/_local/relay") and self.bus is not None:
             return self._relay()
+        if endpoint == ("GET", "/_local/metrics") and self.metrics is not None:
+            # The functions' EMF metrics since the runner started, summed (devserver/metrics.py).
+            return json_answer(200, self.metrics.summary())
         if endpoint == ("GET", "/_local/processes") and self.processes is not None:
             # For the benchmarks' CPU and memory figures (/proc/<pid>/stat): this machine's process ids by
             # role: gateway, routes, notifier, relay, bus, moto, nx-27017, redis-server (our own servers only).

@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
+from devserver import metrics as local_metrics
 from devserver import snapstart as local_snapstart
 from devserver.apigw import LambdaContext
 from devserver.template import Function
@@ -74,6 +75,7 @@ def _environment_main(connection: Connection, preload: list[str]) -> None:
         os._exit(1)
 
     signal.signal(signal.SIGALRM, time_out)
+    local_metrics.divert_from_stdout()  # EMF lines to the runner's count (`GET /_local/metrics`), not the console
     snapstart = local_snapstart.install()  # route functions register their SnapStart hooks as they import
     for module in preload:
         with contextlib.suppress(Exception):  # a broken module is reported when it is invoked

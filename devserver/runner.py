@@ -18,10 +18,12 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import socketserver
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +45,8 @@ from devserver.customauth import CustomAuthFront, TriggerEnvironments
 from devserver.customauth import environment as cognito_environment
 from devserver.gateway import Gateway
 from devserver.lambdas import LOCAL_DEFAULTS, EnvironmentPool
+from devserver.metrics import ENV as METRICS_FILE_ENV
+from devserver.metrics import EmittedMetrics
 from devserver.servers import LocalServer, free_port, mongo_server, redis_server
 
 DATA_DIR = REPO_ROOT / ".local" / "data"
@@ -194,6 +198,7 @@ class LocalStack:
     processes: Callable[[], dict[str, list[int]]]  # process ids by role, as `GET /_local/processes` answers
     _resources: contextlib.ExitStack
     abdm: local_abdm.FakeAbdmGateway | None = None  # the fake ABDM gateway (tests make it refuse on-shares)
+    metrics: EmittedMetrics | None = None  # the functions' EMF metrics since the start (`GET /_local/metrics`)
 
     def token(self, role: str, user: str) -> str:
         """The same token `POST /_local/token` gives, without the HTTP round trip."""
@@ -269,6 +274,12 @@ def start_stack(
         environ |= cognito_environment(front_port)
         if database:
             environ["MONGODB_DATABASE"] = database
+        # The functions' metrics, on as in AWS, counted for GET /_local/metrics: their EMF lines go to a file of this
+        # run's, never to the console (devserver/metrics.py).
+        metrics_dir = Path(tempfile.mkdtemp(prefix="opd-metrics-"))
+        resources.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
+        metrics = EmittedMetrics(metrics_dir / "emf.jsonl")
+        environ |= {METRICS_FILE_ENV: str(metrics.path), "POWERTOOLS_METRICS_DISABLED": "false"}
         modules = sorted({route.function.module for route in routes.routes} | {sweeper.module})
         pool = EnvironmentPool(environ, size=concurrency, preload=modules)
         resources.callback(pool.close)
@@ -326,6 +337,7 @@ def start_stack(
             bus=events,
             processes=processes,
             abdm=local_abdm.LocalAbdm(abdm_gateway, own_url),
+            metrics=metrics,
         )
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="opd-api", daemon=True
@@ -344,6 +356,7 @@ def start_stack(
             processes=processes,
             _resources=resources.pop_all(),
             abdm=abdm_gateway,
+            metrics=metrics,
         )
     return stack
 

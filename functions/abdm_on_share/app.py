@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opd import runtime
 from opd.abdm.onshare import Delivered
 from opd.abdm.queue import Receipt
+from opd.api.observability import count_cold_start
 from opd.settings import current as settings
 
 # The settings are read here, at import: a bad environment fails the cold start.
@@ -70,11 +71,13 @@ def retry_later(records: list[dict[str, Any]], failed: set[str]) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context(log_event=False)  # never the event: its bodies name patients' ABHA addresses
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    count_cold_start(context.function_name)
     answer = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     failed = {str(item["itemIdentifier"]) for item in answer.get("batchItemFailures", [])}
+    # Every batch, 0 too: the dashboard's line is then a measured 0, not a gap (OnShareFailuresAlarm sums it).
+    metrics.add_metric(name="OnSharesFailed", unit=MetricUnit.Count, value=len(failed))
     if failed:
         reasons = sorted({type(error).__name__ for _, error, _ in processor.exceptions if error is not None})
         logger.warning("on-shares left for a later try", failed=len(failed), reasons=reasons)
-        metrics.add_metric(name="OnSharesFailed", unit=MetricUnit.Count, value=len(failed))
         retry_later(list(event.get("Records") or []), failed)
     return dict(answer)

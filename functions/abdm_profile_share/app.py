@@ -81,6 +81,8 @@ def profile_share() -> Response[ShareAcceptedOut]:
         queued=taken.queued,
     )
     count("ScanAndShares", token="new" if taken.shared.new else "repeat")
+    if taken.shared.new:  # a repeat share gets the token it had
+        count("CounterTokens", source="ABDM")
     return answer(ShareAcceptedOut(request_id=headers.request_id), HTTPStatus.ACCEPTED)
 
 

@@ -10,7 +10,7 @@ from http import HTTPStatus
 
 from opd.api.auth import STAFF
 from opd.api.counters import CounterIdPath, CounterTokenOut, IssueTokenRequest
-from opd.api.observability import logger
+from opd.api.observability import count, logger
 from opd.api.openapi import BEARER, error_responses
 from opd.api.resolver import Response, answer, caller, counters, make_app, make_handler
 from opd.errors import DayFull, DependencyUnavailable, Forbidden, SlotBusy, Unauthorized, ValidationFailed
@@ -36,6 +36,7 @@ def issue_counter_token(
     desk = counters()
     token = desk.issue(counterId, patient_id=None if request is None else request.patient_id)
     logger.info("counter token issued", counter_id=counterId, number=token.number, by=who.username)
+    count("CounterTokens", source="DESK")
     return answer(CounterTokenOut.of(token, desk.names_of([token])), HTTPStatus.CREATED)
 
 

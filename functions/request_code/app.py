@@ -11,7 +11,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from opd.api.observability import logger
+from opd.api.observability import count, logger
 from opd.api.openapi import error_responses
 from opd.api.resolver import Response, answer, make_app, make_handler
 from opd.api.signin import CodeSentOut, RequestCodeRequest
@@ -44,6 +44,7 @@ def request_code(request: RequestCodeRequest) -> Response[CodeSentOut]:
     language = preferred(app.current_event.headers.get("accept-language")) or settings().default_language
     requested = sign_in().request_code(request.phone, language.value)
     logger.info("sign-in code sent", patient_id=requested.patient_id, new_patient=requested.new_patient)
+    count("OtpCodesSent")  # refusals are counted with every other (`opd.api.errors`): OtpCodesRefused by code
     return answer(CodeSentOut(expires_in=requested.expires_in), HTTPStatus.ACCEPTED)
 
 

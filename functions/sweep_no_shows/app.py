@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opd import runtime
 from opd.abdm.onshare import resend_owed
 from opd.api.bounds import Window
+from opd.api.observability import count_cold_start
 from opd.errors import DependencyUnavailable
 from opd.service.daily import backfill_days
 from opd.settings import current as settings
@@ -97,6 +98,7 @@ def backfill(asked: Any, now: datetime | None, context: LambdaContext) -> dict[s
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    count_cold_start(context.function_name)
     logger.append_keys(scheduled_time=event.get("scheduledTime"), execution_id=event.get("executionId"))
     now = sweep_time(event)  # text that is no time fails before anything connects
     service = runtime.allocator()
@@ -119,6 +121,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="MovesAbandoned", unit=MetricUnit.Count, value=report.reschedules_abandoned)
     metrics.add_metric(name="CounterTokensExpired", unit=MetricUnit.Count, value=expired)
     metrics.add_metric(name="OnSharesResent", unit=MetricUnit.Count, value=resent)
+    # One a sweep that ran to here, finished or not: the alarm on its absence (SweeperSilentAlarm) says the schedule
+    # stopped or every run fails. A backfill is not a sweep, and sends none.
+    metrics.add_metric(name="SweeperHeartbeat", unit=MetricUnit.Count, value=1)
     result = {
         "marked": report.marked,
         "slots": report.slots,

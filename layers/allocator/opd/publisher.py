@@ -9,7 +9,7 @@ left in the outbox for the relay.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -22,8 +22,9 @@ MAX_REQUEST_BYTES = 250_000
 
 
 class EventBridgePublisher:
-    def __init__(self, bus_name: str, client: Any = None) -> None:
+    def __init__(self, bus_name: str, client: Any = None, observe: Callable[[int], None] | None = None) -> None:
         self.bus_name = bus_name
+        self.observe = observe  # told how many events each publication put on the bus (the EventsPublished metric)
         if client is not None:
             self.__dict__["client"] = client  # what `cached_property` would have made
 
@@ -44,6 +45,8 @@ class EventBridgePublisher:
                 refused = self._put(refused, published)
             if refused:
                 log.warning("EventBridge refused %d entries; the relay publishes them", len(refused))
+        if self.observe is not None and published:
+            self.observe(len(published))
         return published
 
     def _put(self, batch: Sequence[Entry], published: set[str]) -> list[Entry]:

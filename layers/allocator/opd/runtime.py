@@ -8,6 +8,7 @@ at import time, so a cold start pays only for the imports.
 from __future__ import annotations
 
 import sys
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,19 @@ def record_lock_wait(waited_ms: float) -> None:
     Metrics().add_metric(name="LockWaitMs", unit=MetricUnit.Milliseconds, value=round(waited_ms, 1))
 
 
+_published_lock = threading.Lock()
+
+
+def record_published(events: int) -> None:
+    """EMF metric EventsPublished (by a request, the sweeper or the relay), flushed with the invocation's metrics.
+    A leave publishes from several threads at once: Powertools' metric set is a plain dict."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    with _published_lock:
+        Metrics().add_metric(name="EventsPublished", unit=MetricUnit.Count, value=events)
+
+
 @cache
 def event_publisher() -> EventPublisher | None:
     """EventBridge, on the stack's bus (EVENT_BUS_NAME); boto3 loads with the first publication."""
@@ -151,7 +165,7 @@ def event_publisher() -> EventPublisher | None:
         return None
     from opd.publisher import EventBridgePublisher
 
-    return EventBridgePublisher(bus)
+    return EventBridgePublisher(bus, observe=record_published)
 
 
 @cache

@@ -72,6 +72,12 @@ return 1
 """
 
 
+def spent_percent(spent_parts: int, settings: Settings) -> float:
+    """The month's spend as a share of its cap, in percent (the SmsSpendPercent metric): 100 with a cap of 0."""
+    cap = cap_parts(settings)
+    return 100.0 if cap <= 0 else round(100 * spent_parts / cap, 1)
+
+
 def cap_parts(settings: Settings, share_percent: int = 100) -> int:
     """SMS parts the month's spend limit pays for (of which `share_percent`: sign-in codes may use only a share)."""
     whole = int(settings.sms_monthly_spend_limit_usd / settings.sms_price_usd + 1e-9)
@@ -125,9 +131,19 @@ class RedisSmsLedger:
         with redis_errors():
             self.client.decrby(f"sms:parts:{month}", parts)
 
+    def spent(self, month: str) -> int:
+        """The parts the month has spent so far (sign-in codes' too)."""
+        with redis_errors():
+            return int(cast(bytes | None, self.client.get(f"sms:parts:{month}")) or 0)
+
 
 class SmsNotSent(RuntimeError):
-    """Some SMS of the event could not be sent: the event fails and is delivered again."""
+    """Some SMS of the event could not be sent: the event fails and is delivered again. Says what did happen."""
+
+    def __init__(self, message: str, failed: int, done: Notified) -> None:
+        super().__init__(message)
+        self.failed = failed  # SMS whose send failed (their claims given back)
+        self.done = done  # the others: sent, duplicates, capped
 
 
 @dataclass(frozen=True)
@@ -198,7 +214,8 @@ class SmsNotifier:
         if sent:
             self._count(detail, sent)
         if failed:
-            raise SmsNotSent(f"{len(failed)} of {len(messages)} SMS not sent: {'; '.join(failed)}")
+            why = f"{len(failed)} of {len(messages)} SMS not sent: {'; '.join(failed)}"
+            raise SmsNotSent(why, len(failed), Notified(sent, duplicates, capped))
         return Notified(sent, duplicates, capped)
 
     def _count(self, detail: dict[str, Any], sent: int) -> None:

@@ -21,10 +21,21 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from opd.api.observability import count, logger
-from opd.errors import ERRORS, RETRY_LATER, DependencyUnavailable, NotFound, OpdError, ValidationFailed
+from opd.errors import (
+    ERRORS,
+    RETRY_LATER,
+    DependencyUnavailable,
+    InvalidCode,
+    NotFound,
+    OpdError,
+    TooManyCodes,
+    ValidationFailed,
+)
 
 INTERNAL_ERROR = OpdError.code
 
+# A sign-in code refused: one asked for too often (TOO_MANY_CODES), one answered wrong, used or expired (INVALID_CODE).
+SIGN_IN_REFUSALS = frozenset({TooManyCodes.code, InvalidCode.code})
 # Derived from opd.errors.ERRORS, the one table, never written by hand.
 CODES: tuple[str, ...] = tuple(error.code for error in ERRORS)
 _STATUS_OF_CODE = {error.code: kind.status for error, kind in ERRORS.items()}
@@ -81,6 +92,10 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     def refused(code: str) -> None:
         count("Rejections", code=code)
+        if status_of(code) is HTTPStatus.TOO_MANY_REQUESTS:  # SLOT_BUSY, TOO_MANY_CODES: the client waits Retry-After
+            count("TooManyRequests")
+        if code in SIGN_IN_REFUSALS:
+            count("OtpCodesRefused", code=code)
 
     def domain_error(error: OpdError) -> Response[dict[str, Any]]:
         headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, RETRY_LATER) else None

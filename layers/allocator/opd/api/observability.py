@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from opd.settings import Settings, current
 
@@ -60,12 +61,38 @@ def traced[Handler: Callable[..., Any]](handler: Handler) -> Handler:
     return cast(Handler, with_tracing)
 
 
-def count(name: str, **dimensions: str) -> None:
-    """One event of `name`, e.g. count("Bookings", tier="PREMIUM"); flushed when the invocation ends.
+def count(name: str, value: float = 1, **dimensions: str) -> None:
+    """`value` events of `name`, e.g. count("Bookings", tier="PREMIUM"). Dimensions are kinds (a tier, an error
+    code, a source), never anything of a patient.
 
-    Dimensions apply to the whole invocation's metric set, which is fine: a request ends in one
-    booking or one refusal, never both.
+    Without dimensions the count joins the invocation's metric set (dimension: service), flushed when it ends.
+    With them it is a line of its own, published twice: the total (service) and the split (service and the
+    dimensions). In the invocation's set they would apply to every metric in it, the lock wait too, and split
+    each into as many series as there are tiers and codes, which no alarm could then name.
     """
-    for dimension, value in dimensions.items():
-        metrics.add_dimension(name=dimension, value=value)
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if not dimensions:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return
+    own_line(name, MetricUnit.Count, value, **dimensions)
+
+
+def own_line(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:
+    """One metric on an EMF line of its own, now, with [service] and [service, *dimensions] as its dimension sets.
+    Written only while metrics are enabled (POWERTOOLS_METRICS_DISABLED), as the invocation's set is."""
+    line = AmazonCloudWatchEMFProvider(namespace=_config.metrics_namespace, service=SERVICE)
+    line.add_metric(name=name, unit=unit, value=value)
+    if dimensions:
+        line.add_dimensions(service=SERVICE, **dimensions)
+    line.flush_metrics()
+
+
+_answered: set[str] = set()  # the functions this environment has run (one, in Lambda); under SnapStart: since restore
+
+
+def count_cold_start(function_name: str) -> None:
+    """ColdStart once per environment, by function (`function_name`, as Powertools' own cold start metric names it).
+    Not Powertools' `log_metrics(capture_cold_start_metric=True)`: the route handlers flush their metrics themselves
+    (`make_handler`), and its line is written even while metrics are disabled."""
+    if function_name not in _answered:
+        _answered.add(function_name)
+        own_line("ColdStart", MetricUnit.Count, 1, function_name=function_name)

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from opd.api import bounds, errors, snapstart
 from opd.api.auth import Caller, caller_of
-from opd.api.observability import logger, metrics, traced
+from opd.api.observability import count_cold_start, logger, metrics, traced
 
 if TYPE_CHECKING:
     from opd.ports import DoctorDirectory
@@ -75,6 +75,7 @@ def make_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     @traced
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
+            count_cold_start(context.function_name)
             return with_response_headers(app.resolve(as_resolver_reads_it(event), context))
         finally:
             # Flushed only when there is something to say: reads emit no metrics, and an empty

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from opd import domain, eventbridge
 from opd.domain import Event, Relayed, Slot
@@ -191,12 +192,14 @@ class EventRelay:
         def out_of_time() -> bool:
             return time_left is not None and time_left() < reserve_s
 
-        from_backlog, drained = self._drain_backlog(out_of_time, batch_size)
+        since: list[datetime] = []  # when the oldest unpublished change of the backlog, and of each batch, happened
+        from_backlog, drained = self._drain_backlog(out_of_time, batch_size, since)
         totals = [from_backlog, 0, 0, 0]  # published, slots, pruned, left pending
         batch: list[Slot] = []
 
         def report(finished: bool) -> RelayReport:
-            return RelayReport(totals[0], totals[1], totals[2], totals[3], finished, from_backlog)
+            oldest = min(since, default=None)
+            return RelayReport(totals[0], totals[1], totals[2], totals[3], finished, from_backlog, oldest)
 
         if not drained:
             return report(finished=False)
@@ -205,20 +208,25 @@ class EventRelay:
                 return report(finished=False)
             batch.append(slot)
             if len(batch) == batch_size:
-                totals = [a + b for a, b in zip(totals, self._relay_batch(batch), strict=True)]
+                totals = [a + b for a, b in zip(totals, self._relay_batch(batch, since), strict=True)]
                 batch = []
         if batch:
-            totals = [a + b for a, b in zip(totals, self._relay_batch(batch), strict=True)]
+            totals = [a + b for a, b in zip(totals, self._relay_batch(batch, since), strict=True)]
         return report(finished=True)
 
-    def _drain_backlog(self, out_of_time: Callable[[], bool], batch_size: int) -> tuple[int, bool]:
+    def _drain_backlog(
+        self, out_of_time: Callable[[], bool], batch_size: int, since: list[datetime]
+    ) -> tuple[int, bool]:
         """Publish the backlog, oldest first, a batch at a time, forgetting what the bus took. Returns
         how many it published, and whether the backlog is empty (False: out of time, or the bus
-        refused a whole batch). Raises when the bus cannot be reached, as the outboxes' relay does."""
+        refused a whole batch). Raises when the bus cannot be reached, as the outboxes' relay does.
+        The time of its oldest entry goes into `since`."""
         if self.backlog is None or self.publisher is None:
             return 0, True
         published = 0
         while entries := self.backlog.oldest(batch_size):
+            if not published:  # the first batch (a batch the bus took none of ends the loop): its first is the oldest
+                since.append(entries[0].time)
             if out_of_time():
                 return published, False
             done = self.publisher.publish(entries)
@@ -228,13 +236,14 @@ class EventRelay:
                 return published, False
         return published, True
 
-    def _relay_batch(self, batch: list[Slot]) -> tuple[int, int, int, int]:
+    def _relay_batch(self, batch: list[Slot], since: list[datetime]) -> tuple[int, int, int, int]:
         try:
             known = self.lock.published_marks([slot.slot_id for slot in batch])
         except DependencyUnavailable as exc:  # without markers, every event in the outboxes goes (again)
             log.warning("relay markers not read, publishing every outbox event: %s", exc.message)
             known = {}
         waiting = {slot.slot_id: (slot, known.get(slot.slot_id, Relayed()).unpublished(slot.outbox)) for slot in batch}
+        since.extend(min(e.occurred_at for e in events) for _, events in waiting.values() if events)
         # Through a version, every event is now published: before (the marker) or just now.
         found, published = self._publish(waiting)
         marks = {slot_id: Relayed(through=through) for slot_id, through in found.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from opd.domain import Booking, Slot
 
@@ -53,6 +54,9 @@ class RelayReport:
     pending: int  # events still unpublished when it finished (the bus refused them)
     finished: bool  # False when it stopped early to respect the caller's deadline
     from_backlog: int = 0  # of `published`, those that waited in the event backlog
+    # When the oldest change happened whose events this run found unpublished (in the backlog or an outbox), whether
+    # it then published them or not; None when it found none. Its age is how far behind publishing is.
+    oldest_found: datetime | None = None
 
 
 @dataclass(frozen=True)
