@@ -13,14 +13,14 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 
-from devserver.runner import LocalStack, start_stack
+from devserver.runner import LocalStack
 from opd.api.errors import CODES
 from tests.e2e.support import Api
 from tests.support.monitoring import service_metrics
@@ -31,20 +31,6 @@ pytestmark = [pytest.mark.xdist_group("e2e-metrics"), pytest.mark.slow]
 NAME, ABHA = "Lakshmi Venkataraman", "lakshmi.v@sbx"
 # The kinds metrics are split by: never anything of a patient (opd.api.observability.count).
 DIMENSIONS = {"service", "tier", "code", "source", "token", "function_name"}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    database = f"opd_e2e_{uuid.uuid4().hex[:12]}"
-    with start_stack(
-        port=0, data_dir=tmp_path_factory.mktemp("stack"), auth=True, database=database, concurrency=4
-    ) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def api(stack: LocalStack) -> Api:
-    return Api(stack.url)
 
 
 def eventually[T](read: Callable[[], T], done: Callable[[T], bool], within_s: float = 45.0) -> T:

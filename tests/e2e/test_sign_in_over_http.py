@@ -15,27 +15,13 @@ from typing import Any
 import pytest
 import requests
 
-from devserver.runner import LocalStack, start_stack
+from devserver.runner import start_stack
 from tests.e2e.support import Api, error_of
 from tests.support.signin import code_in
 
 pytestmark = pytest.mark.xdist_group("e2e-sign-in")
 
 SMS_WAIT_S = 15.0  # the bus takes the SMS from moto every half second; a cold trigger environment first
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    database = f"opd_e2e_{uuid.uuid4().hex[:12]}"
-    with start_stack(
-        port=0, data_dir=tmp_path_factory.mktemp("stack"), auth=True, database=database, concurrency=4
-    ) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def api(stack: LocalStack) -> Api:
-    return Api(stack.url)
 
 
 def new_phone() -> str:
