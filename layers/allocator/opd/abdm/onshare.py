@@ -46,6 +46,8 @@ class OnShareGateway(Protocol):
 
 
 class OnShareOutbox(Protocol):
+    """Where an owed on-share is put (`opd.abdm.queue.OnShareQueue`): by the share's route, and by the sweeper."""
+
     def send(self, counter_id: str, abha_address: str, request_id: str | None = None) -> None: ...
 
 

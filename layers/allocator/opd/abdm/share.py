@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from opd.abdm.onshare import OnShareOutbox
 from opd.contract import ResponseModel
 from opd.domain import abdm, require_id
 from opd.domain import patients as patient_rules
@@ -150,12 +151,6 @@ class PatientsByAbha(PatientRecords, Protocol):
     """The register, and who in it holds an ABHA address (`opd.patients.PatientStore`)."""
 
     def holding(self, abha_address: str) -> Patient | None: ...
-
-
-class OnShareOutbox(Protocol):
-    """Where an owed on-share is put (`opd.abdm.queue.OnShareQueue`)."""
-
-    def send(self, counter_id: str, abha_address: str, request_id: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
