@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,3 +73,12 @@ def error_of(answer: requests.Response) -> dict[str, Any]:
     error: dict[str, Any] = body["error"]
     assert {"code", "message", "details"} <= set(error), error
     return error
+
+
+def eventually[T](read: Callable[[], T], done: Callable[[T], bool], within_s: float = 60.0) -> T:
+    """`read()` again every 0.2 s until `done` says its value is the awaited one, or `within_s` has passed: the last
+    value either way (the caller's assertion says what was awaited)."""
+    give_up = time.monotonic() + within_s
+    while not done(value := read()) and time.monotonic() < give_up:
+        time.sleep(0.2)
+    return value

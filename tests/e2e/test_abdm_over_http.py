@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
 from devserver.runner import LocalStack
-from tests.e2e.support import Api
+from tests.e2e.support import Api, eventually
 
 pytestmark = [pytest.mark.xdist_group("e2e-abdm")]
-
-
-def eventually[T](read: Callable[[], T], done: Callable[[T], bool], within_s: float = 45.0) -> T:
-    give_up = time.monotonic() + within_s
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > give_up:
-            return value
-        time.sleep(0.2)
 
 
 def counter() -> str:

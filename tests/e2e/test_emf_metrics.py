@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ import requests
 
 from devserver.runner import LocalStack
 from opd.api.errors import CODES
+from tests.e2e import support
 from tests.e2e.support import Api
 from tests.support.monitoring import service_metrics
 from tests.support.signin import code_in
@@ -33,11 +33,8 @@ NAME, ABHA = "Lakshmi Venkataraman", "lakshmi.v@sbx"
 DIMENSIONS = {"service", "tier", "code", "source", "token", "function_name"}
 
 
-def eventually[T](read: Callable[[], T], done: Callable[[T], bool], within_s: float = 45.0) -> T:
-    give_up = time.monotonic() + within_s
-    while not done(value := read()) and time.monotonic() < give_up:
-        time.sleep(0.2)
-    return value
+def eventually[T](read: Callable[[], T], done: Callable[[T], bool]) -> T:
+    return support.eventually(read, done, within_s=45.0)  # this module's bound
 
 
 def phone() -> str:

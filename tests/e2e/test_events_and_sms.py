@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from devserver.runner import LocalStack, start_stack
-from tests.e2e.support import Api
+from tests.e2e.support import Api, eventually
 
 pytestmark = [pytest.mark.xdist_group("e2e-events"), pytest.mark.slow]
 
@@ -38,15 +38,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def api(stack: LocalStack) -> Api:
     return Api(stack.url)
-
-
-def eventually[T](read: Callable[[], T], done: Callable[[T], bool], within_s: float = 60.0) -> T:
-    give_up = time.monotonic() + within_s
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > give_up:
-            return value
-        time.sleep(0.2)
 
 
 def events_of(api: Api, slot_id: str) -> list[dict[str, Any]]:
