@@ -8,7 +8,7 @@ Per client: attempts, final status, time to the final answer. Per case: the shar
 first try, settle time, p50/p99 time to a final answer, 429s, and overbooked slots (must be 0); and the
 CPU each process of the stack spent (utime + stime from /proc/<pid>/stat, read just before the clients
 are released and right after the last answer, then again once the bus has caught up), in seconds and
-per booking request: the gateway, the route environments, the notifier, the relay, the bus, moto,
+per booking request: the gateway, the route environments, the publisher, the notifier, the relay, the bus, moto,
 nx-27017, redis-server (`GET /_local/processes` names them), and the clients themselves.
 Figures, not a timed test. Targets: 1 slot × 20 clients → at least 99 % decided on the first try; the hot
 slot, 1 slot × 200 clients (15 places: nearly all of them are refused) → settled in under 0.375 s with
@@ -98,7 +98,7 @@ def overbooked(runs: list[ClientRun], slot: dict[str, Any]) -> list[str]:
 
 # -- the stack's processes, from /proc ---------------------------------------------------------------
 
-ROLES = ("gateway", "routes", "notifier", "relay", "bus", "moto", "nx-27017", "redis-server")
+ROLES = ("gateway", "routes", "publisher", "notifier", "relay", "bus", "moto", "nx-27017", "redis-server")
 CLIENTS = "clients (rush.py)"
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")

@@ -1,4 +1,4 @@
-"""The local bus in a process of its own, with the notifier's and the relay's own Lambda environments.
+"""The local bus in a process of its own, with the notifier's, the relay's and the publisher's own Lambda environments.
 
 In AWS the SMS notifier and the event relay are functions with their own concurrency: a burst of events
 never takes an execution environment away from a booking, nor the gateway's time. The runner gives them
@@ -7,7 +7,8 @@ the same here: `BusProcess` starts `python -m devserver.busprocess <fd>`, which 
 SMS record of `/_local/sms`, the relay's schedule) and the Lambda environments of the notifier (up to four
 by default, each delivered one event at a time and sending its SMS through an SNS endpoint of its own, so
 that each SMS is known to come from the event it was delivered; the first is started with the bus, the
-others when deliveries overlap, as Lambda scales out) and of the relay (one, started at its first run),
+others when deliveries overlap, as Lambda scales out), of the relay (one, started at its first run) and of
+the publisher (one, its runs back to back: each waits for handed-off events until its timeout is near),
 children of that process. With one notifier environment, a soak of back-to-back rushes on two cores left
 it ever further behind (and moto holding the backlog); with four it keeps up.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -37,6 +39,8 @@ from devserver.lambdas import EnvironmentPool, FunctionFailed
 from devserver.motoserver import sender_endpoint
 from devserver.template import Function, scheduled_input
 
+log = logging.getLogger("devserver.runner")
+
 _START_UP_S = 60  # boto3's import, the bus's queues and rules, on a busy machine
 _ANSWER_S = 30  # events, SMS, pids: the relay gets its function's timeout on top
 
@@ -50,6 +54,7 @@ class BusConfig:
     environ: dict[str, str]
     notifier: Function
     relay: Function
+    publisher: Function
     relay_input: dict[str, Any]
     notify_pattern: dict[str, Any]
     relay_every_s: float
@@ -68,6 +73,7 @@ def _plain(config: BusConfig) -> BusConfig:
         environ={str(name): str(value) for name, value in config.environ.items()},
         notifier=function(config.notifier),
         relay=function(config.relay),
+        publisher=function(config.publisher),
         relay_input=json.loads(json.dumps(config.relay_input)),
         notify_pattern=json.loads(json.dumps(config.notify_pattern)),
         relay_every_s=float(config.relay_every_s),
@@ -187,6 +193,21 @@ def _serve(connection: Connection) -> None:
         for n in range(1, max(1, config.notifiers) + 1)
     }
     relayer = EnvironmentPool(config.environ, size=1, preload=[config.relay.module])
+    publisher = EnvironmentPool(config.environ, size=1, preload=[config.publisher.module])
+    stopping = threading.Event()
+
+    def publish_forever() -> None:
+        """The publisher's runs back to back, as its schedule starts one each minute and each waits for
+        events until its timeout is near (functions/publish_events)."""
+        while not stopping.is_set():
+            try:
+                publisher.invoke(config.publisher, {})
+            except FunctionFailed as failure:
+                if stopping.is_set():
+                    return
+                log.error("publish_events failed: %s", failure)
+                stopping.wait(1)
+
     bus = local_bus.LocalBus(
         endpoint=config.endpoint,
         deliver=lambda event: notifiers["notifier-1"].invoke(config.notifier, event),
@@ -199,6 +220,7 @@ def _serve(connection: Connection) -> None:
         notifiers["notifier-1"].warm(1)
         bus.set_up(config.notify_pattern)
         bus.start()
+        threading.Thread(target=publish_forever, name="local-publisher", daemon=True).start()
         connection.send(("ok", {"queue": bus.queue, "dead_letters": bus.dead_letters}))
         answers: dict[str, Any] = {
             "events": bus.events,
@@ -207,6 +229,7 @@ def _serve(connection: Connection) -> None:
             "pids": lambda: {
                 "notifier": [pid for pool in notifiers.values() for pid in pool.pids()],
                 "relay": relayer.pids(),
+                "publisher": publisher.pids(),
             },
             "dead_letters": bus.dead_letter_count,
         }
@@ -228,6 +251,8 @@ def _serve(connection: Connection) -> None:
     except Exception:
         connection.send(("error", traceback.format_exc()))
     finally:
+        stopping.set()
+        publisher.close()  # ends a run waiting for events at once
         bus.stop()
         for pool in [*notifiers.values(), relayer]:
             pool.close()

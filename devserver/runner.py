@@ -250,6 +250,7 @@ def start_stack(
         routes = templates.routes(template, repo_root)
         sweeper = templates.function_named(template, "sweep_no_shows", repo_root)
         relay = templates.function_named(template, "relay_events", repo_root)
+        publisher = templates.function_named(template, "publish_events", repo_root)
         notifier = templates.function_named(template, "notify_sms", repo_root)
         on_share = templates.function_named(template, "abdm_on_share", repo_root)
         # moto's server (Cognito, the bus, SQS, SNS) gets its port now, so the route environments can start
@@ -309,6 +310,7 @@ def start_stack(
                 environ=environ,
                 notifier=notifier,
                 relay=relay,
+                publisher=publisher,
                 relay_input=templates.schedule_input(template, relay),
                 notify_pattern=templates.event_rule_pattern(template, notifier),
                 relay_every_s=relay_every_s,

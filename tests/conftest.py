@@ -19,12 +19,12 @@ from pymongo import MongoClient
 from devserver.servers import LocalServer, mongo_server, redis_server
 from opd import redisconn
 from opd import store as store_module
-from opd.lock import SlotLock
 from opd.mongo import Document
 from opd.service import Allocator
 from opd.settings import Settings
 from opd.store import SlotStore
 from tests.support.events import RecordingPublisher
+from tests.support.handoff import PublishingLock, publish_at_once
 
 
 def _given_or_own(
@@ -92,8 +92,8 @@ def bus() -> RecordingPublisher:
 def allocator(
     slot_store: SlotStore, redis_client: redis.Redis, settings: Settings, bus: RecordingPublisher
 ) -> Allocator:
-    lock = SlotLock(redis_client, ttl_ms=settings.lock_ttl_ms, wait_ms=settings.lock_wait_ms)
-    return Allocator(slot_store, lock, settings, publisher=bus)
+    lock = PublishingLock(redis_client, ttl_ms=settings.lock_ttl_ms, wait_ms=settings.lock_wait_ms)
+    return publish_at_once(Allocator(slot_store, lock, settings, publisher=bus))
 
 
 @pytest.fixture

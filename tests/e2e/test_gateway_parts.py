@@ -46,6 +46,7 @@ def test_the_template_routes_each_contract_endpoint_to_its_function(template: di
     handlers = {path.parent.name for path in (REPO_ROOT / "functions").glob("*/app.py")} - {
         "sweep_no_shows",
         "relay_events",
+        "publish_events",
         "notify_sms",
         "abdm_on_share",  # the on-share queue's consumer
         "auth_define_challenge",  # Cognito's triggers: invoked by the user pool, not by a route

@@ -25,6 +25,7 @@ ALARMS: dict[str, tuple[set[tuple[str, str, str]], str]] = {
         for name in (
             "SweepNoShowsFailingAlarm",
             "RelayEventsFailingAlarm",
+            "PublishEventsFailingAlarm",
             "NotifySmsFailingAlarm",
             "AbdmOnShareFailingAlarm",
             "SignInTriggersFailingAlarm",
@@ -51,6 +52,7 @@ PARTS = {"OtpRequestRateAlarm": {"OtpRateAnomalyAlarm", "OtpRateFloorAlarm"}}
 BACKGROUND = {
     "SweepNoShowsFunction",
     "RelayEventsFunction",
+    "PublishEventsFunction",
     "NotifySmsFunction",
     "AbdmOnShareFunction",
     "AuthDefineChallengeFunction",

@@ -32,7 +32,12 @@ for resource in template["Resources"].values():
             resource["Properties"][key] = "s3://bucket/code.zip"
 print(json.dumps(transform(template, {"CognitoDomainPrefix": "opd-test"}, NoManagedPolicies())))
 """
-NOT_ROUTES = {"SweepNoShowsFunction", "RelayEventsFunction", "NotifySmsFunction"}  # scheduled or event-driven
+NOT_ROUTES = {
+    "SweepNoShowsFunction",
+    "RelayEventsFunction",
+    "PublishEventsFunction",
+    "NotifySmsFunction",
+}  # scheduled or event-driven
 NOT_ROUTES |= {"AbdmOnShareFunction"}  # the on-share queue's consumer
 NOT_ROUTES |= {"AuthDefineChallengeFunction"}  # a Cognito trigger without I/O (Create and Verify have snapshots)
 

@@ -257,7 +257,7 @@ def test_groups_claim_forms(claim: object, roles: set[Role]) -> None:
 
 def test_the_matrix_covers_every_route_handler() -> None:
     functions = Path(__file__).resolve().parents[2] / "functions"
-    scheduled_or_bus = {"sweep_no_shows", "relay_events", "notify_sms", "abdm_on_share"}  # no HTTP route
+    scheduled_or_bus = {"sweep_no_shows", "relay_events", "publish_events", "notify_sms", "abdm_on_share"}  # no route
     scheduled_or_bus |= {"abdm_profile_share"}  # the ABDM gateway's signed token, not a role (test_abdm_routes.py)
     scheduled_or_bus |= {"auth_define_challenge", "auth_create_challenge", "auth_verify_challenge"}  # Cognito's
     handlers = {p.parent.name for p in functions.glob("*/app.py")} - scheduled_or_bus

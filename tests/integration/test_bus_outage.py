@@ -20,13 +20,13 @@ from pymongo import MongoClient
 from devserver import bus as local_bus
 from opd.backlog import EventBacklogStore
 from opd.domain import MAX_EVENTS_PER_CHANGE, SPILL_AT, Capacity, Source
-from opd.lock import SlotLock
 from opd.mongo import Document
 from opd.publisher import EventBridgePublisher
 from opd.service import Allocator
 from opd.settings import Settings
 from opd.sms import RedisSmsLedger, SmsNotifier
 from opd.store import SlotStore
+from tests.support.handoff import PublishingLock, publish_at_once
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,8 @@ def test_a_burst_of_changes_with_the_bus_down_is_all_taken_and_delivered_once_it
 ) -> None:
     backlog = EventBacklogStore(mongo_client[database_name]["event_backlog"])
     backlog.ensure_indexes()
-    lock = SlotLock(redis_client)
-    down = Allocator(slot_store, lock, Settings(), publisher=unreachable_bus(), backlog=backlog)
+    lock = PublishingLock(redis_client)  # the publisher tries the first hand-off, then lets them go for a while
+    down = publish_at_once(Allocator(slot_store, lock, Settings(), publisher=unreachable_bus(), backlog=backlog))
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
     slot = down.create_slot(doctor_id, start, start + timedelta(hours=1), Capacity(30, 0, 0))
     phones = [f"+9198{n:08d}" for n in range(30)]

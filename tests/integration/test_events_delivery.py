@@ -9,7 +9,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,11 +21,13 @@ from devserver import bus as local_bus
 from opd import redisconn
 from opd import store as store_module
 from opd.domain import Relayed, Slot, Source
+from opd.handoff import HandOffQueue
 from opd.lock import SlotLock
 from opd.publisher import EventBridgePublisher
 from opd.service import Allocator
 from opd.settings import Settings
 from opd.store import SlotStore
+from tests.support.handoff import PublishingLock, publish_at_once
 
 pytestmark = pytest.mark.slow
 
@@ -70,8 +74,8 @@ def test_a_process_killed_after_its_write_gets_its_event_out_through_the_relay(
     doctor_id: str,
     soon: datetime,
 ) -> None:
-    lock = SlotLock(redisconn.connect(redis_url), ttl_ms=500, wait_ms=1000)
-    allocator = Allocator(slot_store, lock, Settings(), publisher=publisher(moto_bus))
+    lock = PublishingLock(redisconn.connect(redis_url), ttl_ms=500, wait_ms=1000)
+    allocator = publish_at_once(Allocator(slot_store, lock, Settings(), publisher=publisher(moto_bus)))
     slot = allocator.create_slot(doctor_id, soon, soon + timedelta(hours=1))
     assert on_the_bus(moto_bus, slot.slot_id) == [("SlotCreated", f"{slot.slot_id}:0:0")]
 
@@ -99,28 +103,48 @@ def test_a_process_killed_after_its_write_gets_its_event_out_through_the_relay(
 
     time.sleep(0.6)  # the dead process's lock expires by its TTL
     booking = allocator.book(slot.slot_id, "next-patient", Source.ONLINE)
-    assert allocator.relay_events().published == 0  # the next request published its own; nothing twice
+    assert allocator.relay_events().published == 0  # the next request's hand-off is out; nothing twice
     assert [t for t, _ in on_the_bus(moto_bus, slot.slot_id)] == ["SlotCreated", "BookingCreated", "BookingCreated"]
     assert on_the_bus(moto_bus, slot.slot_id)[-1][1] == f"{slot.slot_id}:2:0" and booking.token == 2
 
 
-def test_every_change_reaches_the_bus_once_with_the_relay_running_beside_it(
-    slot_store: SlotStore, redis_client: Any, moto_bus: local_bus.LocalBus, doctor_id: str
+def test_every_change_reaches_the_bus_once_through_the_publisher_running_beside_it(
+    slot_store: SlotStore, redis_client: Any, redis_url: str, moto_bus: local_bus.LocalBus, doctor_id: str
 ) -> None:
+    """The stack's way: each release hands its change's events to a Redis list, and the publisher
+    (`EventRelay.listen`, functions/publish_events) takes them off as they come and puts them on the bus."""
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
-    allocator = Allocator(slot_store, SlotLock(redis_client), Settings(), publisher=publisher(moto_bus))
-    slot = allocator.create_slot(doctor_id, start, start + timedelta(hours=1))
-    made = [allocator.book(slot.slot_id, f"p{n}", Source.WALKIN) for n in range(8)]
-    for booking in made[:4]:
-        allocator.check_in(booking.booking_id)
-        assert allocator.relay_events().published == 0  # the requests published all of it already
-    allocator.call_next(slot.slot_id, "desk")
-    allocator.set_delay(slot.slot_id, True, 15)
-    allocator.cancel(made[5].booking_id)
+    key = f"events:handed-off:{uuid.uuid4().hex}"
+    allocator = Allocator(
+        slot_store, SlotLock(redis_client, hand_off_key=key), Settings(), publisher=publisher(moto_bus)
+    )
+    queue = HandOffQueue(redisconn.connect(redis_url, timeout_s=2), key=key)
+    stop = threading.Event()
+    listening = threading.Thread(
+        target=allocator.relay.listen, args=(queue.take, lambda: 0.0 if stop.is_set() else 60.0), daemon=True,
+        kwargs={"max_wait_s": 0.2},
+    )  # fmt: skip
+    listening.start()
+    try:
+        slot = allocator.create_slot(doctor_id, start, start + timedelta(hours=1))
+        made = [allocator.book(slot.slot_id, f"p{n}", Source.WALKIN) for n in range(8)]
+        for booking in made[:4]:
+            allocator.check_in(booking.booking_id)
+        allocator.call_next(slot.slot_id, "desk")
+        allocator.set_delay(slot.slot_id, True, 15)
+        allocator.cancel(made[5].booking_id)
+        expected = 1 + 8 + 4 + 1 + 1 + 1
+        deadline = time.monotonic() + 10
+        while len(on_the_bus(moto_bus, slot.slot_id)) < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        listening.join(5)
     seen = on_the_bus(moto_bus, slot.slot_id)
-    assert len(seen) == len({event_id for _, event_id in seen}) == 1 + 8 + 4 + 1 + 1 + 1
+    assert len(seen) == len({event_id for _, event_id in seen}) == expected
     assert [t for t, _ in seen][-3:] == ["BookingCalled", "SlotDelayChanged", "BookingCancelled"]
-    assert len(allocator.get_slot(slot.slot_id).outbox) == 1  # only the last change's, until the next write
+    assert allocator.relay_events().published == 0  # the publisher put all of it out, and said so
+    assert redis_client.llen(key) == 0
 
 
 def test_a_prune_of_a_slot_that_moved_on_changes_nothing(

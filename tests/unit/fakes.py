@@ -15,6 +15,8 @@ their own:
   the meantime); `release` lets go only for the owner. A test makes a slot busy by acquiring its
   lock itself, as another request would, and sees in `taken` which locks were had. Relay markers
   merge as `domain.Relayed.merged` (the real script does the same), and come back with the lock.
+  A change's events handed off with a release wait in `handed_off` for a test to `take` them, or go to
+  `publisher` at once (`publish_at_once`: the publisher as quick as can be).
 - `FakeEventBacklog` (like `opd.backlog.EventBacklogStore`): one entry per eventId, oldest first.
 - `RecordingPublisher` (tests/support/events.py) stands in for EventBridge.
 """
@@ -24,13 +26,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from opd.domain import Booking, Relayed, Slot
 from opd.errors import SlotBusy, SlotExists
 from opd.eventbridge import Entry
+from opd.handoff import HandedOff
 from opd.ports import Held, KeyClaim, KeyRecord
+from opd.service import Allocator
 
 
 class FakeBookingArchive:
@@ -172,6 +176,10 @@ class FakeSlotLock:
         self.taken: list[str] = []  # every slot id whose lock was had, in order, for tests to look at
         self.records: dict[str, KeyRecord] = {}  # key hash -> its record
         self.marks: dict[str, Relayed] = {}  # slot id -> its relay marker
+        self.handed_off: list[str] = []  # changes' events handed to the publisher, oldest first
+        # The publisher, when a test wants each change's events published as its lock is let go
+        # (`publish_at_once`); otherwise they wait in `handed_off` for a test to `take`.
+        self.publisher: Callable[[list[HandedOff]], object] | None = None
         self._guard = threading.Lock()  # makes check-and-take one step, as the real script is
         self._tokens = itertools.count(1)
 
@@ -188,15 +196,25 @@ class FakeSlotLock:
             self.taken.append(slot_id)
             return Held(owner, waited=False, relayed=self.marks.get(slot_id, Relayed()))
 
-    def release(self, slot_id: str, owner: str) -> bool:
+    def release(self, slot_id: str, owner: str, hand_off: str | None = None) -> bool:
         with self._guard:
+            if hand_off is not None:
+                self.handed_off.append(hand_off)
             if self.owners.get(slot_id) != owner:
                 return False
             del self.owners[slot_id]
             return True
 
-    def release_quietly(self, slot_id: str, owner: str) -> None:
-        self.release(slot_id, owner)
+    def release_quietly(self, slot_id: str, owner: str, hand_off: str | None = None) -> None:
+        self.release(slot_id, owner, hand_off)
+        if hand_off is not None and self.publisher is not None:
+            self.publisher(self.take(1_000, 0))
+
+    def take(self, limit: int, wait_s: float) -> list[HandedOff]:
+        """The publisher's end of the hand-off list (`opd.handoff.HandOffQueue.take`), without waiting."""
+        with self._guard:
+            taken, self.handed_off[:limit] = self.handed_off[:limit], []
+        return [change for raw in taken if (change := HandedOff.decode(raw)) is not None]
 
     def published_marks(self, slot_ids: Sequence[str]) -> dict[str, Relayed]:
         with self._guard:
@@ -232,3 +250,9 @@ class FakeEventBacklog:
     def remove(self, event_ids: Collection[str]) -> None:
         for event_id in event_ids:
             self.entries.pop(event_id, None)
+
+
+def publish_at_once[A: Allocator[FakeSlotStore, FakeSlotLock]](allocator: A) -> A:
+    """`allocator`, whose changes' events its publisher puts on the bus as each release hands them off."""
+    allocator.lock.publisher = allocator.relay.publish_handed_off
+    return allocator

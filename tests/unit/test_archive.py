@@ -17,7 +17,7 @@ from opd.errors import DuplicateBooking, IdempotencyConflict, InvalidTransition,
 from opd.service import Allocator, RequestKey, reads
 from opd.settings import Settings
 from tests.support.events import RecordingPublisher
-from tests.unit.fakes import FakeSlotLock, FakeSlotStore
+from tests.unit.fakes import FakeSlotLock, FakeSlotStore, publish_at_once
 
 NOW = datetime(2030, 1, 7, 4, 0, tzinfo=UTC)
 START = NOW + timedelta(hours=2)
@@ -32,7 +32,7 @@ def bus() -> RecordingPublisher:
 
 @pytest.fixture
 def allocator(bus: RecordingPublisher) -> FakeAllocator:
-    return Allocator(FakeSlotStore(), FakeSlotLock(), Settings(), clock=lambda: NOW, publisher=bus)
+    return publish_at_once(Allocator(FakeSlotStore(), FakeSlotLock(), Settings(), clock=lambda: NOW, publisher=bus))
 
 
 def full_slot(allocator: FakeAllocator, places: int = 2) -> Slot:

@@ -31,7 +31,7 @@ from opd.ports import Held, KeyClaim, KeyRecord
 from opd.service import Allocator, RequestKey, ReschedulesReport, SweepReport
 from opd.settings import Settings
 from tests.support.events import RecordingPublisher
-from tests.unit.fakes import FakeSlotLock, FakeSlotStore
+from tests.unit.fakes import FakeSlotLock, FakeSlotStore, publish_at_once
 
 START = datetime(2030, 1, 7, 3, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -763,7 +763,9 @@ def test_a_new_booking_cancelled_and_archived_before_the_move_finished_is_not_ma
     new_id = allocator.get_booking(asha.booking_id).rescheduled_to
     assert new_id is not None
     # Events delivered (finished bookings leave only then): a bus, and the relay for what waited.
-    live = Allocator(store, allocator.lock, Settings(), clock=lambda: NOW, publisher=RecordingPublisher())
+    live = publish_at_once(
+        Allocator(store, allocator.lock, Settings(), clock=lambda: NOW, publisher=RecordingPublisher())
+    )
     live.cancel(new_id, by="asha", reason=CancelReason.PATIENT)  # the patient changed her mind
     live.relay_events()
     for n in range(domain.ARCHIVE_AT):  # churn in the target until the cancelled new booking is archived

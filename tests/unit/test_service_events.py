@@ -23,7 +23,7 @@ from opd.errors import InvalidTransition
 from opd.service import Allocator
 from opd.settings import Settings
 from tests.support.events import RecordingPublisher
-from tests.unit.fakes import FakeEventBacklog, FakeSlotLock, FakeSlotStore
+from tests.unit.fakes import FakeEventBacklog, FakeSlotLock, FakeSlotStore, publish_at_once
 
 START = datetime(2030, 1, 7, 3, 30, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -40,7 +40,7 @@ def bus() -> RecordingPublisher:
 
 @pytest.fixture
 def allocator(bus: RecordingPublisher) -> FakeAllocator:
-    return Allocator(FakeSlotStore(), FakeSlotLock(), Settings(), clock=lambda: NOW, publisher=bus)
+    return publish_at_once(Allocator(FakeSlotStore(), FakeSlotLock(), Settings(), clock=lambda: NOW, publisher=bus))
 
 
 def published_by(bus: RecordingPublisher, act: object) -> list[str]:
@@ -121,9 +121,7 @@ def test_a_bus_that_is_down_never_fails_a_change_and_the_relay_publishes_it_late
     bus.down = True
     booking = allocator.book(slot.slot_id, "p1", Source.ONLINE)  # answered: written, not yet published
     assert booking.status is Status.BOOKED and bus.types == ["SlotCreated"]
-    calls = bus.calls
-    allocator.check_in(booking.booking_id)
-    assert bus.calls == calls  # paused: later requests do not wait on the bus either
+    allocator.check_in(booking.booking_id)  # the request hands its events off; only the publisher meets the bus
     assert [e.detail_type for e in allocator.store.slots[slot.slot_id].outbox] == ["BookingCreated", "BookingCheckedIn"]
     with pytest.raises(Exception, match="unreachable"):
         allocator.relay_events()  # the relay says so: it is what is left to publish them
@@ -150,23 +148,22 @@ def test_an_event_the_bus_refuses_stays_for_the_relay_with_those_after_it(
     assert allocator.store.slots[slot.slot_id].outbox == ()
 
 
-def test_on_a_hot_slot_each_writer_publishes_only_its_own_events(
+def test_on_a_hot_slot_each_writer_hands_off_only_its_own_events(
     allocator: FakeAllocator, bus: RecordingPublisher
 ) -> None:
     """Seen in the 10 x 20 rush: the next writer took the lock before the last one had recorded what it
     published, found its events still in the outbox, and published them again (287 entries for 129 events)."""
     slot = allocator.create_slot("dr-rao", START, END)
-    publish_now = allocator.relay.publish_written
-    late: list[Slot] = []
-    allocator.relay.publish_written = late.append  # type: ignore[method-assign,assignment]  # p1's writer is slow
+    allocator.lock.publisher = None  # the publisher is slow: both changes wait in the hand-off list
     allocator.book(slot.slot_id, "p1", Source.ONLINE)
-    allocator.relay.publish_written = publish_now  # type: ignore[method-assign]
     allocator.book(slot.slot_id, "p2", Source.ONLINE)
-    # p1's event, still in the outbox p2's writer wrote, is not its to send
-    assert [e.event_id for e in bus.entries[1:]] == [f"{slot.slot_id}:2:0"]
-    publish_now(late[0])
-    assert [e.event_id for e in bus.entries[2:]] == [f"{slot.slot_id}:1:0"]
+    changes = allocator.lock.take(10, 0)
+    # p1's event, still in the outbox p2's writer wrote, is not its to hand off
+    assert [[e.event_id for e in c.entries] for c in changes] == [[f"{slot.slot_id}:1:0"], [f"{slot.slot_id}:2:0"]]
+    assert [c.nothing_older for c in changes] == [True, False]
+    assert allocator.relay.publish_handed_off(changes) == 2
     assert allocator.lock.marks[slot.slot_id] == Relayed(through=2)
+    publish_at_once(allocator)
     allocator.book(slot.slot_id, "p3", Source.ONLINE)
     assert [e.event_id for e in allocator.store.slots[slot.slot_id].outbox] == [f"{slot.slot_id}:3:0"]
     assert len(bus.entries) == len({e.event_id for e in bus.entries}) == 4
@@ -178,7 +175,9 @@ def test_a_bus_down_all_day_refuses_no_change_and_every_event_is_delivered_once_
     """Red team, v2: with PutEvents failing, a 30-place slot took 99 changes and then answered 503
     "events backlog" to every booking, check-in, cancel and call-next."""
     backlog = FakeEventBacklog()
-    allocator = Allocator(FakeSlotStore(), FakeSlotLock(), Settings(), lambda: NOW, publisher=bus, backlog=backlog)
+    allocator = publish_at_once(
+        Allocator(FakeSlotStore(), FakeSlotLock(), Settings(), lambda: NOW, publisher=bus, backlog=backlog)
+    )
     slot = allocator.create_slot("dr-rao", START, END, Capacity(30, 0, 0))
     bus.down = True
     made = [allocator.book(slot.slot_id, f"p{n}", Source.ONLINE, phone=PHONE) for n in range(30)]

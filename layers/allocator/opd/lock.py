@@ -39,6 +39,7 @@ import redis
 
 from opd.domain import Relayed
 from opd.errors import DependencyUnavailable, SlotBusy
+from opd.handoff import HAND_OFF_KEY
 from opd.ports import Held, KeyClaim, KeyRecord
 from opd.redisconn import redis_errors
 
@@ -72,11 +73,15 @@ redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {'locked', redis.call('get', KEYS[2]) or ''}
 """
 
-# KEYS[1] the lock, KEYS[2] the lock's wake-up list. ARGV: owner, the lock's ttl_ms. Delete the lock
-# only while it still holds our owner token (never release someone else's), and then wake the
-# longest waiter: one token, kept at most the lock's TTL, so a release nobody waited for leaves
-# nothing behind for long.
+# KEYS[1] the lock, KEYS[2] the lock's wake-up list, KEYS[3] (a change written) the hand-off list.
+# ARGV: owner, the lock's ttl_ms, the change's events for the publisher. Delete the lock only while it
+# still holds our owner token (never release someone else's), and then wake the longest waiter: one
+# token, kept at most the lock's TTL, so a release nobody waited for leaves nothing behind for long.
+# The events are handed off whoever holds the lock now: the write they belong to is made.
 RELEASE_IF_OWNER = """
+if KEYS[3] then
+  redis.call('rpush', KEYS[3], ARGV[3])
+end
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('del', KEYS[1])
   redis.call('rpush', KEYS[2], '1')
@@ -143,8 +148,10 @@ class SlotLock:
         wait_ms: int = 300,
         clock: Callable[[], float] = time.monotonic,
         observe_wait: Callable[[float], None] | None = None,
+        hand_off_key: str = HAND_OFF_KEY,
     ) -> None:
         self.client = client
+        self.hand_off_key = hand_off_key  # the publisher's list (`opd.handoff`)
         self.observe_wait = observe_wait  # told each acquisition's wait in ms (the LockWaitMs metric)
         self.ttl_ms = ttl_ms
         self.wait_ms = wait_ms
@@ -210,16 +217,23 @@ class SlotLock:
             # BLPOP's timeout 0 means forever: never less than a millisecond.
             self.client.blpop([self.free_key(slot_id)], timeout=max(seconds, 0.001))
 
-    def release(self, slot_id: str, owner: str) -> bool:
+    def release(self, slot_id: str, owner: str, hand_off: str | None = None) -> bool:
+        """Let go of the lock if `owner` holds it; with `hand_off`, the written change's events go to the
+        publisher in the same script (`opd.handoff`)."""
         keys = [self.key(slot_id), self.free_key(slot_id)]
-        return bool(self._script(RELEASE_IF_OWNER, keys, [owner, self.ttl_ms]))
+        args: list[str | int] = [owner, self.ttl_ms]
+        if hand_off is not None:
+            keys.append(self.hand_off_key)
+            args.append(hand_off)
+        return bool(self._script(RELEASE_IF_OWNER, keys, args))
 
-    def release_quietly(self, slot_id: str, owner: str) -> None:
+    def release_quietly(self, slot_id: str, owner: str, hand_off: str | None = None) -> None:
         """Release on the way out of a request, whatever happened in it; never fails the request."""
         try:
-            self.release(slot_id, owner)
+            self.release(slot_id, owner, hand_off)
         except DependencyUnavailable as exc:
-            # The work is done (or refused) already; the lock expires by its TTL.
+            # The work is done (or refused) already; the lock expires by its TTL, and events not handed
+            # off wait in the slot's outbox for the relay.
             log.warning("lock not released, it expires by its TTL: %s (slot %s)", exc.message, slot_id)
 
     def published_marks(self, slot_ids: Sequence[str]) -> dict[str, Relayed]:

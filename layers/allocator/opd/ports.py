@@ -156,8 +156,9 @@ class SlotMutex(Protocol):
         record is claimed at the same time; a record that decides the answer (another slot or body,
         a remembered refusal) is returned instead, and no lock is taken."""
 
-    def release_quietly(self, slot_id: str, owner: str) -> None:
-        """Let go of the lock if `owner` still holds it; never fails the request."""
+    def release_quietly(self, slot_id: str, owner: str, hand_off: str | None = None) -> None:
+        """Let go of the lock if `owner` still holds it, and hand off a written change's events to the
+        publisher (`opd.handoff`) in the same round trip; never fails the request."""
 
     def published_marks(self, slot_ids: Sequence[str]) -> dict[str, Relayed]:
         """The relay markers of these slots, in one round trip; slots without one are left out."""

@@ -18,6 +18,7 @@ from pymongo import MongoClient
 from opd import redisconn, store
 from opd.backlog import EventBacklogStore
 from opd.doctors import DoctorStore
+from opd.handoff import HandOffQueue
 from opd.lock import SlotLock
 from opd.mongo import Document
 from opd.patients import SEARCH_KEYS, PatientStore
@@ -166,6 +167,18 @@ def event_publisher() -> EventPublisher | None:
     from opd.publisher import EventBridgePublisher
 
     return EventBridgePublisher(bus, observe=record_published)
+
+
+# The publisher's longest wait for the next handed-off change: one BLPOP, on a socket that waits longer.
+HAND_OFF_WAIT_S = 20.0
+
+
+@cache
+def hand_off_queue() -> HandOffQueue:
+    """The publisher's end of the hand-off list (`opd.handoff`), on a Redis client of its own whose socket
+    outwaits its BLPOP (the requests' client gives up after half a second)."""
+    url = _connection_string(settings().redis_connection)
+    return HandOffQueue(redisconn.connect(url, timeout_s=HAND_OFF_WAIT_S + 5))
 
 
 @cache

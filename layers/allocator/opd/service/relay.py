@@ -1,27 +1,31 @@
-"""Events: published after the write, off the lock, and by the relay for whatever that missed.
+"""Events: handed off with the release of the slot's lock, published by the publisher, and by the relay
+for whatever that missed.
 
-Every change carries its events in the slot's outbox (`domain.with_events`), written with it. Once
-the write is made and the slot's lock let go, the writer hands the written slot to
-`EventRelay.publish_written`: publishing never holds a slot. What the bus took is recorded in the
-slot's relay marker (one Redis script), and the next writer's lock brings the marker back, so its
+Every change carries its events in the slot's outbox (`domain.with_events`), written with it. The
+script that lets go of the slot's lock hands the change's events to the publisher (`opd.handoff`):
+the request neither waits for the bus nor records anything more. The publisher
+(`EventRelay.publish_handed_off`) puts them on the bus in batches and records, in the slot's relay
+marker (one Redis script), what the bus took; the next writer's lock brings the marker back, so its
 write drops those events from the outbox. A bus that fails never refuses a change: past
 `domain.SPILL_AT` unpublished events, the request moves them to the event backlog (`opd.backlog`)
-and marks them as it would published ones, so the slot's document stays bounded however long the
-bus is away. The scheduled relay (`relay_events`) publishes the backlog and whatever requests left
-in the outboxes: a bus that failed, a request that stopped between its write and its publication.
+and marks them as published, so the slot's document stays bounded however long the bus is away.
+The scheduled relay (`relay_events`) publishes the backlog and whatever the hand-off lost: a bus
+that failed, Redis gone at a release, a publisher that stopped holding a batch. A request that
+writes many slots (a leave) and a session's new slots publish their events themselves, in batches.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
 from opd import domain, eventbridge
 from opd.domain import Event, Relayed, Slot
 from opd.errors import DependencyUnavailable
+from opd.handoff import HandedOff
 from opd.ports import EventBacklog, EventPublisher, SlotMutex, SlotRepository
 from opd.service.reports import RelayReport
 from opd.settings import Settings
@@ -58,22 +62,71 @@ class EventRelay:
         self.backlog = backlog
         self._paused_until = 0.0  # time.monotonic() until which requests leave publishing to the relay
 
-    def publish_written(self, written: Slot) -> None:
-        """After the write, with the lock let go: put this change's own events on the bus, or past
-        SPILL_AT move every unpublished one to the backlog, and add to the slot's relay marker what is done.
+    def hand_off(self, written: Slot) -> str | None:
+        """The written change's events as the release of the lock hands them to the publisher; None without
+        a bus (they wait in the outbox for the relay).
 
-        Only its own: on a hot slot the next writer is often publishing before this one has recorded
-        anything, and a writer that published the whole outbox would send its predecessors' events
-        again. What a request leaves (a bus that failed, a request that stopped) is the relay's.
-        Never fails the change, which is written. After a failure of the bus, this environment leaves
-        publishing to the relay for PUBLISH_PAUSE_S instead of making every request wait for the bus's timeouts."""
-        news = self._spilled(written, self._publish_own(written))
+        Only this change's own: on a hot slot the next writer is often handing off before the publisher has
+        recorded anything, and handing off the whole outbox would send its predecessors' events again."""
+        if self.publisher is None:
+            return None
+        own = [e for e in written.outbox if e.slot_version == written.version]
+        older = any(e.slot_version < written.version for e in written.outbox)
+        entries = eventbridge.entries(written, own, self.settings.delay_reduction_percent)
+        return HandedOff(written.slot_id, written.version, not older, tuple(entries)).encode()
+
+    def spill_written(self, written: Slot) -> None:
+        """After the release: when the slot's unpublished events reach SPILL_AT (the bus is away), move them
+        all to the backlog and mark them, so the next write drops them from the document."""
+        news = self._spilled(written, Relayed())
         if news != Relayed():
             self._record({written.slot_id: news})
 
+    def publish_handed_off(self, changes: Sequence[HandedOff]) -> int:
+        """Put handed-off changes' events on the bus, ten to a PutEvents, and add to the relay markers what
+        it took: a change counts once every event of it is out. How many events the bus took. Never raises:
+        what the bus did not take waits in the slots' outboxes for the relay. After the bus failed, changes
+        are let go unpublished for PUBLISH_PAUSE_S: the hand-off list stays short however long the bus is
+        away (the outboxes, and past SPILL_AT the backlog, keep the events)."""
+        if self.publisher is None or not changes or time.monotonic() < self._paused_until:
+            return 0
+        try:
+            done = self.publisher.publish([entry for change in changes for entry in change.entries])
+        except Exception as exc:  # whatever the bus's client raises
+            self._paused_until = time.monotonic() + PUBLISH_PAUSE_S
+            log.warning("handed-off events not published, the relay will: %s: %s", type(exc).__name__, exc)
+            return 0
+        marks: dict[str, Relayed] = {}
+        for change in changes:
+            if all(entry.event_id in done for entry in change.entries):
+                marks[change.slot_id] = marks.get(change.slot_id, Relayed()).merged(change.relayed())
+        self._record(marks)
+        return len(done)
+
+    def listen(
+        self,
+        take: Callable[[int, float], list[HandedOff]],
+        time_left: Callable[[], float],
+        reserve_s: float = 3.0,
+        batch_size: int = 50,
+        max_wait_s: float = 20.0,
+    ) -> int:
+        """The publisher: take handed-off changes as they come and publish them, until `time_left()` is down
+        to `reserve_s`. How many events it published. Never raises: what it could not publish, the relay does."""
+        published = 0
+        while (left := time_left() - reserve_s) > 0:
+            try:
+                changes = take(batch_size, min(left, max_wait_s))
+            except DependencyUnavailable as exc:
+                log.warning("handed-off events not read, the relay publishes them: %s", exc.message)
+                time.sleep(min(1.0, max(left, 0.0)))
+                continue
+            published += self.publish_handed_off(changes)
+        return published
+
     @contextmanager
     def publishing(self) -> Iterator[Callable[[Slot], None]]:
-        """`publish_written` for a request that writes many slots (a leave's day), given to its writes.
+        """Publishing for a request that writes many slots (a leave's day), given to its writes.
 
         Each slot as written is published at once in the background, PUBLISH_THREADS slots at a time,
         while the request writes the next; on leaving, whatever happened, the publications are waited

@@ -89,10 +89,9 @@ class SlotWriter:
         - a repeat of a keyed booking: find = 1; a refusal: find = 1 (keyed: + EVAL to remember it).
 
         Events: the write carries the change's events in the slot's outbox (`domain.with_events`),
-        less those the relay marker (read by the locking script) says are published. Once the lock is
-        let go, they are put on the bus (one PutEvents per 10 pending events, a booking's 1 normally)
-        and one more EVAL records what was published: the lock is held for the lock, the write and
-        the release, and for nothing else (`EventRelay.publish_written`).
+        less those the relay marker (read by the locking script) says are published. The releasing
+        script hands them to the publisher (`opd.handoff`), which puts them on the bus: the lock is
+        held for the lock, the write and the release, and the request makes no round trip more.
 
         Taking the lock first (the old order) costs the same 4 for a change, but 3 for a repeat or a
         refusal (lock, find, release), and a keyed repeat could not be answered while Redis is down.
@@ -102,7 +101,7 @@ class SlotWriter:
         A request whose wait for the lock runs out reads once more before answering 429 (see below).
         `read` is the slot as the caller has just read it, which saves reading it again.
         `publish`: what publishes the slot as written, for a request that writes many slots (a leave:
-        `EventRelay.publishing`); by default the relay's `publish_written`, here and now.
+        `EventRelay.publishing`); by default its events are handed off to the publisher.
         """
         slot = read or get_slot(self.store, slot_id)
         # A refusal (raised by `decide`), or an answer that changes nothing (a keyed repeat), is given
@@ -125,6 +124,7 @@ class SlotWriter:
             raise
         if isinstance(held, KeyRecord):
             raise self._recorded_answer(held, claim)
+        written: Slot | None = None
         try:
             answer, written = self._write_decided(slot_id, held, slot, changed, answer, decide)
         except OpdError as refused:
@@ -132,11 +132,12 @@ class SlotWriter:
                 raise
             raise self.first_answer(claim, refused) from None
         finally:
-            # Also when the request fails: a lock left behind would hold the slot for its whole TTL.
-            self.lock.release_quietly(slot_id, held.owner)
+            # Also when the request fails: a lock left behind would hold the slot for its whole TTL. A change
+            # written is handed to the publisher by the same script: nobody waits for the bus.
+            hand_off = self.relay.hand_off(written) if written is not None and publish is None else None
+            self.lock.release_quietly(slot_id, held.owner, hand_off)
         if written is not None:
-            # Off the lock: the next writer need not wait for the bus.
-            (publish or self.relay.publish_written)(written)
+            (publish or self.relay.spill_written)(written)
         return answer
 
     def _decided(self, slot: Slot, decide: Callable[[Slot], Decision[T]], claim: KeyClaim | None) -> Decision[T]:
