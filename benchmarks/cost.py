@@ -356,6 +356,10 @@ def clinic_day(ops: dict[str, Operation], day: Day, prices: Prices) -> dict[str,
     # Each SMS as many parts as its sample with the status link (benchmarks/sms_cost.py): booked, then called in.
     items["SMS"] = patients * day.sms_per_patient * sum(booked_and_called_parts()) / 2 * prices.sms
     items["EventBridge"] = sum(counts[name] for name in CHANGES) * day.events_per_change * prices.eventbridge_event
+    # The publisher listens all day: a run each minute, waiting on the hand-off list until 3 s before its timeout.
+    publisher = function_named(load_template(ROOT / "template.yaml"), "publish_events", ROOT)
+    listening_s = 1440 * (publisher.timeout_s - 3)
+    items["Publisher (listening all day)"] = publisher.memory_mb / 1024 * listening_s * prices.lambda_gb_s
     items["X-Ray traces"] = xray_traces(sum(counts.values()), day.clinic_hours * 3600) * prices.xray_trace
     routes = sorted({op.handler for op in ops.values()} | set(ROUTES_NOT_MEASURED))
     snapshot_gb = sum(memory_of(handler) / 1024 for handler in routes)
