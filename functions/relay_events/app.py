@@ -1,9 +1,9 @@
 """Scheduled event relay: every minute, publish what requests left unpublished, and prune the outboxes.
 
-A request publishes its change's events once it has written them and let go of the slot (normally
-within a second); this run catches whatever that missed: the event backlog a bus outage left (first,
-oldest first), a process that died between its write and its PutEvents, an event EventBridge
-refused. See `EventRelay.relay_events`.
+The publisher (functions/publish_events) puts a change's events on the bus as its request hands them off
+with the slot's lock (normally within milliseconds); this run catches whatever that missed: the event
+backlog a bus outage left (first, oldest first), a process that died between its write and its release,
+a publisher that was not running, an event EventBridge refused. See `EventRelay.relay_events`.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class EventRelay:
         self.publisher = publisher
         self.settings = settings
         self.backlog = backlog
-        self._paused_until = 0.0  # time.monotonic() until which requests leave publishing to the relay
+        self._paused_until = 0.0  # time.monotonic() until which publishing is left to the relay (the bus failed)
 
     def hand_off(self, written: Slot) -> str | None:
         """The written change's events as the release of the lock hands them to the publisher; None without

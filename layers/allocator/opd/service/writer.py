@@ -124,17 +124,17 @@ class SlotWriter:
             raise
         if isinstance(held, KeyRecord):
             raise self._recorded_answer(held, claim)
-        written: Slot | None = None
+        hand_off = None
         try:
             answer, written = self._write_decided(slot_id, held, slot, changed, answer, decide)
+            if written is not None and publish is None:
+                hand_off = self.relay.hand_off(written)  # given to the publisher by the release's script
         except OpdError as refused:
             if claim is None or isinstance(refused, DependencyUnavailable | SlotBusy):
                 raise
             raise self.first_answer(claim, refused) from None
         finally:
-            # Also when the request fails: a lock left behind would hold the slot for its whole TTL. A change
-            # written is handed to the publisher by the same script: nobody waits for the bus.
-            hand_off = self.relay.hand_off(written) if written is not None and publish is None else None
+            # Also when the request fails: a lock left behind would hold the slot for its whole TTL.
             self.lock.release_quietly(slot_id, held.owner, hand_off)
         if written is not None:
             (publish or self.relay.spill_written)(written)
