@@ -27,11 +27,15 @@ metrics = Metrics(service=config.service_name, namespace=config.metrics_namespac
 
 
 # A run lasts a minute: its metrics (EventsPublished) are flushed at least this often, not only at its end, so
-# the dashboard shows publications when they happen.
+# the dashboard shows publications when they happen; a run with nothing to say writes no metric line at all.
 FLUSH_EVERY_S = 10.0
 
 
-@metrics.log_metrics
+def flush_metrics() -> None:
+    if metrics.metric_set:
+        metrics.flush_metrics()
+
+
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -42,11 +46,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     def take(limit: int, wait_s: float) -> list[HandedOff]:
         nonlocal flushed_at
         if time.monotonic() - flushed_at >= FLUSH_EVERY_S:
-            if metrics.metric_set:
-                metrics.flush_metrics()
+            flush_metrics()
             flushed_at = time.monotonic()
         return queue.take(limit, min(wait_s, FLUSH_EVERY_S))
 
-    published = runtime.allocator().relay.listen(take, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    try:
+        published = runtime.allocator().relay.listen(
+            take, time_left=lambda: context.get_remaining_time_in_millis() / 1000
+        )
+    finally:
+        flush_metrics()
     logger.info("publisher done", extra={"published": published})
     return {"published": published}

@@ -192,4 +192,6 @@ def close_runtime() -> None:
         runtime.mongo_client().close()
     if runtime.redis_client.cache_info().currsize:
         runtime.redis_client().close()
+    if runtime.hand_off_queue.cache_info().currsize:
+        runtime.hand_off_queue().client.close()
     runtime.reset()

@@ -314,6 +314,7 @@ def reset() -> None:
         counter_desk,
         event_backlog,
         event_publisher,
+        hand_off_queue,
         allocator,
         sign_in_code_key,
         phone_sign_in,
