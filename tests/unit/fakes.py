@@ -16,7 +16,7 @@ their own:
   lock itself, as another request would, and sees in `taken` which locks were had. Relay markers
   merge as `domain.Relayed.merged` (the real script does the same), and come back with the lock.
   A change's events handed off with a release wait in `handed_off` for a test to `take` them, or go to
-  `publisher` at once (`publish_at_once`: the publisher as quick as can be).
+  `publish` at once (`publish_at_once`: the publisher as quick as can be).
 - `FakeEventBacklog` (like `opd.backlog.EventBacklogStore`): one entry per eventId, oldest first.
 - `RecordingPublisher` (tests/support/events.py) stands in for EventBridge.
 """
@@ -179,7 +179,7 @@ class FakeSlotLock:
         self.handed_off: list[str] = []  # changes' events handed to the publisher, oldest first
         # The publisher, when a test wants each change's events published as its lock is let go
         # (`publish_at_once`); otherwise they wait in `handed_off` for a test to `take`.
-        self.publisher: Callable[[list[HandedOff]], object] | None = None
+        self.publish: Callable[[list[HandedOff]], object] | None = None
         self._guard = threading.Lock()  # makes check-and-take one step, as the real script is
         self._tokens = itertools.count(1)
 
@@ -207,8 +207,8 @@ class FakeSlotLock:
 
     def release_quietly(self, slot_id: str, owner: str, hand_off: str | None = None) -> None:
         self.release(slot_id, owner, hand_off)
-        if hand_off is not None and self.publisher is not None:
-            self.publisher(self.take(1_000, 0))
+        if hand_off is not None and self.publish is not None:
+            self.publish(self.take(1_000, 0))
 
     def take(self, limit: int, wait_s: float) -> list[HandedOff]:
         """The publisher's end of the hand-off list (`opd.handoff.HandOffQueue.take`), without waiting."""
@@ -254,5 +254,5 @@ class FakeEventBacklog:
 
 def publish_at_once[A: Allocator[FakeSlotStore, FakeSlotLock]](allocator: A) -> A:
     """`allocator`, whose changes' events its publisher puts on the bus as each release hands them off."""
-    allocator.lock.publisher = allocator.relay.publish_handed_off
+    allocator.lock.publish = allocator.relay.publish_handed_off
     return allocator

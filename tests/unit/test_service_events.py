@@ -154,7 +154,7 @@ def test_on_a_hot_slot_each_writer_hands_off_only_its_own_events(
     """Seen in the 10 x 20 rush: the next writer took the lock before the last one had recorded what it
     published, found its events still in the outbox, and published them again (287 entries for 129 events)."""
     slot = allocator.create_slot("dr-rao", START, END)
-    allocator.lock.publisher = None  # the publisher is slow: both changes wait in the hand-off list
+    allocator.lock.publish = None  # the publisher is slow: both changes wait in the hand-off list
     allocator.book(slot.slot_id, "p1", Source.ONLINE)
     allocator.book(slot.slot_id, "p2", Source.ONLINE)
     changes = allocator.lock.take(10, 0)

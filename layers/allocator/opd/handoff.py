@@ -73,8 +73,8 @@ class HandedOff:
 
 
 class HandOffQueue:
-    """The publisher's end of the list. Its client's socket waits longer than its longest BLPOP, so one
-    command waits for the next change, however long that is (Upstash bills per command)."""
+    """The publisher's end of the list. Its client's socket waits longer than its longest BLPOP, so an idle
+    publisher sends a command every few seconds, not hundreds (Upstash bills per command)."""
 
     def __init__(self, client: redis.Redis, key: str = HAND_OFF_KEY, linger_s: float = LINGER_S) -> None:
         self.client = client
