@@ -57,3 +57,13 @@ def test_the_publisher_takes_in_order_in_batches_and_waits_for_the_first(redis_u
     assert [c.version for c in queue.take(10, 2.0)] == [6]  # woken by the push, not at the end of the wait
     assert time.monotonic() - began < 1.5
     assert client.llen(key) == 0
+
+
+def test_a_list_nobody_takes_from_keeps_only_its_newest(redis_client: redis.Redis) -> None:
+    key = own_key()
+    lock = SlotLock(redis_client, hand_off_key=key, hand_off_max=3)
+    for version in range(1, 6):
+        held = lock.acquire("slot-h")
+        assert isinstance(held, Held)
+        lock.release("slot-h", held.owner, change(version).encode())
+    assert [c.version for c in HandOffQueue(redis_client, key=key).take(10, 0)] == [3, 4, 5]

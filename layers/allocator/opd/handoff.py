@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # the route handlers import this module, and redis only when 
 log = logging.getLogger(__name__)
 
 HAND_OFF_KEY = "events:handed-off"  # one list for every slot: the publisher takes from its head
+# The most changes the list keeps (a few KB each): with the publisher stopped, Redis holds at most some
+# tens of MB of them, the newest; the older are still in their slots' outboxes for the relay.
+HAND_OFF_MAX = 20_000
 # Once the first change of a batch is there, the publisher lets more arrive for this long: in a rush that
 # fills PutEvents' ten entries, and an SMS waits 20 ms more.
 LINGER_S = 0.02

@@ -39,7 +39,7 @@ import redis
 
 from opd.domain import Relayed
 from opd.errors import DependencyUnavailable, SlotBusy
-from opd.handoff import HAND_OFF_KEY
+from opd.handoff import HAND_OFF_KEY, HAND_OFF_MAX
 from opd.ports import Held, KeyClaim, KeyRecord
 from opd.redisconn import redis_errors
 
@@ -74,13 +74,16 @@ return {'locked', redis.call('get', KEYS[2]) or ''}
 """
 
 # KEYS[1] the lock, KEYS[2] the lock's wake-up list, KEYS[3] (a change written) the hand-off list.
-# ARGV: owner, the lock's ttl_ms, the change's events for the publisher. Delete the lock only while it
-# still holds our owner token (never release someone else's), and then wake the longest waiter: one
-# token, kept at most the lock's TTL, so a release nobody waited for leaves nothing behind for long.
-# The events are handed off whoever holds the lock now: the write they belong to is made.
+# ARGV: owner, the lock's ttl_ms, the change's events for the publisher, the list's longest. Delete the
+# lock only while it still holds our owner token (never release someone else's), and then wake the
+# longest waiter: one token, kept at most the lock's TTL, so a release nobody waited for leaves nothing
+# behind for long. The events are handed off whoever holds the lock now: the write they belong to is
+# made. A list nobody takes from (the publisher stopped) keeps only its newest: the outboxes keep all.
 RELEASE_IF_OWNER = """
 if KEYS[3] then
-  redis.call('rpush', KEYS[3], ARGV[3])
+  if redis.call('rpush', KEYS[3], ARGV[3]) > tonumber(ARGV[4]) then
+    redis.call('ltrim', KEYS[3], -tonumber(ARGV[4]), -1)
+  end
 end
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('del', KEYS[1])
@@ -149,9 +152,11 @@ class SlotLock:
         clock: Callable[[], float] = time.monotonic,
         observe_wait: Callable[[float], None] | None = None,
         hand_off_key: str = HAND_OFF_KEY,
+        hand_off_max: int = HAND_OFF_MAX,
     ) -> None:
         self.client = client
         self.hand_off_key = hand_off_key  # the publisher's list (`opd.handoff`)
+        self.hand_off_max = hand_off_max
         self.observe_wait = observe_wait  # told each acquisition's wait in ms (the LockWaitMs metric)
         self.ttl_ms = ttl_ms
         self.wait_ms = wait_ms
@@ -224,7 +229,7 @@ class SlotLock:
         args: list[str | int] = [owner, self.ttl_ms]
         if hand_off is not None:
             keys.append(self.hand_off_key)
-            args.append(hand_off)
+            args += [hand_off, self.hand_off_max]
         return bool(self._script(RELEASE_IF_OWNER, keys, args))
 
     def release_quietly(self, slot_id: str, owner: str, hand_off: str | None = None) -> None:
