@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -38,9 +38,16 @@ class PublishingLock(SlotLock):
             self.publish(handed)
 
 
+class PublishesAtOnce(Protocol):
+    """A lock that gives its releases' handed-off events to `publish`: PublishingLock, the fakes' FakeSlotLock."""
+
+    publish: Callable[[list[HandedOff]], object] | None
+
+
 def publish_at_once[A: Allocator[Any, Any]](allocator: A) -> A:
-    """`allocator` (its lock a PublishingLock), whose changes' events are published as they are handed off."""
+    """`allocator`, whose changes' events its publisher puts on the bus as each release hands them off (its lock a
+    PublishingLock, or in the unit tests a FakeSlotLock)."""
     lock = allocator.lock
-    assert isinstance(lock, PublishingLock), "give the allocator a PublishingLock"
-    lock.publish = allocator.relay.publish_handed_off
+    assert hasattr(lock, "publish"), "give the allocator a PublishingLock or a FakeSlotLock"
+    cast(PublishesAtOnce, lock).publish = allocator.relay.publish_handed_off
     return allocator

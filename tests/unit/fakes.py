@@ -16,7 +16,7 @@ their own:
   lock itself, as another request would, and sees in `taken` which locks were had. Relay markers
   merge as `domain.Relayed.merged` (the real script does the same), and come back with the lock.
   A change's events handed off with a release wait in `handed_off` for a test to `take` them, or go to
-  `publish` at once (`publish_at_once`: the publisher as quick as can be).
+  `publish` at once (tests/support/handoff.py's `publish_at_once`: the publisher as quick as can be).
 - `FakeEventBacklog` (like `opd.backlog.EventBacklogStore`): one entry per eventId, oldest first.
 - `RecordingPublisher` (tests/support/events.py) stands in for EventBridge.
 """
@@ -34,7 +34,6 @@ from opd.errors import SlotBusy, SlotExists
 from opd.eventbridge import Entry
 from opd.handoff import HandedOff
 from opd.ports import Held, KeyClaim, KeyRecord
-from opd.service import Allocator
 
 
 class FakeBookingArchive:
@@ -250,9 +249,3 @@ class FakeEventBacklog:
     def remove(self, event_ids: Collection[str]) -> None:
         for event_id in event_ids:
             self.entries.pop(event_id, None)
-
-
-def publish_at_once[A: Allocator[FakeSlotStore, FakeSlotLock]](allocator: A) -> A:
-    """`allocator`, whose changes' events its publisher puts on the bus as each release hands them off."""
-    allocator.lock.publish = allocator.relay.publish_handed_off
-    return allocator

@@ -17,7 +17,8 @@ from opd.errors import DuplicateBooking, IdempotencyConflict, InvalidTransition,
 from opd.service import Allocator, RequestKey, reads
 from opd.settings import Settings
 from tests.support.events import RecordingPublisher
-from tests.unit.fakes import FakeSlotLock, FakeSlotStore, publish_at_once
+from tests.support.handoff import publish_at_once
+from tests.unit.fakes import FakeSlotLock, FakeSlotStore
 
 NOW = datetime(2030, 1, 7, 4, 0, tzinfo=UTC)
 START = NOW + timedelta(hours=2)

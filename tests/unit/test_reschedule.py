@@ -31,7 +31,8 @@ from opd.ports import Held, KeyClaim, KeyRecord
 from opd.service import Allocator, RequestKey, ReschedulesReport, SweepReport
 from opd.settings import Settings
 from tests.support.events import RecordingPublisher
-from tests.unit.fakes import FakeSlotLock, FakeSlotStore, publish_at_once
+from tests.support.handoff import publish_at_once
+from tests.unit.fakes import FakeSlotLock, FakeSlotStore
 
 START = datetime(2030, 1, 7, 3, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -23,7 +23,8 @@ from opd.errors import InvalidTransition
 from opd.service import Allocator
 from opd.settings import Settings
 from tests.support.events import RecordingPublisher
-from tests.unit.fakes import FakeEventBacklog, FakeSlotLock, FakeSlotStore, publish_at_once
+from tests.support.handoff import publish_at_once
+from tests.unit.fakes import FakeEventBacklog, FakeSlotLock, FakeSlotStore
 
 START = datetime(2030, 1, 7, 3, 30, tzinfo=UTC)
 END = START + timedelta(hours=1)

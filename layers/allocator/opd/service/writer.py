@@ -128,7 +128,8 @@ class SlotWriter:
         try:
             answer, written = self._write_decided(slot_id, held, slot, changed, answer, decide)
             if written is not None and publish is None:
-                hand_off = self.relay.hand_off(written)  # given to the publisher by the release's script
+                # Rendered under the lock (pure code), to ride in the release's script: no round trip of its own.
+                hand_off = self.relay.hand_off(written)
         except OpdError as refused:
             if claim is None or isinstance(refused, DependencyUnavailable | SlotBusy):
                 raise
